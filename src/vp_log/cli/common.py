@@ -1,0 +1,75 @@
+"""What every command shares: settings from --config, the database, output helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from vp_log.config import Settings, SettingsError, load_settings
+from vp_log.db import Database
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class AppState:
+    """Per-invocation state put in ``ctx.obj`` by the root callback."""
+
+    def __init__(self, config_file: Path | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+        self._database: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file)
+            except SettingsError as exc:
+                fail(str(exc))
+        return self._settings
+
+    @property
+    def database(self) -> Database:
+        """The database, created or upgraded on first use."""
+        if self._database is None:
+            self._database = Database(self.settings.db_url)
+        return self._database
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppState):
+        obj = AppState(None)
+        ctx.find_root().obj = obj
+    return obj
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a clear error to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # pynetdicom logs every PDU at INFO/DEBUG; one line per association is ours to write.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)

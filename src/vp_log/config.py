@@ -1,0 +1,176 @@
+"""Settings (pydantic-settings): built-in defaults < TOML file < ``VP_LOG_*`` environment.
+
+The TOML file is the one named by ``--config`` or ``VP_LOG_CONFIG``; a bad value stops
+start-up with a message naming the setting (:class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "VP_LOG_"
+_AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII, no backslash
+
+
+class SettingsError(ValueError):
+    """Configuration that vp_log refuses to start with; the message names the setting."""
+
+
+def _check_ae_title(value: str, what: str) -> str:
+    stripped = value.strip()
+    if not stripped or not _AE_TITLE.match(stripped):
+        msg = f"{what} must be 1-16 printable ASCII characters without a backslash, got {value!r}"
+        raise ValueError(msg)
+    return stripped
+
+
+class Settings(BaseSettings):
+    """Everything a department may set. See ``config/vp_log.toml`` for the documented example."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    ae_title: str = Field("VPLOG", description="Our AE title; PACS sends to it")
+    bind_address: str = Field("0.0.0.0", description="Address the listener binds to")  # noqa: S104
+    port: int = Field(11112, ge=1, le=65535, description="TCP port of the listener")
+    allowed_calling_aets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Calling AE titles accepted; empty accepts any"
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("vp_log"),
+        description="Spool, quarantine, header archive and the default SQLite database",
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite in the data folder"
+    )
+    quiet_period_s: float = Field(
+        120.0, gt=0, description="Seconds without a new instance before a study is complete"
+    )
+    keep_pixel_data: bool = Field(
+        False, description="Keep the whole instance after extraction (default: header only)"
+    )
+    max_pdu_size: int = Field(
+        262144, ge=0, description="Largest PDU we accept (0 = unlimited); bigger is faster"
+    )
+    network_timeout_s: float = Field(60.0, gt=0, description="DIMSE/network timeout")
+    max_associations: int = Field(16, ge=1, le=256, description="Concurrent associations")
+    tls_certificate: Path | None = Field(None, description="PEM certificate: enables TLS")
+    tls_private_key: Path | None = Field(None, description="PEM private key for TLS")
+    tls_ca_certificates: Path | None = Field(
+        None, description="CA bundle: when set, callers must present a certificate it signed"
+    )
+    vocabulary_path: Path | None = Field(
+        None, description="Annotation vocabulary TOML; empty uses the built-in one"
+    )
+    followup_schedule_path: Path | None = Field(
+        None, description="Follow-up schedule TOML; empty uses the built-in one"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("ae_title")
+    @classmethod
+    def _ae_title(cls, value: str) -> str:
+        return _check_ae_title(value, "AE title")
+
+    @field_validator("allowed_calling_aets", mode="before")
+    @classmethod
+    def _split_aets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in re.split(r"[,\s]+", value) if part]
+        return value
+
+    @field_validator("allowed_calling_aets")
+    @classmethod
+    def _aets(cls, value: list[str]) -> list[str]:
+        return [_check_ae_title(v, "Calling AE title") for v in value]
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            msg = f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}"
+            raise ValueError(msg)
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            msg = f"must be a sqlite:/// or postgresql:// URL, got {value!r}"
+            raise ValueError(msg)
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_certificate is None) != (self.tls_private_key is None):
+            msg = "tls_certificate and tls_private_key must be given together"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in force (SQLite in the data folder unless one is set)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'vp_log.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file named in model_config["toml_file"] (set by load_settings), if any.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config_file`` (or ``VP_LOG_CONFIG``), the environment and overrides.
+
+    Raises :class:`SettingsError` naming the setting, its source and what was expected.
+    """
+    path = config_file or (Path(p) if (p := os.environ.get("VP_LOG_CONFIG")) else None)
+    if path is not None and not path.is_file():
+        msg = f"Configuration file {path} does not exist (from --config or VP_LOG_CONFIG)"
+        raise SettingsError(msg)
+    settings_cls = Settings
+    if path is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+        settings_cls = type("Settings", (Settings,), {"model_config": config})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from None
+    except ValueError as exc:  # TOML syntax errors and the like
+        raise SettingsError(f"Configuration file {path}: {exc}") from None
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        where = f"{ENV_PREFIX}{name.upper()}" + (f" or '{name}' in {path}" if path else "")
+        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
+        if err["type"] == "extra_forbidden":
+            lines.append(f"Unknown setting '{name}'{' in ' + str(path) if path else ''}")
+        else:
+            lines.append(f"Setting '{name}' ({where}): {err['msg']}{got}")
+    return "Invalid configuration:\n  " + "\n  ".join(lines)

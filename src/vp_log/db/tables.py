@@ -1,0 +1,72 @@
+"""Ingest tables: received instances, their observations, assembled procedure records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
+
+
+class Instance(Base):
+    """One received DICOM instance, keyed on its SOP Instance UID."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(128), unique=True)
+    sop_class_uid: Mapped[str] = mapped_column(String(128))
+    study_instance_uid: Mapped[str] = mapped_column(String(128), index=True)
+    series_instance_uid: Mapped[str] = mapped_column(String(128))
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    transfer_syntax_uid: Mapped[str] = mapped_column(String(128), default="")
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(128))
+    archive_path: Mapped[str] = mapped_column(Text, doc="Relative to the data folder")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_from: Mapped[str] = mapped_column(String(256), default="")
+
+    observations: Mapped[list[ObservationRow]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="ObservationRow.id"
+    )
+
+
+class ObservationRow(Base):
+    """One extracted value with its provenance (see ``vp_log.models.Observation``)."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    study_instance_uid: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(128))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    path: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)
+    level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+    instance: Mapped[Instance] = relationship(back_populates="observations")
+
+
+class Procedure(Base):
+    """The assembled record of one study; ``record`` holds the full JSON document."""
+
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(128), unique=True)
+    accession_number: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
+    patient_id: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
+    study_date: Mapped[str | None] = mapped_column(String(10), index=True, nullable=True)
+    procedure_type: Mapped[str] = mapped_column(String(32), default="unclassified")
+    status: Mapped[str] = mapped_column(String(16), default="receiving")
+    instance_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
