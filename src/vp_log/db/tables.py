@@ -24,7 +24,6 @@ class Instance(Base):
     modality: Mapped[str] = mapped_column(String(16), default="")
     transfer_syntax_uid: Mapped[str] = mapped_column(String(128), default="")
     file_size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(128))
     archive_path: Mapped[str] = mapped_column(Text, doc="Relative to the data folder")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_from: Mapped[str] = mapped_column(String(256), default="")

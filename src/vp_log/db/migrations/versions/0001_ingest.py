@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("modality", sa.String(length=16), nullable=False),
         sa.Column("transfer_syntax_uid", sa.String(length=128), nullable=False),
         sa.Column("file_size", sa.BigInteger(), nullable=False),
-        sa.Column("sha256", sa.String(length=128), nullable=False),
         sa.Column("archive_path", sa.Text(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_from", sa.String(length=256), nullable=False),

@@ -1,0 +1,124 @@
+"""``vp-log listen``, ``vp-log import``, ``vp-log reextract``: getting instances in."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import pydicom
+import typer
+from pydicom.errors import InvalidDicomError
+from pydicom.fileset import FileSet
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vp_log.cli.common import console, fail, print_json, setup_logging, state
+from vp_log.listener import make_listener
+from vp_log.pipeline import Outcome, Pipeline, Result
+from vp_log.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("listen")(listen)
+    app.command("import")(import_files)
+    app.command("reextract")(reextract)
+
+
+def listen(ctx: typer.Context) -> None:
+    """Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."""
+    st = state(ctx)
+    setup_logging(st.settings.log_level)
+    listener = make_listener(st.settings, st.database)
+    try:
+        listener.serve_forever()
+    except OSError as exc:
+        fail(f"cannot listen on {st.settings.bind_address}:{st.settings.port}: {exc}")
+
+
+def _expand(paths: list[Path]) -> Iterator[Path]:
+    """Files to import: loose files, folders (recursively) and DICOMDIR indexes."""
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.upper() != "DICOMDIR":  # its files are in the walk already
+                        yield Path(root) / name
+        elif path.name.upper() == "DICOMDIR":
+            try:
+                fileset = FileSet(pydicom.dcmread(path))
+            except (InvalidDicomError, OSError, ValueError) as exc:
+                fail(f"{path}: not a readable DICOMDIR: {exc}")
+            for instance in fileset:
+                yield Path(instance.path)
+        elif path.exists():
+            yield path
+        else:
+            fail(f"{path}: no such file or folder")
+
+
+def import_files(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or DICOMDIRs")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Feed DICOM files through the same pipeline as the listener."""
+    st = state(ctx)
+    setup_logging("WARNING")
+    files = list(_expand(paths))
+    pipeline = Pipeline(st.settings, st.database, Spool(st.settings.data_dir))
+    results: list[Result] = []
+    batch = 100
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=len(files))
+        for start in range(0, len(files), batch):
+            chunk = files[start : start + batch]
+            results.extend(
+                pipeline.process(chunk, received_from="import", from_spool=False, final=True)
+            )
+            progress.advance(task, len(chunk))
+    counts = Counter(r.outcome.value for r in results)
+    rejected = [r for r in results if r.outcome is Outcome.REJECTED]
+    studies = sorted({r.study_instance_uid for r in results if r.study_instance_uid})
+    if as_json:
+        print_json(
+            {
+                "files": len(files),
+                "new": counts["new"],
+                "duplicate": counts["duplicate"],
+                "rejected": [{"path": str(r.path), "reason": r.reason} for r in rejected],
+                "studies": studies,
+            }
+        )
+        return
+    console.print(
+        f"{len(files)} files: [green]{counts['new']} new[/], {counts['duplicate']} duplicate, "
+        f"[red]{counts['rejected']} rejected[/] ({len(studies)} studies)"
+    )
+    if rejected:
+        table = Table("rejected file", "reason", title="Rejected")
+        for r in rejected:
+            table.add_row(str(r.path), r.reason or "")
+        console.print(table)
+
+
+def reextract(ctx: typer.Context) -> None:
+    """Rebuild every observation and record from the header archive."""
+    st = state(ctx)
+    pipeline = Pipeline(st.settings, st.database, Spool(st.settings.data_dir))
+    count = pipeline.reextract()
+    console.print(f"re-extracted {count} instances")

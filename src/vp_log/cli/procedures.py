@@ -1,0 +1,175 @@
+"""``vp-log procedures list|show``: the records, as rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vp_log.cli.common import console, fail, print_json, state
+from vp_log.db import repository as repo
+from vp_log.db.tables import Procedure
+from vp_log.pipeline import Pipeline
+from vp_log.spool import Spool
+
+app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
+
+
+def _iso_date(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        fail(f"{option} must be a date as YYYY-MM-DD, got {value!r}")
+
+
+def record_json(row: Procedure) -> dict[str, Any]:
+    """The public JSON of a record: its id first, then the assembled document."""
+    return {"id": row.id, **row.record}
+
+
+def _refresh(ctx: typer.Context) -> None:
+    """Complete studies whose quiet period has passed (the listener may not be running)."""
+    st = state(ctx)
+    Pipeline(st.settings, st.database, Spool(st.settings.data_dir)).complete_quiet_studies()
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Study date from (YYYY-MM-DD)")] = None,
+    until: Annotated[str | None, typer.Option(help="Study date until (YYYY-MM-DD)")] = None,
+    patient: Annotated[str | None, typer.Option(help="Patient ID")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include studies that are not vertebral augmentation")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+) -> None:
+    """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
+    since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
+    _refresh(ctx)
+    with state(ctx).database.session() as session:
+        rows = repo.list_procedures(
+            session=session,
+            since=since_iso,
+            until=until_iso,
+            patient_id=patient,
+            include_all=all_,
+        )
+        records = [record_json(r) for r in rows]
+    if as_json:
+        print_json(records)
+        return
+    table = Table(title=f"{len(records)} procedure record(s)")
+    for column in (
+        "id",
+        "date",
+        "patient",
+        "accession",
+        "type",
+        "levels",
+        "cement",
+        "status",
+        "inst.",
+    ):
+        table.add_column(column)
+    for rec in records:
+        levels = ", ".join(str(lv.get("level")) for lv in rec.get("levels") or [])
+        cement = rec.get("total_cement_ml")
+        table.add_row(
+            str(rec["id"]),
+            rec.get("study_date") or "?",
+            rec.get("patient_id") or "?",
+            rec.get("accession_number") or "",
+            rec.get("procedure_type") or "",
+            levels or "-",
+            f"{cement:g} mL" if isinstance(cement, int | float) else "unknown",
+            rec.get("status") or "",
+            str(rec.get("instance_count", 0)),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Record id, accession number or Study Instance UID")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+) -> None:
+    """Show one procedure record with the source of each value."""
+    _refresh(ctx)
+    with state(ctx).database.session() as session:
+        rows = repo.find_procedures(session=session, key=key)
+        records = [record_json(r) for r in rows]
+    if not records:
+        fail(f"no procedure record with id, accession number or Study Instance UID {key!r}")
+    if len(records) > 1:
+        ids = ", ".join(
+            f"{r['id']} ({r.get('study_date')}, {r.get('patient_id')})" for r in records
+        )
+        fail(f"{key!r} matches several records: {ids}; give the record id")
+    record = records[0]
+    if as_json:
+        print_json(record)
+        return
+    render_record(record)
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "[dim]unknown[/]"
+    if isinstance(value, float):
+        return f"{value:.4g}{unit}"
+    return f"{value}{unit}"
+
+
+def render_record(record: dict[str, Any]) -> None:
+    table = Table(show_header=False, title=f"Procedure record {record['id']}", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    device = record.get("device") or {}
+    rows: list[tuple[str, str]] = [
+        ("type", _fmt(record.get("procedure_type"))),
+        ("status", _fmt(record.get("status"))),
+        ("patient", f"{_fmt(record.get('patient_id'))}  {record.get('patient_name') or ''}"),
+        ("study date", _fmt(record.get("study_date"))),
+        ("accession", _fmt(record.get("accession_number"))),
+        ("study", record["study_instance_uid"]),
+        ("description", _fmt(record.get("study_description"))),
+        ("modalities", ", ".join(record.get("modalities") or []) or "-"),
+        ("series / instances", f"{record.get('series_count')} / {record.get('instance_count')}"),
+        ("start", _fmt(record.get("start"))),
+        ("end", _fmt(record.get("end"))),
+        (
+            "device",
+            " ".join(
+                str(v)
+                for v in (device.get("manufacturer"), device.get("model"), device.get("serial"))
+                if v
+            )
+            or "[dim]unknown[/]",
+        ),
+        ("operators", ", ".join(record.get("operators") or []) or "-"),
+        ("performing physicians", ", ".join(record.get("performing_physicians") or []) or "-"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if record.get("flags"):
+        console.print("[yellow]flags:[/] " + ", ".join(record["flags"]))
+    for conflict in record.get("conflicts") or []:
+        console.print(f"[red]conflict[/] {conflict.get('field')}: {conflict.get('values')}")
+    sources = record.get("sources") or {}
+    if sources:
+        src = Table(
+            "value",
+            "source (SOP Instance UID:attribute or SR path)",
+            title="Sources",
+            title_justify="left",
+        )
+        for name, where in sources.items():
+            src.add_row(name, "\n".join(where))
+        console.print(src)

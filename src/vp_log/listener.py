@@ -1,0 +1,309 @@
+"""The DICOM listener: C-ECHO and C-STORE into the durable spool, a worker beside it.
+
+A C-STORE is answered with success only after the instance is fsynced in the spool
+(:class:`vp_log.spool.Spool`); any write failure answers 0xA700 (out of resources).
+Everything else (parsing, extraction, database) happens in the worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pydicom.uid import AllTransferSyntaxes
+from pynetdicom import AE, _config, evt
+from pynetdicom import dimse_messages as _dimse_messages
+from pynetdicom.sop_class import Verification
+
+from vp_log.config import Settings
+from vp_log.pipeline import Pipeline
+from vp_log.spool import IncomingFile, Spool
+
+logger = logging.getLogger(__name__)
+
+# DICOM status values (PS3.4 Annex B, PS3.7 Annex C)
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_CANNOT_UNDERSTAND = 0xC000
+STATUS_PROCESSING_FAILURE = 0x0110
+
+# The fluoroscopy family (DESIGN.md): what PACS forwards from a vertebroplasty suite.
+STORAGE_SOP_CLASSES: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.12.1": "X-Ray Angiographic Image",
+    "1.2.840.10008.5.1.4.1.1.12.1.1": "Enhanced XA Image",
+    "1.2.840.10008.5.1.4.1.1.12.2": "X-Ray Radiofluoroscopic Image",
+    "1.2.840.10008.5.1.4.1.1.12.2.1": "Enhanced XRF Image",
+    "1.2.840.10008.5.1.4.1.1.88.67": "X-Ray Radiation Dose SR",
+    "1.2.840.10008.5.1.4.1.1.88.11": "Basic Text SR",
+    "1.2.840.10008.5.1.4.1.1.88.22": "Enhanced SR",
+    "1.2.840.10008.5.1.4.1.1.88.33": "Comprehensive SR",
+    "1.2.840.10008.5.1.4.1.1.88.34": "Comprehensive 3D SR",
+    "1.2.840.10008.5.1.4.1.1.88.35": "Extensible SR",
+    "1.2.840.10008.5.1.4.1.1.88.59": "Key Object Selection Document",
+    "1.2.840.10008.5.1.4.1.1.11.1": "Grayscale Softcopy Presentation State",
+    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image",
+    "1.2.840.10008.5.1.4.1.1.7.1": "Multi-frame Single Bit Secondary Capture Image",
+    "1.2.840.10008.5.1.4.1.1.7.2": "Multi-frame Grayscale Byte Secondary Capture Image",
+    "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word Secondary Capture Image",
+    "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture Image",
+}
+
+_receive_hook_lock = threading.Lock()
+
+
+def install_receive_hook(spool: Spool) -> None:
+    """Receive C-STORE data sets straight into ``spool`` (pynetdicom's chunked receive).
+
+    pynetdicom (3.0) streams each data set into ``NamedTemporaryFile(delete=False, ...)``
+    looked up in ``pynetdicom.dimse_messages``; we hand it an :class:`IncomingFile` in the
+    spool's incoming folder instead, so the rename into the spool stays on one filesystem and
+    a write error (disk full) is answered with a status rather than an aborted association.
+    """
+
+    def open_incoming(*_args: Any, **_kwargs: Any) -> IncomingFile:
+        return spool.open_incoming()
+
+    with _receive_hook_lock:
+        _config.STORE_RECV_CHUNKED_DATASET = True
+        _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[attr-defined]
+
+
+@dataclass
+class AssociationStats:
+    calling_ae: str
+    address: str
+    started: float = field(default_factory=time.monotonic)
+    stored: int = 0
+    failed: int = 0
+    bytes: int = 0
+    studies: set[str] = field(default_factory=set)
+
+
+class Listener:
+    """The AE, its handlers and the worker that drains the spool into the database."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, spool: Spool) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.spool = spool
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._stats: dict[int, AssociationStats] = {}
+        self._stats_lock = threading.Lock()
+        self._server: Any = None
+        self._worker: threading.Thread | None = None
+        self.ae = self._make_ae()
+
+    # --- AE ------------------------------------------------------------------------------
+    def _make_ae(self) -> AE:
+        ae = AE(ae_title=self.settings.ae_title)
+        ae.maximum_pdu_size = self.settings.max_pdu_size
+        ae.maximum_associations = self.settings.max_associations
+        ae.network_timeout = self.settings.network_timeout_s
+        ae.dimse_timeout = self.settings.network_timeout_s
+        ae.acse_timeout = self.settings.network_timeout_s
+        ae.require_calling_aet = list(self.settings.allowed_calling_aets)
+        ae.add_supported_context(Verification)
+        for uid in STORAGE_SOP_CLASSES:
+            ae.add_supported_context(uid, list(AllTransferSyntaxes))
+        return ae
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        s = self.settings
+        if s.tls_certificate is None or s.tls_private_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certfile=s.tls_certificate, keyfile=s.tls_private_key)
+        if s.tls_ca_certificates is not None:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=s.tls_ca_certificates)
+        return context
+
+    # --- handlers (never raise; status constants only) --------------------------------------
+    def handle_echo(self, event: evt.Event) -> int:
+        return STATUS_SUCCESS
+
+    def handle_store(self, event: evt.Event) -> int:
+        request = event.request
+        sop_uid = str(request.AffectedSOPInstanceUID or "")
+        stats = self._stats_for(event)
+        incoming = getattr(request, "_dataset_file", None)
+        try:
+            if not isinstance(incoming, IncomingFile):
+                # The receive hook is not in place: refuse rather than keep it in memory.
+                logger.error("C-STORE %s arrived without the spool receive hook", sop_uid)
+                return STATUS_PROCESSING_FAILURE
+            self.spool.commit(incoming, sop_uid)
+        except OSError as exc:
+            logger.error("C-STORE %s from %s refused: %s", sop_uid, stats.calling_ae, exc)
+            stats.failed += 1
+            return STATUS_OUT_OF_RESOURCES
+        except Exception:  # a handler never raises: log, answer a failure, keep listening
+            logger.exception("C-STORE %s from %s failed", sop_uid, stats.calling_ae)
+            stats.failed += 1
+            return STATUS_PROCESSING_FAILURE
+        stats.stored += 1
+        stats.bytes += incoming.size
+        self.wake.set()
+        return STATUS_SUCCESS
+
+    def handle_accepted(self, event: evt.Event) -> None:
+        assoc = event.assoc
+        with self._stats_lock:
+            self._stats[id(assoc)] = AssociationStats(
+                calling_ae=str(assoc.requestor.ae_title).strip(),
+                address=f"{assoc.requestor.address}:{assoc.requestor.port}",
+            )
+
+    def handle_rejected(self, event: evt.Event) -> None:
+        requestor = event.assoc.requestor
+        logger.warning(
+            "association from %s (%s) rejected: calling AE title not allowed",
+            str(requestor.ae_title).strip(),
+            requestor.address,
+        )
+
+    def handle_closed(self, event: evt.Event, how: str) -> None:
+        with self._stats_lock:
+            stats = self._stats.pop(id(event.assoc), None)
+        if stats is None:
+            return
+        seconds = time.monotonic() - stats.started
+        logger.info(
+            "association from %s (%s) %s: %d stored, %d failed, %.1f MB in %.2f s",
+            stats.calling_ae,
+            stats.address,
+            how,
+            stats.stored,
+            stats.failed,
+            stats.bytes / 1e6,
+            seconds,
+        )
+
+    def _stats_for(self, event: evt.Event) -> AssociationStats:
+        with self._stats_lock:
+            stats = self._stats.get(id(event.assoc))
+            if stats is None:
+                stats = AssociationStats(calling_ae="?", address="?")
+                self._stats[id(event.assoc)] = stats
+            return stats
+
+    # --- worker --------------------------------------------------------------------------
+    def drain(self, *, batch_size: int = 200) -> int:
+        """Process everything in the spool now; return how many files were handled."""
+        handled = 0
+        while True:
+            paths = self.spool.pending(limit=batch_size)
+            if not paths:
+                return handled
+            self.pipeline.process(paths, received_from="dicom", from_spool=True)
+            handled += len(paths)
+
+    def _work(self) -> None:
+        last_sweep = 0.0
+        while not self.stopping.is_set():
+            self.wake.wait(timeout=0.5)
+            self.wake.clear()
+            try:
+                self.drain()
+                if time.monotonic() - last_sweep >= 1.0:
+                    self.pipeline.complete_quiet_studies()
+                    last_sweep = time.monotonic()
+            except Exception:
+                # The spool keeps the files; the next round tries again.
+                logger.exception("worker round failed; files stay in the spool")
+                self.stopping.wait(2.0)
+
+    # --- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        cleared = self.spool.clear_incoming()
+        if cleared:
+            logger.info("removed %d partial receptions (never acknowledged)", cleared)
+        pending = len(self.spool.pending())
+        if pending:
+            logger.info("draining %d spooled instances left from the last run", pending)
+            self.drain()
+        install_receive_hook(self.spool)
+        handlers: list[Any] = [
+            (evt.EVT_C_ECHO, self.handle_echo),
+            (evt.EVT_C_STORE, self.handle_store),
+            (evt.EVT_ACCEPTED, self.handle_accepted),
+            (evt.EVT_REJECTED, self.handle_rejected),
+            (evt.EVT_RELEASED, self.handle_closed, ["released"]),
+            (evt.EVT_ABORTED, self.handle_closed, ["aborted"]),
+        ]
+        self._worker = threading.Thread(target=self._work, name="vp-log-worker", daemon=True)
+        self._worker.start()
+        self._server = self.ae.start_server(
+            (self.settings.bind_address, self.settings.port),
+            block=False,
+            evt_handlers=handlers,
+            ssl_context=self._ssl_context(),
+        )
+        logger.info(
+            "listening as %s on %s:%d (data in %s, database %s)",
+            self.settings.ae_title,
+            self.settings.bind_address,
+            self.settings.port,
+            self.settings.data_dir,
+            _redact(self.settings.db_url),
+        )
+
+    def stop(self) -> None:
+        """Stop accepting, let running associations finish, drain the spool, stop the worker."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.shutdown()  # no new associations
+            deadline = time.monotonic() + self.settings.network_timeout_s
+            while server.active_associations and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for assoc in server.active_associations:
+                logger.warning("aborting association from %s at shutdown", assoc.requestor.ae_title)
+                assoc.abort()
+        self.stopping.set()
+        self.wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=60)
+        self.drain()
+        logger.info("listener stopped")
+
+    def serve_forever(self) -> None:
+        done = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            logger.info("signal %s: shutting down", signal.Signals(signum).name)
+            done.set()
+
+        previous: dict[int, Callable[..., Any] | int | None] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+        try:
+            self.start()
+            done.wait()
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+def make_listener(settings: Settings, database: Any) -> Listener:
+    spool = Spool(Path(settings.data_dir))
+    return Listener(settings, Pipeline(settings, database, spool), spool)

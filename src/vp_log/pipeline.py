@@ -1,0 +1,297 @@
+"""Received or imported files → archive, instance rows, observations, procedure records.
+
+The same steps serve the listener's worker (files from the spool) and ``vp-log import``
+(files left where they are): read the header (``stop_before_pixels``), extract, archive a
+header-only copy (durably), store idempotently on the SOP Instance UID, re-assemble the
+studies touched. A spool file is removed only after the database commit.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from sqlalchemy.orm import Session
+
+from vp_log.assemble import InstanceSummary, assemble_record
+from vp_log.config import Settings
+from vp_log.db import Database
+from vp_log.db import repository as repo
+from vp_log.extract import extract_all
+from vp_log.models import Observation
+from vp_log.spool import Spool, fsync_dir, write_durably
+
+logger = logging.getLogger(__name__)
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Result:
+    path: Path
+    outcome: Outcome
+    sop_instance_uid: str | None = None
+    study_instance_uid: str | None = None
+    reason: str | None = None
+
+
+class RejectedFile(ValueError):
+    """A file that cannot become an instance; the message says why."""
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    dataset: Dataset
+    sop_instance_uid: str
+    study_instance_uid: str
+    observations: list[Observation]
+
+
+def read_header(path: Path) -> Dataset:
+    """The dataset without pixel data; :class:`RejectedFile` naming the problem otherwise."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError as exc:
+        raise RejectedFile(f"not a DICOM file (no DICM prefix or file meta): {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        raise RejectedFile(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
+    return ds
+
+
+def instance_uids(ds: Dataset) -> tuple[str, str]:
+    meta = getattr(ds, "file_meta", None)
+    sop_uid = str(ds.get("SOPInstanceUID") or (meta or {}).get("MediaStorageSOPInstanceUID") or "")
+    study_uid = str(ds.get("StudyInstanceUID") or "")
+    if not sop_uid.strip():
+        raise RejectedFile("no SOP Instance UID (0008,0018) in the dataset or file meta")
+    if not study_uid.strip():
+        raise RejectedFile("no Study Instance UID (0020,000D): cannot link to a study")
+    return sop_uid.strip(), study_uid.strip()
+
+
+def header_bytes(ds: Dataset) -> bytes:
+    """The dataset as read (no pixel data) encoded as a DICOM file."""
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=False)
+    return buffer.getvalue()
+
+
+class Pipeline:
+    """Processing of files into the store, shared by the listener worker and the import."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        spool: Spool,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.spool = spool
+        self.clock = clock
+        from vp_log.extract import load_extraction_context
+
+        self.context = load_extraction_context(settings)
+
+    # --- single files -------------------------------------------------------------------
+    def _parse(self, path: Path) -> _Parsed:
+        ds = read_header(path)
+        if str(ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS or (
+            str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
+            == DICOMDIR_SOP_CLASS
+        ):
+            raise RejectedFile("a DICOMDIR is an index, not an instance")
+        sop_uid, study_uid = instance_uids(ds)
+        observations = extract_all(ds, self.context)
+        return _Parsed(path, ds, sop_uid, study_uid, observations)
+
+    def _archive(self, parsed: _Parsed, *, move_from_spool: bool) -> Path:
+        dest = self.spool.archive_path(parsed.study_instance_uid, parsed.sop_instance_uid)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if self.settings.keep_pixel_data:
+            tmp = dest.with_name(dest.name + ".tmp")
+            if move_from_spool:
+                # A hard link keeps the spool file until the database commit.
+                tmp.unlink(missing_ok=True)
+                os.link(parsed.path, tmp)
+            else:
+                shutil.copyfile(parsed.path, tmp)
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+            fsync_dir(dest.parent)
+        else:
+            write_durably(dest, header_bytes(parsed.dataset))
+        return dest
+
+    # --- batches ------------------------------------------------------------------------
+    def process(
+        self,
+        paths: Sequence[Path],
+        *,
+        received_from: str,
+        from_spool: bool,
+        final: bool = False,
+        on_result: Callable[[Result], None] | None = None,
+    ) -> list[Result]:
+        """Store a batch of files in one transaction and re-assemble the studies touched.
+
+        Spool files that cannot be read go to quarantine; spool files stored (or found to be
+        duplicates) are removed after the commit. Imported files are never touched.
+        """
+        results: list[Result] = []
+        parsed: list[_Parsed] = []
+        for path in paths:
+            try:
+                item = self._parse(path)
+                self._archive(item, move_from_spool=from_spool)
+            except RejectedFile as exc:
+                results.append(Result(path, Outcome.REJECTED, reason=str(exc)))
+                if from_spool:
+                    self.spool.to_quarantine(path, str(exc))
+                continue
+            parsed.append(item)
+
+        now = self.clock()
+        touched: dict[str, None] = {}
+        with self.database.session() as session:
+            for item in parsed:
+                info = repo.InstanceInfo(
+                    sop_instance_uid=item.sop_instance_uid,
+                    sop_class_uid=str(item.dataset.get("SOPClassUID", "")),
+                    study_instance_uid=item.study_instance_uid,
+                    series_instance_uid=str(item.dataset.get("SeriesInstanceUID", "")),
+                    modality=str(item.dataset.get("Modality", "")),
+                    transfer_syntax_uid=str(
+                        getattr(item.dataset, "file_meta", {}).get("TransferSyntaxUID", "")
+                    ),
+                    file_size=item.path.stat().st_size,
+                    archive_path=str(
+                        self.spool.archive_path(
+                            item.study_instance_uid, item.sop_instance_uid
+                        ).relative_to(self.spool.data_dir)
+                    ),
+                    received_at=now,
+                    received_from=received_from,
+                )
+                new_id = repo.insert_instance(session=session, info=info)
+                if new_id is None:
+                    results.append(
+                        Result(
+                            item.path,
+                            Outcome.DUPLICATE,
+                            item.sop_instance_uid,
+                            item.study_instance_uid,
+                        )
+                    )
+                    continue
+                repo.add_observations(
+                    session=session,
+                    instance_id=new_id,
+                    study_instance_uid=item.study_instance_uid,
+                    observations=item.observations,
+                )
+                results.append(
+                    Result(item.path, Outcome.NEW, item.sop_instance_uid, item.study_instance_uid)
+                )
+                touched[item.study_instance_uid] = None
+            for study_uid in touched:
+                self.reassemble(session=session, study_instance_uid=study_uid, now=now, final=final)
+        if from_spool:
+            for item in parsed:
+                self.spool.discard(item.path)
+        for result in results:
+            if on_result is not None:
+                on_result(result)
+        return results
+
+    def reassemble(
+        self, *, session: Session, study_instance_uid: str, now: datetime, final: bool = False
+    ) -> dict[str, object]:
+        """Rebuild and save the record of one study from its stored observations."""
+        instances = repo.study_instances(session=session, study_instance_uid=study_instance_uid)
+        observations = repo.study_observations(
+            session=session, study_instance_uid=study_instance_uid
+        )
+        last = max(i.received_at for i in instances)
+        record = assemble_record(
+            study_instance_uid,
+            [
+                InstanceSummary(
+                    i.sop_instance_uid,
+                    i.sop_class_uid,
+                    i.series_instance_uid,
+                    i.modality,
+                    i.received_at,
+                )
+                for i in instances
+            ],
+            observations,
+            last_received_at=last,
+            now=now,
+            quiet_period_s=self.settings.quiet_period_s,
+            final=final,
+        )
+        repo.save_procedure(session=session, record=record, last_received_at=last, updated_at=now)
+        return record
+
+    def complete_quiet_studies(self) -> list[str]:
+        """Move studies past their quiet period from `receiving` to complete / needs review."""
+        now = self.clock()
+        with self.database.session() as session:
+            due = repo.studies_due_for_completion(
+                session=session, now=now, quiet_period_s=self.settings.quiet_period_s
+            )
+            for study_uid in due:
+                record = self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                logger.info(
+                    "study %s %s: %s, %s instances",
+                    study_uid,
+                    record["status"],
+                    record.get("procedure_type"),
+                    record.get("instance_count"),
+                )
+        return due
+
+    def reextract(self) -> int:
+        """Rebuild every observation and record from the header archive."""
+        count = 0
+        now = self.clock()
+        with self.database.session() as session:
+            studies: dict[str, None] = {}
+            for inst in repo.all_instances(session=session):
+                path = self.spool.data_dir / inst.archive_path
+                ds = read_header(path)
+                observations = extract_all(ds, self.context)
+                repo.replace_observations(
+                    session=session,
+                    instance_id=inst.id,
+                    study_instance_uid=inst.study_instance_uid,
+                    observations=observations,
+                )
+                studies[inst.study_instance_uid] = None
+                count += 1
+            for study_uid in studies:
+                current = repo.find_procedures(session=session, key=study_uid)
+                final = bool(current) and current[0].status != "receiving"
+                self.reassemble(session=session, study_instance_uid=study_uid, now=now, final=final)
+        return count

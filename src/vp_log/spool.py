@@ -1,0 +1,197 @@
+"""Durable spool: what the listener acknowledged is on disk before the peer hears "success".
+
+Layout under the data folder::
+
+    spool/.incoming/   instances being received (``*.part``), streamed straight to disk
+    spool/             received, fsynced, waiting for the worker (``<ns>-<hash>.dcm``)
+    quarantine/        files the worker could not read, each with ``<name>.reason.txt``
+    archive/           header-only (or full) copies of processed instances
+
+File names come from hashes and counters, never from attribute text, so a SOP Instance UID
+such as ``../../etc/x`` cannot steer a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+def uid_hash(uid: str) -> str:
+    """A file-name-safe digest of a UID (or of any attribute text)."""
+    return hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{_next()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _next() -> int:
+    with _counter_lock:
+        return next(_counter)
+
+
+class IncomingFile:
+    """A file being received, written straight to disk fragment by fragment.
+
+    Stands in for the ``NamedTemporaryFile`` pynetdicom opens for a chunked C-STORE
+    (see :mod:`vp_log.listener`). A write error (disk full, file-size limit) is remembered
+    rather than raised inside pynetdicom's reader thread, so the C-STORE handler can answer
+    a failure status instead of the association being aborted.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.name = str(path)
+        self.path = path
+        self.error: OSError | None = None
+        self.size = 0
+        self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
+
+    def write(self, data: bytes) -> int:
+        if self.error is None:
+            try:
+                self.file.write(data)
+                self.size += len(data)
+            except OSError as exc:
+                logger.error("Cannot write incoming instance %s: %s", self.path.name, exc)
+                self.error = exc
+        return len(data)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self.file.flush()
+            except OSError as exc:
+                self.error = exc
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError as exc:
+            self.error = self.error or exc
+
+    def __getattr__(self, name: str) -> Any:  # what else pynetdicom might ask of a file
+        return getattr(self.file, name)
+
+
+@dataclass
+class Spool:
+    """The spool folders of one data folder."""
+
+    data_dir: Path
+    incoming: Path = field(init=False)
+    ready: Path = field(init=False)
+    quarantine: Path = field(init=False)
+    archive: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ready = self.data_dir / "spool"
+        self.incoming = self.ready / ".incoming"
+        self.quarantine = self.data_dir / "quarantine"
+        self.archive = self.data_dir / "archive"
+        for folder in (self.incoming, self.ready, self.quarantine, self.archive):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # --- receiving ------------------------------------------------------------------------
+    def open_incoming(self) -> IncomingFile:
+        return IncomingFile(self.incoming / f"{time.time_ns()}-{_next()}.part")
+
+    def commit(self, incoming: IncomingFile | Path, sop_instance_uid: str) -> Path:
+        """fsync a fully received file and move it into the spool; return its spool path.
+
+        Raises ``OSError`` when anything fails; the partial file is removed then.
+        """
+        src = incoming.path if isinstance(incoming, IncomingFile) else incoming
+        try:
+            if isinstance(incoming, IncomingFile):
+                if incoming.error is not None:
+                    raise incoming.error
+                incoming.file.flush()
+                os.fsync(incoming.file.fileno())
+            else:
+                with open(src, "rb+") as fh:
+                    os.fsync(fh.fileno())
+            dest = (
+                self.ready / f"{time.time_ns():020d}-{_next():06d}-{uid_hash(sop_instance_uid)}.dcm"
+            )
+            os.rename(src, dest)
+            fsync_dir(self.ready)
+        except OSError:
+            self.discard(src)
+            raise
+        return dest
+
+    def discard(self, path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.error("Cannot remove partial file %s: %s", path, exc)
+
+    def clear_incoming(self) -> int:
+        """Remove partial files of associations that never finished (never acknowledged)."""
+        count = 0
+        for path in self.incoming.glob("*.part"):
+            path.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    # --- processing -----------------------------------------------------------------------
+    def pending(self, limit: int | None = None) -> list[Path]:
+        """Spooled files, oldest first."""
+        names = sorted(e.name for e in os.scandir(self.ready) if e.name.endswith(".dcm"))
+        if limit is not None:
+            names = names[:limit]
+        return [self.ready / n for n in names]
+
+    def to_quarantine(self, path: Path, reason: str) -> Path:
+        """Move ``path`` to quarantine with the reason written beside it; nothing is deleted."""
+        dest = self.quarantine / path.name
+        if dest.exists():
+            dest = self.quarantine / f"{path.stem}-{time.time_ns()}{path.suffix}"
+        reason_file = dest.with_name(dest.name + ".reason.txt")
+        write_durably(reason_file, (reason.strip() + "\n").encode())
+        os.replace(path, dest)
+        fsync_dir(self.quarantine)
+        logger.warning("Quarantined %s: %s", dest.name, reason)
+        return dest
+
+    def quarantined(self) -> Iterator[tuple[Path, str]]:
+        for path in sorted(self.quarantine.glob("*.reason.txt")):
+            yield path.with_name(path.name.removesuffix(".reason.txt")), path.read_text().strip()
+
+    def archive_path(self, study_instance_uid: str, sop_instance_uid: str) -> Path:
+        study = uid_hash(study_instance_uid)
+        return self.archive / study[:2] / study / f"{uid_hash(sop_instance_uid)}.dcm"
