@@ -1,0 +1,169 @@
+"""Procedure identity: codes and descriptions that say what a study is (pure).
+
+Codes: Procedure Code Sequence, Requested Procedure Code Sequence (top level and inside Request
+Attributes Sequence) and Performed Protocol Code Sequence. Every code becomes a
+``PROCEDURE_CODE`` observation whose value is a dict::
+
+    {"code": "22512", "scheme": "C4", "meaning": "...", "procedure_type": "vertebroplasty",
+     "add_on": true, "laterality": null, "sequence": "ProcedureCodeSequence"}
+
+``procedure_type`` is ``None`` for codes the vocabulary does not know (kept: nothing is lost).
+CPT codes are read only in a CPT coding scheme (``[cpt] schemes``); local RIS codes through
+``[[ris_codes]]``. A code's meaning is also read as text.
+
+Text: Requested Procedure Description, Performed Procedure Step Description, Scheduled
+Procedure Step Description, Protocol Name, Study and Series Description, code meanings and the
+dose report's Acquisition Protocol (DCM 125203, TID 10003) become ``PROCEDURE_HINT``
+observations (``vertebroplasty``, ``kyphoplasty``, ``sacroplasty``). Abbreviations (VP, PVP,
+BKP, KP) count only when the same text names a spinal level or a spine word and no blocker
+(``VP shunt``); such hints carry the flag ``abbreviation``. A generic word (cementoplasty)
+counts only with a level that says where.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from vp_log.extract.sr import code_of, find_content_items
+from vp_log.levels import find_levels
+from vp_log.models import Kind, Observation, Provenance
+from vp_log.vocabulary import ProcedureType, Vocabulary, normalise_text
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ACQUISITION_PROTOCOL", "CODE_SEQUENCES", "extract_procedure", "procedure_hints"]
+
+CODE_SEQUENCES = (
+    "ProcedureCodeSequence",
+    "RequestedProcedureCodeSequence",
+    "PerformedProtocolCodeSequence",
+)
+"""Top-level code sequences read, in this order."""
+
+TEXT_ATTRIBUTES = (
+    "RequestedProcedureDescription",
+    "PerformedProcedureStepDescription",
+    "ScheduledProcedureStepDescription",
+    "ProtocolName",
+    "StudyDescription",
+    "SeriesDescription",
+)
+
+ACQUISITION_PROTOCOL = ("125203", "DCM")
+"""Concept name of the dose report's Acquisition Protocol (TEXT)."""
+
+FLAG_ABBREVIATION = "abbreviation"
+
+
+def procedure_hints(text: str, vocabulary: Vocabulary) -> list[tuple[ProcedureType, bool]]:
+    """Procedure types a text names, each once: (type, named only by an abbreviation)."""
+    normalised = normalise_text(text)
+    levels = find_levels(
+        normalised,
+        notations=vocabulary.notations(),
+        sacrum_words=vocabulary.levels.sacrum,
+        coccyx_words=vocabulary.levels.coccyx,
+    )
+    allowed = vocabulary.abbreviation_context(normalised, has_level=bool(levels))
+    found: dict[ProcedureType, bool] = {}
+    for hit in vocabulary.find_procedures(normalised, abbreviations_allowed=allowed):
+        ptype = hit.procedure_type
+        if ptype is None:
+            if any(lv.is_vertebral for lv in levels):
+                ptype = ProcedureType.VERTEBROPLASTY
+            elif any(lv.is_sacral for lv in levels):
+                ptype = ProcedureType.SACROPLASTY
+            else:
+                continue
+        found[ptype] = found.get(ptype, True) and hit.abbreviation
+    return list(found.items())
+
+
+def _hint_observations(text: str, path: str, uid: str, vocabulary: Vocabulary) -> list[Observation]:
+    out = []
+    for ptype, abbreviation in procedure_hints(text, vocabulary):
+        out.append(
+            Observation(
+                kind=Kind.PROCEDURE_HINT,
+                value=ptype.value,
+                provenance=Provenance(sop_instance_uid=uid, path=path, raw=text),
+                flags=(FLAG_ABBREVIATION,) if abbreviation else (),
+            )
+        )
+    return out
+
+
+def _code_observations(
+    sequence: Any, keyword: str, uid: str, vocabulary: Vocabulary
+) -> list[Observation]:
+    out: list[Observation] = []
+    for index, item in enumerate(sequence or []):
+        path = f"{keyword}[{index}]"
+        code = code_of(item)
+        meaning = str(item.get("CodeMeaning", "") or "")
+        if code is None:
+            if meaning.strip():
+                out.extend(_hint_observations(meaning, f"{path}.CodeMeaning", uid, vocabulary))
+            continue
+        value, scheme = code
+        entry = vocabulary.code_entry(value, scheme)
+        payload: dict[str, Any] = {
+            "code": value,
+            "scheme": scheme,
+            "meaning": meaning,
+            "procedure_type": entry.procedure_type.value if entry else None,
+            "add_on": entry.add_on if entry else False,
+            "laterality": entry.laterality if entry else None,
+            "sequence": keyword.rsplit(".", 1)[-1].split("[", 1)[0],
+        }
+        out.append(
+            Observation(
+                kind=Kind.PROCEDURE_CODE,
+                value=payload,
+                provenance=Provenance(sop_instance_uid=uid, path=path, raw=f"{scheme}:{value}"),
+            )
+        )
+        if meaning.strip():
+            out.extend(_hint_observations(meaning, f"{path}.CodeMeaning", uid, vocabulary))
+    return out
+
+
+def extract_procedure(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]:
+    """Procedure codes and procedure words of one instance, with provenance."""
+    if not isinstance(ds, Dataset):
+        raise TypeError('Argument "ds" must have type "pydicom.dataset.Dataset".')
+    if not isinstance(vocabulary, Vocabulary):
+        raise TypeError('Argument "vocabulary" must have type "Vocabulary".')
+    uid = str(ds.get("SOPInstanceUID", "") or "")
+    observations: list[Observation] = []
+    for keyword in CODE_SEQUENCES:
+        observations.extend(_code_observations(ds.get(keyword), keyword, uid, vocabulary))
+    for i, request in enumerate(ds.get("RequestAttributesSequence") or []):
+        prefix = f"RequestAttributesSequence[{i}]"
+        observations.extend(
+            _code_observations(
+                request.get("RequestedProcedureCodeSequence"),
+                f"{prefix}.RequestedProcedureCodeSequence",
+                uid,
+                vocabulary,
+            )
+        )
+        for keyword in ("RequestedProcedureDescription", "ScheduledProcedureStepDescription"):
+            text = str(request.get(keyword, "") or "")
+            if text.strip():
+                observations.extend(
+                    _hint_observations(text, f"{prefix}.{keyword}", uid, vocabulary)
+                )
+    for keyword in TEXT_ATTRIBUTES:
+        text = str(ds.get(keyword, "") or "")
+        if text.strip():
+            observations.extend(_hint_observations(text, keyword, uid, vocabulary))
+    if "ContentSequence" in ds:
+        for item in find_content_items(ds, name=ACQUISITION_PROTOCOL, value_type="TEXT"):
+            text = str(item.item.get("TextValue", "") or "")
+            if text.strip():
+                observations.extend(_hint_observations(text, item.path_text(), uid, vocabulary))
+    return observations
