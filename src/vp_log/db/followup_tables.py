@@ -1,0 +1,253 @@
+"""Follow-up tables and their repository functions: append-only entries and the audit log.
+
+An *entry* (``followup_entries``) is only an identity: the number staff quote. Its content lives
+in *versions* (``followup_versions``): version 1 is what was entered, each correction adds the
+next version with its reason and a link to the version it supersedes. Nothing is updated or
+deleted (the migration installs triggers that refuse it). Every write adds an ``audit_log`` row
+in the same transaction.
+
+Version numbers come from ``max(version) + 1`` under a unique constraint on
+``(entry_id, version)``: two writers racing on one entry make one of them fail with an
+``IntegrityError``, and the caller retries on a fresh transaction (see
+``vp_log.followup.correct_followup``). Entry ids are serial, so new entries never collide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
+from vp_log.db.tables import Procedure
+
+#: Columns of a version row that hold the entry's content (copied forward by corrections).
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "procedure_id",
+    "entry_date",
+    "timepoint",
+    "timepoint_inferred",
+    "out_of_window",
+    "days_after",
+    "pain",
+    "pain_rest",
+    "pain_activity",
+    "odi_percent",
+    "odi_sections",
+    "rmdq",
+    "analgesic",
+    "new_fractures",
+    "complications",
+    "notes",
+)
+
+
+class FollowupEntry(Base):
+    """The identity of one follow-up entry; its content is in :class:`FollowupVersion`."""
+
+    __tablename__ = "followup_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class FollowupVersion(Base):
+    """One version of an entry: version 1 as entered, then one row per correction."""
+
+    __tablename__ = "followup_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("followup_entries.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followup_versions.id"), nullable=True
+    )
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    entered_by: Mapped[str] = mapped_column(String(128))
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
+    entry_date: Mapped[dt.date] = mapped_column(Date)
+    timepoint: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    timepoint_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    out_of_window: Mapped[bool] = mapped_column(Boolean, default=False)
+    days_after: Mapped[int] = mapped_column(Integer)
+    pain: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pain_rest: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pain_activity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    odi_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    odi_sections: Mapped[list[int | None] | None] = mapped_column(JSONType, nullable=True)
+    rmdq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    analgesic: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    new_fractures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    complications: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which entity; ``details`` holds the values written."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    who: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+# --- procedures (read only) ----------------------------------------------------------------
+
+
+def get_procedure(*, session: Session, procedure_id: int) -> Procedure | None:
+    return session.get(Procedure, procedure_id)
+
+
+def find_procedures(*, session: Session, key: str) -> list[Procedure]:
+    """Procedures whose record id, accession number, Study Instance UID or patient ID is ``key``."""
+    clauses = [
+        Procedure.accession_number == key,
+        Procedure.study_instance_uid == key,
+        Procedure.patient_id == key,
+    ]
+    if key.isdigit() and len(key) < 10:
+        clauses.append(Procedure.id == int(key))
+    stmt = select(Procedure).where(or_(*clauses)).order_by(Procedure.id)
+    return list(session.scalars(stmt))
+
+
+def all_procedures(*, session: Session) -> list[Procedure]:
+    return list(session.scalars(select(Procedure).order_by(Procedure.id)))
+
+
+# --- follow-up versions ----------------------------------------------------------------------
+
+
+def insert_entry(
+    *, session: Session, values: dict[str, Any], entered_by: str, now: dt.datetime
+) -> FollowupVersion:
+    """A new entry with its version 1 (``values``: the :data:`CONTENT_COLUMNS`)."""
+    entry = FollowupEntry(created_at=now, created_by=entered_by)
+    session.add(entry)
+    session.flush()
+    row = FollowupVersion(
+        entry_id=entry.id, version=1, entered_by=entered_by, entered_at=now, **values
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def insert_version(
+    *,
+    session: Session,
+    previous: FollowupVersion,
+    values: dict[str, Any],
+    reason: str,
+    entered_by: str,
+    now: dt.datetime,
+) -> FollowupVersion:
+    """The version after ``previous``; raises ``IntegrityError`` when another writer took it."""
+    row = FollowupVersion(
+        entry_id=previous.entry_id,
+        version=previous.version + 1,
+        supersedes_id=previous.id,
+        reason=reason,
+        entered_by=entered_by,
+        entered_at=now,
+        **values,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_version(*, session: Session, entry_id: int) -> FollowupVersion | None:
+    stmt = (
+        select(FollowupVersion)
+        .where(FollowupVersion.entry_id == entry_id)
+        .order_by(FollowupVersion.version.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def entry_versions(*, session: Session, entry_id: int) -> list[FollowupVersion]:
+    stmt = (
+        select(FollowupVersion)
+        .where(FollowupVersion.entry_id == entry_id)
+        .order_by(FollowupVersion.version)
+    )
+    return list(session.scalars(stmt))
+
+
+def current_versions(
+    *, session: Session, procedure_ids: Sequence[int] | None = None
+) -> list[FollowupVersion]:
+    """The newest version of every entry (optionally of some procedures), by date then id."""
+    newest = (
+        select(
+            FollowupVersion.entry_id.label("entry_id"),
+            func.max(FollowupVersion.version).label("version"),
+        )
+        .group_by(FollowupVersion.entry_id)
+        .subquery()
+    )
+    stmt = select(FollowupVersion).join(
+        newest,
+        (FollowupVersion.entry_id == newest.c.entry_id)
+        & (FollowupVersion.version == newest.c.version),
+    )
+    if procedure_ids is not None:
+        stmt = stmt.where(FollowupVersion.procedure_id.in_(list(procedure_ids)))
+    stmt = stmt.order_by(
+        FollowupVersion.procedure_id, FollowupVersion.entry_date, FollowupVersion.entry_id
+    )
+    return list(session.scalars(stmt))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def record_audit(
+    *,
+    session: Session,
+    who: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    details: dict[str, Any],
+    now: dt.datetime,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=now, who=who, action=action, entity=entity, entity_id=entity_id, details=details
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def audit_events(*, session: Session, since: dt.datetime | None = None) -> list[AuditEvent]:
+    stmt = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    return list(session.scalars(stmt))
