@@ -40,6 +40,8 @@ def _register() -> None:
     app.add_typer(db.app, name="db")
     app.add_typer(procedures.app, name="procedures")
     ingest.register(app)
+    from vp_log.cli import followup
+    followup.register(app)
 
 
 _register()

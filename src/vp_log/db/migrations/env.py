@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import vp_log.db.followup_tables  # noqa: F401  (registers the follow-up tables)
 from vp_log.db import tables  # noqa: F401  (registers the ingest tables)
 from vp_log.db.base import Base
 from vp_log.db.engine import make_engine
