@@ -17,7 +17,7 @@ class CaseName(StrEnum):
     KP_ONE_LEVEL = "kp-one-level"
     """One-level balloon kyphoplasty, L2 (RF, mobile C-arm; fluoroscopy only)."""
     SACROPLASTY_BILATERAL = "sacroplasty-bilateral"
-    """Bilateral short-axis sacroplasty, S1 left and right (XA)."""
+    """Bilateral short-axis sacroplasty, sacrum left and right (XA)."""
     NON_AUGMENTATION = "non-augmentation"
     """Lumbar facet joint injection L4-L5 left (RF): a spine study that is not augmentation."""
 
@@ -55,7 +55,8 @@ class LevelExpectation(BaseModel):
     """One treated level as the record must show it.
 
     ``side`` is what the sources state: ``None`` for vertebral levels, whose annotations name
-    an approach (``bipedicular``) but no side; ``left``/``right`` for the sacral sides.
+    an approach (``bipedicular``) but no side; ``left``/``right`` for the two sacral sides,
+    whose level is ``sacrum``.
     """
 
     model_config = ConfigDict(frozen=True)
