@@ -459,6 +459,8 @@ def parse_level(
     if not isinstance(text, str):
         raise TypeError('Argument "text" must have type "str" or "SpinalLevel".')
     stripped = text.strip()
+    if stripped.lower() == "co":  # the canonical form of the coccyx, too short for free text
+        return SpinalLevel.COCCYX
     compiled = _notations(notations)
     match = compiled.pattern.fullmatch(stripped)
     if match is not None:
