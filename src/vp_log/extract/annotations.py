@@ -259,7 +259,7 @@ def _segment(mentions: Sequence[LevelMention], index: int, length: int) -> tuple
 
 
 def _classify_volume(
-    volume: VolumeHit, window: tuple[int, int], keywords: _Keywords
+    clause: str, volume: VolumeHit, window: tuple[int, int], keywords: _Keywords
 ) -> tuple[str, str]:
     """``("negative", word)``, ``("total", word)`` or ``("cement", "")``."""
     span = (volume.start, volume.end)
@@ -278,6 +278,8 @@ def _classify_volume(
     total = _nearest(keywords.total, span, window)
     if total is not None:
         return "total", total.text
+    if window[0] > 0 and clause[: window[0]].rstrip().endswith("="):
+        return "total", "="  # "L1 4.5ml + L2 3ml = 7.5ml"
     return "cement", ""
 
 
@@ -345,7 +347,7 @@ def parse_annotation(text: str, vocabulary: Vocabulary) -> AnnotationParse:
         by_owner: dict[int | None, list[tuple[VolumeHit, tuple[int, int]]]] = {}
         for volume in volumes:
             window = _subclause(clause, mentions, volume.start)
-            verdict, word = _classify_volume(volume, window, keywords)
+            verdict, word = _classify_volume(clause, volume, window, keywords)
             if verdict == "negative":
                 ignored.append(
                     IgnoredVolume(
@@ -359,8 +361,10 @@ def parse_annotation(text: str, vocabulary: Vocabulary) -> AnnotationParse:
             by_owner.setdefault(_owner(mentions, volume.start), []).append((volume, window))
 
         sacroplasty_only = hints == (ProcedureType.SACROPLASTY,)
+        placed_on_sacrum = False
         for volume, _window in by_owner.pop(None, []):
             if sacroplasty_only:
+                placed_on_sacrum = True
                 side = _side_near(sides, volume, _window) or _single_side(sides, (0, len(clause)))
                 annotations.append(
                     LevelAnnotation(
@@ -382,7 +386,7 @@ def parse_annotation(text: str, vocabulary: Vocabulary) -> AnnotationParse:
         if not mentions:
             # Without a level, a side or approach word counts only beside a procedure or cement
             # word ("DX" in "CHEST PA DX" is the modality, not "destra").
-            if treatment_context:
+            if treatment_context and not placed_on_sacrum:
                 window = (0, len(clause))
                 free_approach = free_approach or _single_approach(keywords.approach, window)
                 free_side = free_side or _single_side(sides, window)
