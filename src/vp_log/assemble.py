@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from vp_log.dose import summarise_dose
 from vp_log.models import Kind, Observation
 
 
@@ -83,8 +84,8 @@ _IMAGE_MODALITIES = ("XA", "RF", "DX", "CR", "OT")
 
 
 def source_of(obs: Observation) -> str:
-    """Provenance as one line: ``<SOP Instance UID>:<path>``."""
-    return f"{obs.provenance.sop_instance_uid}:{obs.provenance.path}"
+    """Provenance as one line: ``<path>@<SOP Instance UID>``."""
+    return f"{obs.provenance.path}@{obs.provenance.sop_instance_uid}"
 
 
 def _settle(name: str, observations: Sequence[Observation], summary: HeaderSummary) -> str | None:
@@ -198,7 +199,7 @@ def assemble_record(
 
 def _domain_parts(observations: Sequence[Observation]) -> list[dict[str, Any]]:
     """Dose/timing and treatment summaries, each as a JSON-able dict."""
-    return []
+    return [summarise_dose(observations).model_dump(mode="json")]
 
 
 def _merge(record: dict[str, Any], part: dict[str, Any]) -> None:
@@ -211,7 +212,7 @@ def _merge(record: dict[str, Any], part: dict[str, Any]) -> None:
         elif key == "conflicts":
             record["conflicts"].extend(value)
         elif key == "device":
-            for field, v in value.items():
+            for field, v in (value or {}).items():
                 if record["device"].get(field) is None:
                     record["device"][field] = v
         else:

@@ -56,6 +56,9 @@ STORAGE_SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture Image",
 }
 
+SHUTDOWN_GRACE_S = 20.0
+"""How long a SIGTERM waits for running associations before aborting them."""
+
 _receive_hook_lock = threading.Lock()
 
 
@@ -262,11 +265,16 @@ class Listener:
         if self._server is not None:
             server, self._server = self._server, None
             server.shutdown()  # no new associations
-            deadline = time.monotonic() + self.settings.network_timeout_s
-            while server.active_associations and time.monotonic() < deadline:
+            # Running transfers may finish (bounded); idle or unfinished ones are aborted:
+            # the peer gets no success for what we did not keep, and re-sends it.
+            deadline = time.monotonic() + SHUTDOWN_GRACE_S
+            while time.monotonic() < deadline and any(
+                a.is_established for a in server.active_associations
+            ):
                 time.sleep(0.1)
             for assoc in server.active_associations:
-                logger.warning("aborting association from %s at shutdown", assoc.requestor.ae_title)
+                logger.warning("aborting association from %s at shutdown",
+                               str(assoc.requestor.ae_title).strip())
                 assoc.abort()
         self.stopping.set()
         self.wake.set()

@@ -166,7 +166,7 @@ def render_record(record: dict[str, Any]) -> None:
     if sources:
         src = Table(
             "value",
-            "source (SOP Instance UID:attribute or SR path)",
+            "source (attribute or SR path @ SOP Instance UID)",
             title="Sources",
             title_justify="left",
         )

@@ -12,6 +12,8 @@ from pydicom.dataset import Dataset
 
 from vp_log.config import Settings
 from vp_log.extract.header import extract_header
+from vp_log.extract.image_dose import extract_image_dose
+from vp_log.extract.rdsr import extract_dose_report
 from vp_log.models import Observation
 
 
@@ -26,4 +28,4 @@ def load_extraction_context(settings: Settings) -> ExtractionContext:
 
 def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:
     """Every observation the extractors find in ``ds``."""
-    return extract_header(ds)
+    return [*extract_header(ds), *extract_dose_report(ds), *extract_image_dose(ds)]

@@ -41,21 +41,30 @@ _DATETIMES: tuple[tuple[Kind, str | None, str, str], ...] = (
     (Kind.STUDY_DATETIME, None, "StudyDate", "StudyTime"),
 )
 
-_OFFSET = re.compile(r"^\s*(?:UTC|GMT)?\s*([+-])(\d{2}):?(\d{2})\s*$", re.IGNORECASE)
 
 
-def parse_timezone_offset(text: str) -> tuple[timezone | None, tuple[str, ...]]:
-    """Timezone Offset From UTC (``+0100``); lenient with ``UTC-04:00`` (flagged as invalid)."""
-    if not text.strip():
+_TZ_STRICT = re.compile(r"^([+-])(\d{2})(\d{2})$")
+_TZ_LENIENT = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?$", re.IGNORECASE)
+
+
+def parse_timezone_offset(text: str | None) -> tuple[timezone | None, tuple[str, ...]]:
+    """A Timezone Offset From UTC (``-0400``); lenient with ``UTC-04:00`` (flagged)."""
+    if not text or not str(text).strip():
         return None, ()
-    match = _OFFSET.match(text)
-    if match is None:
-        return None, (f"invalid-timezone-offset:{text.strip()}",)
-    sign, hours, minutes = match.groups()
-    delta = timedelta(hours=int(hours), minutes=int(minutes))
-    tz = timezone(-delta if sign == "-" else delta)
-    strict = re.fullmatch(r"[+-]\d{4}", text.strip()) is not None
-    return tz, () if strict else (f"invalid-timezone-offset:{text.strip()}",)
+    raw = str(text).strip()
+    flags: tuple[str, ...] = ()
+    match = _TZ_STRICT.match(raw)
+    if not match:
+        # RF-RDSR-GE.dcm writes "UTC-04:00": not a valid SH offset, but unambiguous.
+        match = _TZ_LENIENT.match(raw)
+        if not match:
+            return None, (f"invalid-timezone-offset:{raw}",)
+        flags = (f"lenient-timezone-offset:{raw}",)
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes > 59:
+        return None, (f"invalid-timezone-offset:{raw}",)
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if sign == "-" else delta), flags
 
 
 def dicom_datetime(

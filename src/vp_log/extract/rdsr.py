@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from pydicom.dataset import Dataset
 
+from vp_log.extract.header import parse_timezone_offset
 from vp_log.extract.sr import (
     Code,
     ContentItem,
@@ -179,32 +180,10 @@ _NORMALISERS = {"dap": normalise_dap, "ka_r": normalise_ka_r, "time": normalise_
 
 # --- date-times ------------------------------------------------------------------------------
 
-_TZ_STRICT = re.compile(r"^([+-])(\d{2})(\d{2})$")
-_TZ_LENIENT = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?$", re.IGNORECASE)
 _DT = re.compile(
     r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
     r"(?:\.(?P<f>\d{1,6}))?(?P<tz>[+-]\d{4})?$"
 )
-
-
-def parse_timezone_offset(text: str | None) -> tuple[timezone | None, tuple[str, ...]]:
-    """A Timezone Offset From UTC (``-0400``); lenient with ``UTC-04:00`` (flagged)."""
-    if not text or not str(text).strip():
-        return None, ()
-    raw = str(text).strip()
-    flags: tuple[str, ...] = ()
-    match = _TZ_STRICT.match(raw)
-    if not match:
-        # RF-RDSR-GE.dcm writes "UTC-04:00": not a valid SH offset, but unambiguous.
-        match = _TZ_LENIENT.match(raw)
-        if not match:
-            return None, (f"invalid-timezone-offset:{raw}",)
-        flags = (f"lenient-timezone-offset:{raw}",)
-    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
-    if hours > 14 or minutes > 59:
-        return None, (f"invalid-timezone-offset:{raw}",)
-    delta = timedelta(hours=hours, minutes=minutes)
-    return timezone(-delta if sign == "-" else delta), flags
 
 
 def parse_dicom_datetime(

@@ -1,0 +1,176 @@
+"""The listener as a process on 127.0.0.1, with dcmtk's echoscu and storescu as the client."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pydicom
+import pytest
+from conftest import (
+    acknowledged,
+    echoscu,
+    run_cli,
+    sample_files,
+    storescu,
+    wait_for,
+)
+from pydicom.uid import ExplicitVRLittleEndian
+
+pytestmark = pytest.mark.usefixtures("samples")
+
+
+def records(lst: object, *extra: str) -> list[dict[str, object]]:
+    out = run_cli("procedures", "list", "--all", "--json", *extra, env=lst.env)  # type: ignore[attr-defined]
+    data: list[dict[str, object]] = json.loads(out.stdout)
+    return data
+
+
+def instance_total(lst: object) -> int:
+    return sum(int(r["instance_count"]) for r in records(lst))  # type: ignore[arg-type]
+
+
+def spool_empty(data_dir: Path) -> bool:
+    return not any((data_dir / "spool").glob("*.dcm"))
+
+
+def test_echo(listener_factory: object) -> None:
+    lst = listener_factory()  # type: ignore[operator]
+    assert echoscu(lst.port).returncode == 0
+    assert lst.stop() == 0
+    assert "association from ECHOSCU" in lst.log()
+
+
+def test_all_samples_one_association_then_resend(
+    listener_factory: object, database_url: str
+) -> None:
+    files = sample_files()
+    lst = listener_factory(database_url)  # type: ignore[operator]
+    sent = storescu(lst.port, files)
+    ok, failed = acknowledged(sent.stdout + sent.stderr)
+    assert sent.returncode == 0, sent.stderr
+    assert len(ok) == len(files) and not failed
+    assert wait_for(lambda: spool_empty(lst.data_dir) and instance_total(lst) == len(files))
+
+    first = records(lst)
+    studies = {str(pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID) for f in files}
+    assert {r["study_instance_uid"] for r in first} == studies
+    by_study = {r["study_instance_uid"]: r for r in first}
+    # Patient IDs and accession numbers are text: leading zeros survive.
+    zee = pydicom.dcmread(sorted(f for f in files if "Siemens-Zee" in f.name)[0])
+    assert by_study[zee.StudyInstanceUID]["patient_id"] == "098765"
+    assert by_study[zee.StudyInstanceUID]["accession_number"] == "1234.5678"
+    jpeg = pydicom.dcmread(sorted(f for f in files if "HasFragment" in f.name)[0],
+                           stop_before_pixels=True)
+    xa = by_study[jpeg.StudyInstanceUID]
+    assert xa["modalities"] == ["XA"] and xa["study_date"] == "1994-10-13"
+
+    # A re-send changes no count and no record.
+    again = storescu(lst.port, files)
+    assert again.returncode == 0
+    assert wait_for(lambda: spool_empty(lst.data_dir))
+    assert instance_total(lst) == len(files)
+    assert len(records(lst)) == len(first)
+    assert lst.stop() == 0
+
+
+def test_samples_in_several_associations(listener_factory: object) -> None:
+    files = sample_files()
+    lst = listener_factory()  # type: ignore[operator]
+    for start in range(0, len(files), 5):
+        assert storescu(lst.port, files[start : start + 5]).returncode == 0
+    assert wait_for(lambda: instance_total(lst) == len(files))
+    assert lst.log().count("association from STORESCU") == -(-len(files) // 5)
+
+
+def test_calling_ae_allow_list(listener_factory: object) -> None:
+    lst = listener_factory(VP_LOG_ALLOWED_CALLING_AETS="PACS1,PACS2")  # type: ignore[operator]
+    lst.ae_title = "VPLOG"
+    assert echoscu(lst.port, calling="PACS2").returncode == 0
+    refused = echoscu(lst.port, calling="INTRUDER")
+    assert refused.returncode != 0
+    assert "Rejected" in refused.stderr or "rejected" in refused.stderr.lower()
+    sent = storescu(lst.port, sample_files()[:1], calling="INTRUDER")
+    assert sent.returncode != 0
+    assert wait_for(lambda: "INTRUDER" in lst.log() and "rejected" in lst.log())
+    assert records(lst) == []
+
+
+def test_uid_with_path_characters_stays_inside(listener_factory: object, tmp_path: Path) -> None:
+    src = sample_files()[0]
+    ds = pydicom.dcmread(src)
+    evil = "../../../../tmp/vp_log_escape"
+    ds.SOPInstanceUID = evil
+    ds.file_meta.MediaStorageSOPInstanceUID = evil
+    ds.StudyInstanceUID = "../../evil-study"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path = tmp_path / "evil.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    escape = Path("/tmp/vp_log_escape")
+    escape.unlink(missing_ok=True)
+
+    lst = listener_factory()  # type: ignore[operator]
+    sent = storescu(lst.port, [path])
+    assert sent.returncode == 0, sent.stderr
+    assert wait_for(lambda: len(records(lst)) == 1)
+    assert not escape.exists()
+    data = lst.data_dir.resolve()
+    for found in data.rglob("*"):
+        assert found.resolve().is_relative_to(data)
+    archived = list((data / "archive").rglob("*.dcm"))
+    assert len(archived) == 1
+    assert pydicom.dcmread(archived[0]).SOPInstanceUID == evil
+    assert records(lst)[0]["study_instance_uid"] == "../../evil-study"
+
+
+def test_sigterm_finishes_cleanly_and_restart_keeps_everything(listener_factory: object) -> None:
+    files = sample_files()
+    lst = listener_factory()  # type: ignore[operator]
+    assert storescu(lst.port, files).returncode == 0
+    assert lst.stop(signal.SIGTERM) == 0
+    assert "listener stopped" in lst.log()
+    assert spool_empty(lst.data_dir)
+    assert not any((lst.data_dir / "spool" / ".incoming").iterdir())
+    assert instance_total(lst) == len(files)
+
+
+def test_leftover_spool_is_drained_and_garbage_quarantined(listener_factory: object) -> None:
+    lst = listener_factory(start=False)  # type: ignore[operator]
+    spool = lst.data_dir / "spool"
+    spool.mkdir(parents=True)
+    good = sample_files()[0]
+    (spool / "00000000000000000001-000001-aaaa.dcm").write_bytes(good.read_bytes())
+    (spool / "00000000000000000002-000002-bbbb.dcm").write_bytes(b"not a dicom file at all")
+    lst.start()
+    assert len(records(lst)) == 1
+    quarantined = sorted(p.name for p in (lst.data_dir / "quarantine").iterdir())
+    assert quarantined == [
+        "00000000000000000002-000002-bbbb.dcm",
+        "00000000000000000002-000002-bbbb.dcm.reason.txt",
+    ]
+    reason = (lst.data_dir / "quarantine" / quarantined[1]).read_text()
+    assert "not a DICOM file" in reason
+    assert spool_empty(lst.data_dir)
+
+
+def test_status_receiving_then_complete_and_late_instance_reopens(
+    listener_factory: object,
+) -> None:
+    files = [f for f in sample_files() if f.parent.name == "clearcanvas"]
+    lst = listener_factory(VP_LOG_QUIET_PERIOD_S="3")  # type: ignore[operator]
+    assert storescu(lst.port, files[:2]).returncode == 0
+    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["receiving"], timeout=3)
+    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["complete"], timeout=15)
+    assert "complete: unclassified, 2 instances" in lst.log()
+    assert storescu(lst.port, files[2:]).returncode == 0
+    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["receiving"], timeout=3)
+    assert wait_for(lambda: records(lst)[0]["instance_count"] == 3)
+    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["complete"], timeout=15)
+
+
+def test_bad_setting_stops_startup_naming_it(listener_factory: object) -> None:
+    lst = listener_factory(start=False, VP_LOG_PORT="eleven")  # type: ignore[operator]
+    proc = run_cli("listen", env={**lst.env, "VP_LOG_PORT": "eleven"}, check=False)
+    assert proc.returncode == 2
+    assert "VP_LOG_PORT" in proc.stderr and "port" in proc.stderr
