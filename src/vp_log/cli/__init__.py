@@ -41,6 +41,7 @@ def _register() -> None:
     app.add_typer(procedures.app, name="procedures")
     ingest.register(app)
     from vp_log.cli import followup
+
     followup.register(app)
 
 
