@@ -194,8 +194,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "[dim]–[/]"
-    return str(value)
+        return escape(", ".join(str(v) for v in value)) or "[dim]–[/]"
+    return escape(str(value))
 
 
 def _fractures_text(entry: fu.FollowupPublic) -> str:
@@ -228,7 +228,7 @@ def _summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Ta
         f"{c['type']} SIR {c['severity']} @{c['date']}" for c in values["complications"]
     )
     rows = [
-        ("Procedure", procedure.describe()),
+        ("Procedure", escape(procedure.describe())),
         ("Date", f"{values['entry_date']} (day {values['days_after']})"),
         ("Time point", timepoint),
         ("Pain", _cell(values["pain"])),
@@ -241,7 +241,7 @@ def _summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Ta
         ("New fractures", fractures or "[dim]none[/]"),
         ("Complications", complications or "[dim]none[/]"),
         ("Notes", _cell(values["notes"])),
-        ("Entered by", who),
+        ("Entered by", escape(who)),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -285,7 +285,7 @@ def _entries_table(entries: list[fu.FollowupPublic], title: str) -> Table:
             _cell(e.analgesic.value if e.analgesic else None),
             _fractures_text(e) or "[dim]–[/]",
             _complications_text(e) or "[dim]–[/]",
-            e.entered_by,
+            escape(e.entered_by),
         )
     return table
 
@@ -437,7 +437,7 @@ def add(
     is_baseline = (given["timepoint"] == schedule.baseline.name) if "timepoint" in given else None
     ref = _resolve(ctx, procedure, when, is_baseline)
     if not yes:
-        console.print(f"Procedure: {ref.describe()}", highlight=False)
+        console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
         if "timepoint" not in given and ref.study_date is not None:
             days = (when - ref.study_date).days
             guess = schedule.infer(days)
@@ -590,7 +590,7 @@ def correct(
         fail("nothing to correct: give the fields to change (or --clear FIELD)")
     if not yes:
         shown = ", ".join(f"{k} = {_cell(v)}" for k, v in changes.items())
-        console.print(f"Correct entry {entry}: {shown}\nReason: {reason}", highlight=False)
+        console.print(f"Correct entry {entry}: {shown}\nReason: {escape(reason)}", highlight=False)
         if not typer.confirm("Save this correction as a new version?", default=True):
             console.print("Nothing written.")
             raise typer.Exit(1)
@@ -669,8 +669,8 @@ def due(
         table.add_row(
             "[red]overdue[/]" if i.status == "overdue" else "due",
             str(i.procedure_id),
-            i.patient_id or "?",
-            i.accession_number or "?",
+            escape(i.patient_id or "?"),
+            escape(i.accession_number or "?"),
             i.study_date.isoformat(),
             i.label,
             f"{i.window_from} – {i.window_to}",
@@ -698,7 +698,8 @@ def history(
     for v in versions:
         when = v.entered_at.astimezone().strftime("%Y-%m-%d %H:%M")
         why = f": {v.reason}" if v.reason else " (as entered)"
-        console.print(f"  version {v.version}, {when} by {v.entered_by}{why}", highlight=False)
+        line = f"  version {v.version}, {when} by {v.entered_by}{why}"
+        console.print(escape(line), highlight=False)
 
 
 def _since(text: str) -> dt.datetime:
@@ -738,9 +739,9 @@ def audit(
             details = f"version {e.details['version']}" + (f": {details}" if details else "")
         table.add_row(
             e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            e.who,
+            escape(e.who),
             e.action,
             f"{e.entity} {e.entity_id}",
-            details,
+            escape(str(details)),
         )
     console.print(table)
