@@ -191,3 +191,13 @@ def test_samples_go_through_and_none_is_an_augmentation(path: Path) -> None:
     assert not [o for o in obs if o.kind is Kind.PROCEDURE_HINT]
     for o in obs:
         assert isinstance(o.value, dict) and o.value["procedure_type"] is None
+
+
+def test_sr_procedure_reported() -> None:
+    item = Dataset()
+    item.ValueType = "CODE"
+    item.ConceptNameCodeSequence = DicomSequence([_code("121058", "DCM", "Procedure reported")])
+    item.ConceptCodeSequence = DicomSequence([_code("0201T", "C4")])
+    (obs,) = extract_procedure(_dataset(ContentSequence=[item]), VOCABULARY)
+    assert isinstance(obs.value, dict) and obs.value["laterality"] == "bilateral"
+    assert obs.provenance.path == "sr:(DCM,121058)[0]"

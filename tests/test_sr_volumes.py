@@ -174,3 +174,10 @@ def test_measurement_srs_have_numbers_that_are_not_cement(name: str) -> None:
     numbers = [numeric_value(ci.item)[0] for ci in find_content_items(ds, value_type="NUM")]
     assert numbers and all(n is not None for n in numbers)
     assert extract_sr_volumes(ds, VOCABULARY) == []
+
+
+def test_laterality_as_modifier_of_the_finding_site() -> None:
+    site = _coded(FINDING_SITE, ("54735007", "SCT"))
+    site.ContentSequence = DicomSequence([_coded(("272741003", "SCT"), ("24028007", "SCT"))])
+    (obs,) = extract_sr_volumes(_report(_group(site, _num(VOLUME, "2.5"))), VOCABULARY)
+    assert (obs.level, obs.value, obs.flags) == ("sacrum", 2.5, ("generic-volume", "side:right"))

@@ -1,7 +1,8 @@
 """Procedure identity: codes and descriptions that say what a study is (pure).
 
 Codes: Procedure Code Sequence, Requested Procedure Code Sequence (top level and inside Request
-Attributes Sequence) and Performed Protocol Code Sequence. Every code becomes a
+Attributes Sequence), Performed Protocol Code Sequence and an SR's Procedure Reported
+(DCM 121058, path ``sr:(DCM,121058)[0]``). Every code becomes a
 ``PROCEDURE_CODE`` observation whose value is a dict::
 
     {"code": "22512", "scheme": "C4", "meaning": "...", "procedure_type": "vertebroplasty",
@@ -54,6 +55,9 @@ TEXT_ATTRIBUTES = (
 
 ACQUISITION_PROTOCOL = ("125203", "DCM")
 """Concept name of the dose report's Acquisition Protocol (TEXT)."""
+
+PROCEDURE_REPORTED = ("121058", "DCM")
+"""Concept name of an SR's Procedure Reported (CODE), e.g. CPT 0201T in a TID 1500 report."""
 
 FLAG_ABBREVIATION = "abbreviation"
 
@@ -162,6 +166,12 @@ def extract_procedure(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]:
         if text.strip():
             observations.extend(_hint_observations(text, keyword, uid, vocabulary))
     if "ContentSequence" in ds:
+        for item in find_content_items(ds, name=PROCEDURE_REPORTED, value_type="CODE"):
+            observations.extend(
+                _code_observations(
+                    item.item.get("ConceptCodeSequence"), item.path_text(), uid, vocabulary
+                )
+            )
         for item in find_content_items(ds, name=ACQUISITION_PROTOCOL, value_type="TEXT"):
             text = str(item.item.get("TextValue", "") or "")
             if text.strip():

@@ -212,7 +212,12 @@ def _context(items: Sequence[Dataset], vocabulary: Vocabulary) -> tuple[_Site | 
     site: _Site | None = None
     side: str | None = None
     for item in items:
-        site = site or _site_of(item, vocabulary)
+        found = _site_of(item, vocabulary)
+        if found is not None and site is None:
+            site = found
+            # TID 1501: Laterality is a concept modifier of the Finding Site.
+            for modifier in item.get("ContentSequence") or []:
+                side = side or _side_of(modifier, vocabulary)
         side = side or _side_of(item, vocabulary)
     return site, side
 
