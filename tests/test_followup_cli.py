@@ -470,3 +470,15 @@ def fu_add(database: Database) -> int:
         schedule=fu.load_schedule(),
     )
     return saved.entry_id
+
+
+def test_user_text_with_markup_characters_is_shown_verbatim(site: dict[str, Any]) -> None:
+    notes = "pain [/] worse [bold]at night"
+    result = invoke(
+        "followup", "add", "ACC1", "--date", "2025-02-12", "--pain", "3", "--notes", notes,
+        "--by", "[x]", input="\n\n\n\n\n\n\n\ny\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert notes in flat(result.output)
+    assert listed()[0]["notes"] == notes
+    assert "by [x] (as entered)" in flat(invoke("followup", "history", "1").output)
