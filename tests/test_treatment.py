@@ -76,7 +76,7 @@ def test_conflict_is_kept_side_by_side() -> None:
     assert level.cement_ml is None and "conflicting-cement-volume" in level.flags
     (conflict,) = summary.conflicts
     assert (conflict.field, conflict.level, conflict.values) == ("cement_ml", "L1", [4.5, 5.0])
-    assert conflict.sources == [["2:GraphicAnnotationSequence[0]"], ["3:sr:(SCT,118565006)"]]
+    assert conflict.sources == [["GraphicAnnotationSequence[0]@2"], ["sr:(SCT,118565006)@3"]]
     assert summary.total_cement_ml is None
 
 
@@ -206,7 +206,7 @@ def test_type_from_words_and_abbreviations() -> None:
     abbreviation = obs(Kind.PROCEDURE_HINT, "vertebroplasty", flags=("abbreviation",))
     summary = summarise_treatment([hint, abbreviation])
     assert summary.procedure_type is ProcedureType.KYPHOPLASTY
-    assert summary.sources["procedure_type"] == ["1.1:StudyDescription"]
+    assert summary.sources["procedure_type"] == ["StudyDescription@1.1"]
 
 
 def test_code_and_word_disagree() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vp_log.dose import summarise_dose
+from vp_log.treatment import summarise_treatment
 from vp_log.models import Kind, Observation
 
 
@@ -84,8 +85,7 @@ _IMAGE_MODALITIES = ("XA", "RF", "DX", "CR", "OT")
 
 
 def source_of(obs: Observation) -> str:
-    """Provenance as one line: ``<path>@<SOP Instance UID>``."""
-    return f"{obs.provenance.path}@{obs.provenance.sop_instance_uid}"
+    return obs.provenance.text()
 
 
 def _settle(name: str, observations: Sequence[Observation], summary: HeaderSummary) -> str | None:
@@ -199,7 +199,10 @@ def assemble_record(
 
 def _domain_parts(observations: Sequence[Observation]) -> list[dict[str, Any]]:
     """Dose/timing and treatment summaries, each as a JSON-able dict."""
-    return [summarise_dose(observations).model_dump(mode="json")]
+    return [
+        summarise_dose(observations).model_dump(mode="json"),
+        summarise_treatment(observations).to_record(),
+    ]
 
 
 def _merge(record: dict[str, Any], part: dict[str, Any]) -> None:

@@ -345,7 +345,7 @@ class DoseSummary(BaseModel):
 
 
 def _where(observation: Observation) -> str:
-    return f"{observation.provenance.path}@{observation.provenance.sop_instance_uid}"
+    return observation.provenance.text()
 
 
 def _as_dict(value: object) -> dict[str, object]:

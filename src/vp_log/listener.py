@@ -200,15 +200,23 @@ class Listener:
             return stats
 
     # --- worker --------------------------------------------------------------------------
-    def drain(self, *, batch_size: int = 200) -> int:
-        """Process everything in the spool now; return how many files were handled."""
+    def drain(self, *, batch_size: int = 200, assemble_every_s: float = 2.0) -> int:
+        """Process everything in the spool now, then bring the records up to date.
+
+        While instances keep arriving, records are re-assembled at most every
+        ``assemble_every_s`` (a study's record is `receiving` then anyway), so a study of
+        thousands of instances is not re-assembled thousands of times.
+        """
         handled = 0
-        while True:
-            paths = self.spool.pending(limit=batch_size)
-            if not paths:
-                return handled
+        last_assembly = time.monotonic()
+        while paths := self.spool.pending(limit=batch_size):
             self.pipeline.process(paths, received_from="dicom", from_spool=True)
             handled += len(paths)
+            if time.monotonic() - last_assembly >= assemble_every_s:
+                self.pipeline.assemble_stale()
+                last_assembly = time.monotonic()
+        self.pipeline.assemble_stale()
+        return handled
 
     def _work(self) -> None:
         last_sweep = 0.0
@@ -273,8 +281,10 @@ class Listener:
             ):
                 time.sleep(0.1)
             for assoc in server.active_associations:
-                logger.warning("aborting association from %s at shutdown",
-                               str(assoc.requestor.ae_title).strip())
+                logger.warning(
+                    "aborting association from %s at shutdown",
+                    str(assoc.requestor.ae_title).strip(),
+                )
                 assoc.abort()
         self.stopping.set()
         self.wake.set()

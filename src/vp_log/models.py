@@ -81,6 +81,10 @@ class Provenance(BaseModel):
     )
     raw: str | None = None
 
+    def text(self) -> str:
+        """One line for records and logs: ``<path>@<SOP Instance UID>``."""
+        return f"{self.path}@{self.sop_instance_uid}"
+
 
 class Observation(BaseModel):
     """One value from one instance. ``value`` is JSON-able; ``None`` means unknown."""

@@ -150,10 +150,9 @@ class Pipeline:
         *,
         received_from: str,
         from_spool: bool,
-        final: bool = False,
         on_result: Callable[[Result], None] | None = None,
     ) -> list[Result]:
-        """Store a batch of files in one transaction and re-assemble the studies touched.
+        """Store a batch of files in one transaction (records follow in :meth:`assemble_stale`).
 
         Spool files that cannot be read go to quarantine; spool files stored (or found to be
         duplicates) are removed after the commit. Imported files are never touched.
@@ -172,7 +171,6 @@ class Pipeline:
             parsed.append(item)
 
         now = self.clock()
-        touched: dict[str, None] = {}
         with self.database.session() as session:
             for item in parsed:
                 info = repo.InstanceInfo(
@@ -213,9 +211,6 @@ class Pipeline:
                 results.append(
                     Result(item.path, Outcome.NEW, item.sop_instance_uid, item.study_instance_uid)
                 )
-                touched[item.study_instance_uid] = None
-            for study_uid in touched:
-                self.reassemble(session=session, study_instance_uid=study_uid, now=now, final=final)
         if from_spool:
             for item in parsed:
                 self.spool.discard(item.path)
@@ -253,6 +248,23 @@ class Pipeline:
         )
         repo.save_procedure(session=session, record=record, last_received_at=last, updated_at=now)
         return record
+
+    def assemble_stale(self, *, final: bool = False) -> list[str]:
+        """Re-assemble every study with instances newer than its record.
+
+        Stateless on purpose: after a crash between storing instances and assembling, the
+        next call finds the same studies again. ``final`` (import) skips the quiet period.
+        """
+        now = self.clock()
+        with self.database.session() as session:
+            stale = repo.stale_studies(session=session)
+            for study_uid in stale:
+                record = self.reassemble(
+                    session=session, study_instance_uid=study_uid, now=now, final=final
+                )
+                if record.get("instance_count") and not final:
+                    logger.debug("study %s: %s instances", study_uid, record["instance_count"])
+        return stale
 
     def complete_quiet_studies(self) -> list[str]:
         """Move studies past their quiet period from `receiving` to complete / needs review."""

@@ -94,7 +94,7 @@ class Source(BaseModel):
     field: str = Field(description="Which value: level, cement_ml, approach, side, total")
 
     def line(self) -> str:
-        return f"{self.sop_instance_uid}:{self.path}"
+        return f"{self.path}@{self.sop_instance_uid}"
 
 
 class TreatedLevel(BaseModel):
@@ -153,7 +153,7 @@ def _source(obs: Observation, field: str) -> Source:
 
 
 def _line(obs: Observation) -> str:
-    return f"{obs.provenance.sop_instance_uid}:{obs.provenance.path}"
+    return obs.provenance.text()
 
 
 def _float(value: object) -> float | None:

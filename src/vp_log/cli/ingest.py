@@ -87,10 +87,9 @@ def import_files(
         task = progress.add_task("import", total=len(files))
         for start in range(0, len(files), batch):
             chunk = files[start : start + batch]
-            results.extend(
-                pipeline.process(chunk, received_from="import", from_spool=False, final=True)
-            )
+            results.extend(pipeline.process(chunk, received_from="import", from_spool=False))
             progress.advance(task, len(chunk))
+        pipeline.assemble_stale(final=True)
     counts = Counter(r.outcome.value for r in results)
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
     studies = sorted({r.study_instance_uid for r in results if r.study_instance_uid})

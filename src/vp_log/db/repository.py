@@ -163,6 +163,22 @@ def studies_due_for_completion(
     )
 
 
+def stale_studies(*, session: Session) -> list[str]:
+    """Studies whose record is missing or older than their newest instance."""
+    newest = (
+        select(Instance.study_instance_uid, func.max(Instance.received_at).label("newest"))
+        .group_by(Instance.study_instance_uid)
+        .subquery()
+    )
+    stmt = (
+        select(newest.c.study_instance_uid)
+        .outerjoin(Procedure, Procedure.study_instance_uid == newest.c.study_instance_uid)
+        .where(or_(Procedure.id.is_(None), Procedure.updated_at < newest.c.newest))
+        .order_by(newest.c.study_instance_uid)
+    )
+    return list(session.scalars(stmt))
+
+
 def all_study_uids(*, session: Session) -> list[str]:
     return list(session.scalars(select(Instance.study_instance_uid).distinct()))
 

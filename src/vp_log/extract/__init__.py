@@ -11,21 +11,36 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from vp_log.config import Settings
+from vp_log.extract.annotations import extract_annotations
 from vp_log.extract.header import extract_header
+from vp_log.extract.procedure import extract_procedure
+from vp_log.extract.sr import extract_sr_volumes
 from vp_log.extract.image_dose import extract_image_dose
 from vp_log.extract.rdsr import extract_dose_report
 from vp_log.models import Observation
+from vp_log.vocabulary import Vocabulary, load_vocabulary
 
 
 @dataclass(frozen=True)
 class ExtractionContext:
-    """What the extractors need besides the dataset (site vocabulary)."""
+    """What the extractors need besides the dataset: the site's vocabulary."""
+
+    vocabulary: Vocabulary
 
 
 def load_extraction_context(settings: Settings) -> ExtractionContext:
-    return ExtractionContext()
+    """The context for ``settings``; a bad vocabulary file raises ``VocabularyError``."""
+    return ExtractionContext(vocabulary=load_vocabulary(settings.vocabulary_path))
 
 
 def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:
     """Every observation the extractors find in ``ds``."""
-    return [*extract_header(ds), *extract_dose_report(ds), *extract_image_dose(ds)]
+    vocabulary = context.vocabulary
+    return [
+        *extract_header(ds),
+        *extract_dose_report(ds),
+        *extract_image_dose(ds),
+        *extract_procedure(ds, vocabulary),
+        *extract_annotations(ds, vocabulary),
+        *extract_sr_volumes(ds, vocabulary),
+    ]

@@ -1,0 +1,146 @@
+"""Nothing acknowledged is lost: a crash mid-send, a full disk, a file-size limit."""
+
+from __future__ import annotations
+
+import resource
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from conftest import acknowledged, echoscu, require_dcmtk, sample_files, storescu, wait_for
+
+from vp_log.samples import write_xa_instances
+
+
+def stored_uids(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return [row[0] for row in conn.execute("SELECT sop_instance_uid FROM instances")]
+
+
+def sop_uid(path: str | Path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+def test_kill_9_mid_send_then_resend(listener_factory: object, tmp_path: Path) -> None:
+    require_dcmtk()
+    files = write_xa_instances(tmp_path / "src", 320, rows=128, cols=128, frames=1, seed=7)
+    lst = listener_factory()  # type: ignore[operator]
+    out = tmp_path / "storescu.log"
+    with open(out, "w") as log:
+        sender = subprocess.Popen(
+            [
+                "storescu",
+                "-v",
+                "-R",
+                "-to",
+                "30",
+                "-aec",
+                "VPLOG",
+                "-aet",
+                "PACS",
+                "127.0.0.1",
+                str(lst.port),
+                *map(str, files),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        received = lambda: (
+            sum(1 for _ in (lst.data_dir / "spool").glob("*.dcm"))
+            + sum(  # noqa: E731
+                1 for _ in (lst.data_dir / "archive").rglob("*.dcm")
+            )
+        )
+        assert wait_for(lambda: received() >= 60, timeout=120, interval=0.02)
+        lst.kill9()
+        sender.wait(timeout=120)
+    ok, not_ok = acknowledged(out.read_text())
+    assert 30 <= len(ok) < len(files), "the crash must fall mid-send"
+    assert len(ok) + len(not_ok) <= len(files)
+
+    lst.start()  # same data folder: the spool left by the crash is drained first
+    db = lst.data_dir / "vp_log.db"
+    in_db = set(stored_uids(db))
+    missing = {sop_uid(p) for p in ok} - in_db
+    assert not missing, f"{len(missing)} acknowledged instances lost"
+
+    sent = {str(Path(p)) for p in ok}
+    resend = [p for p in files if str(p) not in sent]
+    again = storescu(lst.port, resend)
+    assert again.returncode == 0, again.stderr
+    assert wait_for(lambda: len(stored_uids(db)) == len(files), timeout=120)
+    uids = stored_uids(db)
+    assert len(uids) == len(set(uids)) == len(files)
+    assert lst.stop() == 0
+    assert not any((lst.data_dir / "spool").glob("*.dcm"))
+
+
+def _check_refused_big_file_kept_small_ones(lst: object, big: Path, small: list[Path]) -> None:
+    # --no-halt: storescu goes on after a refusal, as a PACS forwarding a queue does.
+    sent = storescu(lst.port, [small[0], big, small[1]], extra=("--no-halt",))  # type: ignore[attr-defined]
+    ok, not_ok = acknowledged(sent.stdout + sent.stderr)
+    assert str(big) in not_ok and "OutOfResources" in sent.stdout + sent.stderr
+    assert sorted(ok) == sorted(map(str, small))
+    # The listener keeps running and keeps nothing half-written.
+    assert echoscu(lst.port).returncode == 0  # type: ignore[attr-defined]
+    data: Path = lst.data_dir  # type: ignore[attr-defined]
+    assert not any((data / "spool" / ".incoming").iterdir())
+    assert not any((data / "quarantine").iterdir())
+    assert wait_for(lambda: not any((data / "spool").glob("*.dcm")))
+    big_uid = sop_uid(big)
+    assert "refused" in lst.log()  # type: ignore[attr-defined]
+    return_db = lst.env.get("VP_LOG_DATABASE_URL", f"sqlite:///{data / 'vp_log.db'}")  # type: ignore[attr-defined]
+    db = Path(return_db.removeprefix("sqlite:///"))
+    assert wait_for(lambda: len(stored_uids(db)) == 2)
+    assert big_uid not in stored_uids(db)
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+
+def test_file_size_limit_answers_out_of_resources(listener_factory: object, tmp_path: Path) -> None:
+    big = next(f for f in sample_files() if f.name == "HasFragmentSequence.dcm")  # 1.7 MB
+    small = write_xa_instances(tmp_path / "src", 2, rows=32, cols=32, frames=1, seed=3)
+    lst = listener_factory(start=False)  # type: ignore[operator]
+    lst.preexec = _limit_file_size  # writes past 1 MB fail with EFBIG (Python ignores SIGXFSZ)
+    lst.start()
+    _check_refused_big_file_kept_small_ones(lst, big, small)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs: a real full disk (needs root, as on this project's machines)."""
+    mount = tmp_path / "small-fs"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.strip()}); the file-size "
+            "limit test covers the same path"
+        )
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_answers_out_of_resources(
+    listener_factory: object, tmp_path: Path, small_filesystem: Path
+) -> None:
+    big = next(f for f in sample_files() if f.name == "HasFragmentSequence.dcm")
+    small = write_xa_instances(tmp_path / "src", 2, rows=32, cols=32, frames=1, seed=4)
+    lst = listener_factory(  # type: ignore[operator]
+        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}", data_dir=small_filesystem / "data"
+    )
+    _check_refused_big_file_kept_small_ones(lst, big, small)
