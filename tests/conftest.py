@@ -83,12 +83,17 @@ def base_env(data_dir: Path, database_url: str | None = None, **extra: str) -> d
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], input: str | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """``vp-log ARGS`` as a real subprocess."""
     proc = subprocess.run(
-        [sys.executable, "-m", "vp_log", *args], env=env, input=input, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-m", "vp_log", *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if check and proc.returncode != 0:
         pytest.fail(f"vp-log {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -111,10 +116,13 @@ class ListenerProcess:
         self.env["VP_LOG_PORT"] = str(self.port)
         self.env.setdefault("VP_LOG_BIND_ADDRESS", "127.0.0.1")
         self.log_path = self.data_dir.parent / f"listener-{self.port}-{time.time_ns()}.log"
-        log = open(self.log_path, "wb")  # noqa: SIM115
+        log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vp_log", "listen"], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, preexec_fn=self.preexec,  # type: ignore[arg-type]
+            [sys.executable, "-m", "vp_log", "listen"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,  # type: ignore[arg-type]
         )
         if wait:
             self.wait_ready()
@@ -154,8 +162,13 @@ class ListenerProcess:
 def listener_factory(tmp_path: Path) -> Iterator[object]:
     started: list[ListenerProcess] = []
 
-    def make(database_url: str | None = None, *, start: bool = True,
-             data_dir: Path | None = None, **env: str) -> ListenerProcess:
+    def make(
+        database_url: str | None = None,
+        *,
+        start: bool = True,
+        data_dir: Path | None = None,
+        **env: str,
+    ) -> ListenerProcess:
         ddir = data_dir or tmp_path / f"data{len(started)}"
         env.setdefault("VP_LOG_QUIET_PERIOD_S", "2")
         lst = ListenerProcess(ddir, base_env(ddir, database_url, **env))
@@ -176,24 +189,48 @@ def require_dcmtk() -> None:
         pytest.fail("dcmtk (storescu, echoscu) is not installed: run the README's test command")
 
 
-def echoscu(port: int, *, ae_title: str = "VPLOG", calling: str = "ECHOSCU"
-            ) -> subprocess.CompletedProcess[str]:
+def echoscu(
+    port: int, *, ae_title: str = "VPLOG", calling: str = "ECHOSCU"
+) -> subprocess.CompletedProcess[str]:
     require_dcmtk()
     return subprocess.run(
         ["echoscu", "-to", "5", "-aet", calling, "-aec", ae_title, "127.0.0.1", str(port)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
-def storescu(port: int, files: list[Path], *, ae_title: str = "VPLOG",
-             calling: str = "STORESCU", extra: tuple[str, ...] = ()
-             ) -> subprocess.CompletedProcess[str]:
+def storescu(
+    port: int,
+    files: list[Path],
+    *,
+    ae_title: str = "VPLOG",
+    calling: str = "STORESCU",
+    extra: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     """dcmtk's storescu, all ``files`` in one association, proposing what they need."""
     require_dcmtk()
     return subprocess.run(
-        ["storescu", "-v", "-R", "-xy", "-to", "30", "-aet", calling, "-aec", ae_title,
-         *extra, "127.0.0.1", str(port), *map(str, files)],
-        capture_output=True, text=True, timeout=600,
+        [
+            "storescu",
+            "-v",
+            "-R",
+            "-xy",
+            "-to",
+            "30",
+            "-aet",
+            calling,
+            "-aec",
+            ae_title,
+            *extra,
+            "127.0.0.1",
+            str(port),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import acknowledged, echoscu, require_dcmtk, sample_files, storescu, wait_for
 
+from conftest import acknowledged, echoscu, require_dcmtk, sample_files, storescu, wait_for
 from vp_log.samples import write_xa_instances
 
 
@@ -50,12 +50,11 @@ def test_kill_9_mid_send_then_resend(listener_factory: object, tmp_path: Path) -
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        received = lambda: (
-            sum(1 for _ in (lst.data_dir / "spool").glob("*.dcm"))
-            + sum(  # noqa: E731
-                1 for _ in (lst.data_dir / "archive").rglob("*.dcm")
-            )
-        )
+
+        def received() -> int:
+            spooled = sum(1 for _ in (lst.data_dir / "spool").glob("*.dcm"))
+            return spooled + sum(1 for _ in (lst.data_dir / "archive").rglob("*.dcm"))
+
         assert wait_for(lambda: received() >= 60, timeout=120, interval=0.02)
         lst.kill9()
         sender.wait(timeout=120)

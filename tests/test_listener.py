@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
 from conftest import (
     acknowledged,
     echoscu,
@@ -16,7 +18,6 @@ from conftest import (
     storescu,
     wait_for,
 )
-from pydicom.uid import ExplicitVRLittleEndian
 
 pytestmark = pytest.mark.usefixtures("samples")
 
@@ -61,8 +62,9 @@ def test_all_samples_one_association_then_resend(
     zee = pydicom.dcmread(sorted(f for f in files if "Siemens-Zee" in f.name)[0])
     assert by_study[zee.StudyInstanceUID]["patient_id"] == "098765"
     assert by_study[zee.StudyInstanceUID]["accession_number"] == "1234.5678"
-    jpeg = pydicom.dcmread(sorted(f for f in files if "HasFragment" in f.name)[0],
-                           stop_before_pixels=True)
+    jpeg = pydicom.dcmread(
+        sorted(f for f in files if "HasFragment" in f.name)[0], stop_before_pixels=True
+    )
     xa = by_study[jpeg.StudyInstanceUID]
     assert xa["modalities"] == ["XA"] and xa["study_date"] == "1994-10-13"
 

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from vp_log.dose import summarise_dose
-from vp_log.treatment import summarise_treatment
 from vp_log.models import Kind, Observation
+from vp_log.treatment import summarise_treatment
 
 
 class Status(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -154,7 +154,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     settings_cls = Settings
     if path is not None:
         config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
-        settings_cls = type("Settings", (Settings,), {"model_config": config})
+        settings_cls = cast(type[Settings], type("Settings", (Settings,), {"model_config": config}))
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:

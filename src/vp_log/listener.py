@@ -12,16 +12,15 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import AE, _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
-from pynetdicom.sop_class import Verification
+from pynetdicom.dimse_primitives import C_STORE
 
 from vp_log.config import Settings
 from vp_log.pipeline import Pipeline
@@ -34,6 +33,8 @@ STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC000
 STATUS_PROCESSING_FAILURE = 0x0110
+
+VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
 
 # The fluoroscopy family (DESIGN.md): what PACS forwards from a vertebroplasty suite.
 STORAGE_SOP_CLASSES: dict[str, str] = {
@@ -76,7 +77,7 @@ def install_receive_hook(spool: Spool) -> None:
 
     with _receive_hook_lock:
         _config.STORE_RECV_CHUNKED_DATASET = True
-        _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[attr-defined]
+        _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[assignment,attr-defined]
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Listener:
         ae.dimse_timeout = self.settings.network_timeout_s
         ae.acse_timeout = self.settings.network_timeout_s
         ae.require_calling_aet = list(self.settings.allowed_calling_aets)
-        ae.add_supported_context(Verification)
+        ae.add_supported_context(VERIFICATION_SOP_CLASS)
         for uid in STORAGE_SOP_CLASSES:
             ae.add_supported_context(uid, list(AllTransferSyntaxes))
         return ae
@@ -135,7 +136,7 @@ class Listener:
         return STATUS_SUCCESS
 
     def handle_store(self, event: evt.Event) -> int:
-        request = event.request
+        request = cast(C_STORE, event.request)
         sop_uid = str(request.AffectedSOPInstanceUID or "")
         stats = self._stats_for(event)
         incoming = getattr(request, "_dataset_file", None)
@@ -300,7 +301,7 @@ class Listener:
             logger.info("signal %s: shutting down", signal.Signals(signum).name)
             done.set()
 
-        previous: dict[int, Callable[..., Any] | int | None] = {}
+        previous: dict[signal.Signals, Any] = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
         try:

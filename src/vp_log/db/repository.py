@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -192,7 +192,7 @@ def list_procedures(
     include_all: bool = False,
 ) -> Sequence[Procedure]:
     """Records ordered by study date; augmentation procedures only unless ``include_all``."""
-    stmt: Select[tuple[Procedure]] = select(Procedure)
+    stmt = select(Procedure)
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
     if until:

@@ -13,10 +13,10 @@ from pydicom.dataset import Dataset
 from vp_log.config import Settings
 from vp_log.extract.annotations import extract_annotations
 from vp_log.extract.header import extract_header
-from vp_log.extract.procedure import extract_procedure
-from vp_log.extract.sr import extract_sr_volumes
 from vp_log.extract.image_dose import extract_image_dose
+from vp_log.extract.procedure import extract_procedure
 from vp_log.extract.rdsr import extract_dose_report
+from vp_log.extract.sr import extract_sr_volumes
 from vp_log.models import Observation
 from vp_log.vocabulary import Vocabulary, load_vocabulary
 

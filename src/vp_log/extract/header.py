@@ -42,7 +42,6 @@ _DATETIMES: tuple[tuple[Kind, str | None, str, str], ...] = (
 )
 
 
-
 _TZ_STRICT = re.compile(r"^([+-])(\d{2})(\d{2})$")
 _TZ_LENIENT = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?$", re.IGNORECASE)
 
@@ -151,7 +150,7 @@ def extract_header(ds: Dataset) -> list[Observation]:
         moment = dicom_datetime(dt_text, date_text, time_text, tz)
         if moment is None:
             continue
-        path = dt_kw if dt_text else f"{date_kw}+{time_kw}"
+        path = dt_kw if dt_kw and dt_text else f"{date_kw}+{time_kw}"
         raw = dt_text or f"{date_text} {time_text}".strip()
         add(kind, moment.isoformat(), path, raw, *tz_flags)
 
