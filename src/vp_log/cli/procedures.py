@@ -6,11 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vp_log.cli.common import console, fail, print_json, state
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
+from vp_log.followup import load_schedule, outcome_timeline, render_outcome_timeline
 from vp_log.pipeline import Pipeline
 from vp_log.spool import Spool
 
@@ -112,10 +114,23 @@ def show(
         )
         fail(f"{key!r} matches several records: {ids}; give the record id")
     record = records[0]
+    st = state(ctx)
+    schedule = load_schedule(st.settings.followup_schedule_path)
+    with st.database.session() as session:
+        record["outcomes"] = outcome_timeline(session, record["id"], schedule=schedule)
     if as_json:
         print_json(record)
         return
     render_record(record)
+    console.print(render_outcome_timeline(record["outcomes"]))
+
+
+def fluoro_time_text(seconds: float | None) -> str:
+    """Fluoroscopy time as ``m:ss (N s)``; unknown stays unknown."""
+    if seconds is None:
+        return "[dim]unknown[/]"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d} ({seconds:g} s)"
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -124,6 +139,71 @@ def _fmt(value: Any, unit: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.4g}{unit}"
     return f"{value}{unit}"
+
+
+def compact_sources(sources: list[str]) -> str:
+    """Sources grouped by place: ``StudyDescription (9 instances)`` instead of nine lines."""
+    counts: dict[str, set[str]] = {}
+    for source in sources:
+        path, _, uid = source.rpartition("@")
+        counts.setdefault(path or source, set()).add(uid)
+    return "\n".join(
+        f"{path} ({len(uids)} instances)" if len(uids) > 1 else path
+        for path, uids in counts.items()
+    )
+
+
+def _origin(record: dict[str, Any], field: str) -> str:
+    origin = (record.get("origins") or {}).get(field)
+    where = (record.get("sources") or {}).get(field) or []
+    parts = [p for p in (origin, compact_sources(where) if where else None) if p]
+    return escape(" · ".join(parts)) if parts else "-"
+
+
+def _render_dose(record: dict[str, Any]) -> None:
+    table = Table("dose and timing", "value", "source", title="Dose", title_justify="left")
+    duration = record.get("duration_s")
+    rows = [
+        ("fluoroscopy time", fluoro_time_text(record.get("fluoro_time_s")), "fluoro_time_s"),
+        ("acquisition time", _fmt(record.get("acquisition_time_s"), " s"), "acquisition_time_s"),
+        ("dose-area product", _fmt(record.get("dap_gy_cm2"), " Gy·cm²"), "dap_gy_cm2"),
+        ("air kerma at reference point", _fmt(record.get("ka_r_mgy"), " mGy"), "ka_r_mgy"),
+        ("irradiation events", _fmt(record.get("irradiation_events")), "irradiation_events"),
+        ("planes", ", ".join(record.get("planes") or []) or "-", "planes"),
+        ("duration", fluoro_time_text(duration) if duration is not None else _fmt(None), "start"),
+    ]
+    for name, value, field in rows:
+        table.add_row(name, value, _origin(record, field))
+    console.print(table)
+
+
+def _render_levels(record: dict[str, Any]) -> None:
+    levels = record.get("levels") or []
+    total = record.get("total_cement_ml")
+    table = Table(
+        "level",
+        "cement",
+        "approach",
+        "side",
+        "flags",
+        "sources",
+        title=f"Treated levels (total cement {_fmt(total, ' mL')})",
+        title_justify="left",
+    )
+    for level in levels:
+        sources = [
+            src if isinstance(src, str) else f"{src.get('path')}@{src.get('sop_instance_uid')}"
+            for src in level.get("sources") or []
+        ]
+        table.add_row(
+            escape(str(level.get("level"))),
+            _fmt(level.get("cement_ml"), " mL"),
+            _fmt(level.get("approach")),
+            _fmt(level.get("side")),
+            escape(", ".join(level.get("flags") or [])) or "-",
+            escape(compact_sources(sources)) or "-",
+        )
+    console.print(table)
 
 
 def render_record(record: dict[str, Any]) -> None:
@@ -158,6 +238,8 @@ def render_record(record: dict[str, Any]) -> None:
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    _render_dose(record)
+    _render_levels(record)
     if record.get("flags"):
         console.print("[yellow]flags:[/] " + ", ".join(record["flags"]))
     for conflict in record.get("conflicts") or []:
@@ -171,5 +253,5 @@ def render_record(record: dict[str, Any]) -> None:
             title_justify="left",
         )
         for name, where in sources.items():
-            src.add_row(name, "\n".join(where))
+            src.add_row(name, escape(compact_sources(where)))
         console.print(src)
