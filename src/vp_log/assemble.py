@@ -83,6 +83,26 @@ _SINGLE_VALUED: tuple[tuple[str, Kind], ...] = (
 )
 _IMAGE_MODALITIES = ("XA", "RF", "DX", "CR", "OT")
 
+# Observation flags that say the file itself was odd; the record carries them (once each)
+# so that a reader of the record sees what had to be read leniently or could not be read.
+DATA_QUALITY_FLAGS = (
+    "invalid-",
+    "lenient-",
+    "unknown-unit:",
+    "missing-unit:",
+    "empty-value",
+    "multi-valued",
+    "unreadable-value:",
+    "non-finite-value:",
+    "negative-value:",
+    "implausible-value:",
+)
+
+
+def data_quality_flags(observations: Sequence[Observation]) -> list[str]:
+    flags = (f for o in observations for f in o.flags if f.startswith(DATA_QUALITY_FLAGS))
+    return sorted(set(flags))
+
 
 def source_of(obs: Observation) -> str:
     return obs.provenance.text()
@@ -181,6 +201,7 @@ def assemble_record(
     parts = _domain_parts(observations)
     for part in parts:
         _merge(record, part)
+    record["flags"].extend(f for f in data_quality_flags(observations) if f not in record["flags"])
     needs_review = bool(record["conflicts"]) or any(p.get("needs_review") for p in parts)
     record.pop("needs_review", None)
     record["status"] = study_status(
