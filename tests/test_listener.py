@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from pathlib import Path
 
 import pydicom
@@ -176,3 +177,58 @@ def test_bad_setting_stops_startup_naming_it(listener_factory: object) -> None:
     proc = run_cli("listen", env={**lst.env, "VP_LOG_PORT": "eleven"}, check=False)
     assert proc.returncode == 2
     assert "VP_LOG_PORT" in proc.stderr and "port" in proc.stderr
+
+
+def test_tls_listener_accepts_tls_and_refuses_plain(
+    listener_factory: object, tmp_path: Path
+) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    lst = listener_factory(  # type: ignore[operator]
+        VP_LOG_TLS_CERTIFICATE=str(cert), VP_LOG_TLS_PRIVATE_KEY=str(key)
+    )
+    secure = subprocess.run(
+        [
+            "echoscu",
+            "-to",
+            "10",
+            "+tla",
+            "+cf",
+            str(cert),
+            "-aec",
+            "VPLOG",
+            "127.0.0.1",
+            str(lst.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert secure.returncode == 0, secure.stderr
+    assert echoscu(lst.port).returncode != 0  # no TLS, no association
+    files = sample_files()[:2]
+    sent = storescu(lst.port, files, extra=("+tla", "+cf", str(cert)))
+    assert sent.returncode == 0, sent.stderr
+    assert wait_for(lambda: instance_total(lst) == 2)
