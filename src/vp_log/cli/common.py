@@ -15,7 +15,7 @@ from vp_log.config import Settings, SettingsError, load_settings
 from vp_log.db import Database
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for logs
 
 
 class AppState:
