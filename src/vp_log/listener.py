@@ -8,11 +8,14 @@ Everything else (parsing, extraction, database) happens in the worker thread.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as MPEvent
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -25,6 +28,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from vp_log.config import Settings
 from vp_log.pipeline import Pipeline
 from vp_log.spool import IncomingFile, Spool
+from vp_log.worker import drain, run_worker
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +60,9 @@ STORAGE_SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word Secondary Capture Image",
     "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture Image",
 }
+
+WORKER_STOP_TIMEOUT_S = 300.0
+"""How long a stopping listener lets the worker finish what is in the spool."""
 
 SHUTDOWN_GRACE_S = 20.0
 """How long a SIGTERM waits for running associations before aborting them."""
@@ -98,12 +105,13 @@ class Listener:
         self.settings = settings
         self.pipeline = pipeline
         self.spool = spool
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
+        context = multiprocessing.get_context("spawn")
+        self.wake: MPEvent = context.Event()
+        self.stopping: MPEvent = context.Event()
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
         self._server: Any = None
-        self._worker: threading.Thread | None = None
+        self._worker: BaseProcess | None = None
         self.ae = self._make_ae()
 
     # --- AE ------------------------------------------------------------------------------
@@ -156,7 +164,8 @@ class Listener:
             return STATUS_PROCESSING_FAILURE
         stats.stored += 1
         stats.bytes += incoming.size
-        self.wake.set()
+        if not self.wake.is_set():
+            self.wake.set()
         return STATUS_SUCCESS
 
     def handle_accepted(self, event: evt.Event) -> None:
@@ -200,39 +209,23 @@ class Listener:
                 self._stats[id(event.assoc)] = stats
             return stats
 
-    # --- worker --------------------------------------------------------------------------
-    def drain(self, *, batch_size: int = 200, assemble_every_s: float = 2.0) -> int:
-        """Process everything in the spool now, then bring the records up to date.
+    # --- worker process ---------------------------------------------------------------
+    def _start_worker(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._worker = context.Process(
+            target=run_worker,
+            args=(self.settings.model_dump(), self.wake, self.stopping),
+            name="vp-log-worker",
+        )
+        self._worker.start()
 
-        While instances keep arriving, records are re-assembled at most every
-        ``assemble_every_s`` (a study's record is `receiving` then anyway), so a study of
-        thousands of instances is not re-assembled thousands of times.
-        """
-        handled = 0
-        last_assembly = time.monotonic()
-        while paths := self.spool.pending(limit=batch_size):
-            self.pipeline.process(paths, received_from="dicom", from_spool=True)
-            handled += len(paths)
-            if time.monotonic() - last_assembly >= assemble_every_s:
-                self.pipeline.assemble_stale()
-                last_assembly = time.monotonic()
-        self.pipeline.assemble_stale()
-        return handled
-
-    def _work(self) -> None:
-        last_sweep = 0.0
-        while not self.stopping.is_set():
-            self.wake.wait(timeout=0.5)
-            self.wake.clear()
-            try:
-                self.drain()
-                if time.monotonic() - last_sweep >= 1.0:
-                    self.pipeline.complete_quiet_studies()
-                    last_sweep = time.monotonic()
-            except Exception:
-                # The spool keeps the files; the next round tries again.
-                logger.exception("worker round failed; files stay in the spool")
-                self.stopping.wait(2.0)
+    def _watch_worker(self) -> None:
+        """Start a new worker if one dies (the spool keeps whatever it had not stored)."""
+        while not self.stopping.wait(1.0):
+            worker = self._worker
+            if worker is not None and not worker.is_alive() and not self.stopping.is_set():
+                logger.error("worker exited with %s; starting a new one", worker.exitcode)
+                self._start_worker()
 
     # --- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -242,7 +235,7 @@ class Listener:
         pending = len(self.spool.pending())
         if pending:
             logger.info("draining %d spooled instances left from the last run", pending)
-            self.drain()
+            drain(self.pipeline)
         install_receive_hook(self.spool)
         handlers: list[Any] = [
             (evt.EVT_C_ECHO, self.handle_echo),
@@ -252,8 +245,8 @@ class Listener:
             (evt.EVT_RELEASED, self.handle_closed, ["released"]),
             (evt.EVT_ABORTED, self.handle_closed, ["aborted"]),
         ]
-        self._worker = threading.Thread(target=self._work, name="vp-log-worker", daemon=True)
-        self._worker.start()
+        self._start_worker()
+        threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
         self._server = self.ae.start_server(
             (self.settings.bind_address, self.settings.port),
             block=False,
@@ -290,8 +283,15 @@ class Listener:
         self.stopping.set()
         self.wake.set()
         if self._worker is not None:
-            self._worker.join(timeout=60)
-        self.drain()
+            self._worker.join(timeout=WORKER_STOP_TIMEOUT_S)
+            if self._worker.is_alive():
+                logger.error(
+                    "worker still busy after %.0f s; stopping it (the spool keeps its files)",
+                    WORKER_STOP_TIMEOUT_S,
+                )
+                self._worker.terminate()
+                self._worker.join(timeout=10)
+            self._worker = None
         logger.info("listener stopped")
 
     def serve_forever(self) -> None:

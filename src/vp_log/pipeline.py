@@ -111,6 +111,7 @@ class Pipeline:
         from vp_log.extract import load_extraction_context
 
         self.context = load_extraction_context(settings)
+        self._folders: set[Path] = set()  # archive folders known to exist
 
     # --- single files -------------------------------------------------------------------
     def _parse(self, path: Path) -> _Parsed:
@@ -125,8 +126,11 @@ class Pipeline:
         return _Parsed(path, ds, sop_uid, study_uid, observations)
 
     def _archive(self, parsed: _Parsed, *, move_from_spool: bool) -> Path:
+        """Archive the instance; the caller fsyncs ``dest.parent`` before the commit."""
         dest = self.spool.archive_path(parsed.study_instance_uid, parsed.sop_instance_uid)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.parent not in self._folders:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(dest.parent)
         if self.settings.keep_pixel_data:
             tmp = dest.with_name(dest.name + ".tmp")
             if move_from_spool:
@@ -138,10 +142,14 @@ class Pipeline:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
             os.replace(tmp, dest)
-            fsync_dir(dest.parent)
         else:
-            write_durably(dest, header_bytes(parsed.dataset))
+            write_durably(dest, header_bytes(parsed.dataset), sync_dir=False)
         return dest
+
+    def _archive_folders(self, parsed: Sequence[_Parsed]) -> set[Path]:
+        return {
+            self.spool.archive_path(p.study_instance_uid, p.sop_instance_uid).parent for p in parsed
+        }
 
     # --- batches ------------------------------------------------------------------------
     def process(
@@ -170,6 +178,8 @@ class Pipeline:
                 continue
             parsed.append(item)
 
+        for folder in self._archive_folders(parsed):
+            fsync_dir(folder)  # the archive copies are durable before the database says so
         now = self.clock()
         with self.database.session() as session:
             for item in parsed:
@@ -188,7 +198,7 @@ class Pipeline:
                             item.study_instance_uid, item.sop_instance_uid
                         ).relative_to(self.spool.data_dir)
                     ),
-                    received_at=now,
+                    received_at=(from_spool and self.spool.received_time(item.path)) or now,
                     received_from=received_from,
                 )
                 new_id = repo.insert_instance(session=session, info=info)

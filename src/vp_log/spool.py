@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,8 +45,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder."""
+def write_durably(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder.
+
+    With ``sync_dir=False`` the caller fsyncs the folder itself (once for a batch of files).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{_next()}.tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -56,7 +60,8 @@ def write_durably(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def _next() -> int:
@@ -169,6 +174,14 @@ class Spool:
         return count
 
     # --- processing -----------------------------------------------------------------------
+    @staticmethod
+    def received_time(path: Path) -> datetime | None:
+        """When a spool file was acknowledged (its name starts with the time in ns)."""
+        stamp = path.name.split("-", 1)[0]
+        if not stamp.isdigit():
+            return None
+        return datetime.fromtimestamp(int(stamp) / 1e9, UTC)
+
     def pending(self, limit: int | None = None) -> list[Path]:
         """Spooled files, oldest first."""
         names = sorted(e.name for e in os.scandir(self.ready) if e.name.endswith(".dcm"))
