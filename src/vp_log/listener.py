@@ -7,15 +7,17 @@ Everything else (parsing, extraction, database) happens in the worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event as MPEvent
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -87,6 +89,10 @@ def install_receive_hook(spool: Spool) -> None:
         _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[assignment,attr-defined]
 
 
+class ListenError(RuntimeError):
+    """The listener cannot open its port (in use, not allowed, bad address)."""
+
+
 @dataclass
 class AssociationStats:
     calling_ae: str
@@ -105,9 +111,8 @@ class Listener:
         self.settings = settings
         self.pipeline = pipeline
         self.spool = spool
-        context = multiprocessing.get_context("spawn")
-        self.wake: MPEvent = context.Event()
-        self.stopping: MPEvent = context.Event()
+        self.stopping = threading.Event()
+        self._wake: Connection | None = None  # the writing end of the worker's pipe
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
         self._server: Any = None
@@ -164,8 +169,7 @@ class Listener:
             return STATUS_PROCESSING_FAILURE
         stats.stored += 1
         stats.bytes += incoming.size
-        if not self.wake.is_set():
-            self.wake.set()
+        self._notify_worker()
         return STATUS_SUCCESS
 
     def handle_accepted(self, event: evt.Event) -> None:
@@ -212,16 +216,30 @@ class Listener:
     # --- worker process ---------------------------------------------------------------
     def _start_worker(self) -> None:
         context = multiprocessing.get_context("spawn")
+        reader, writer = context.Pipe(duplex=False)
+        os.set_blocking(writer.fileno(), False)  # a full pipe never blocks a C-STORE
         self._worker = context.Process(
-            target=run_worker,
-            args=(self.settings.model_dump(), self.wake, self.stopping),
-            name="vp-log-worker",
+            target=run_worker, args=(self.settings.model_dump(), reader), name="vp-log-worker"
         )
         self._worker.start()
+        reader.close()
+        old, self._wake = self._wake, writer
+        if old is not None:
+            old.close()
+
+    def _notify_worker(self) -> None:
+        """One byte down the pipe: there is work, and we are receiving."""
+        wake = self._wake
+        if wake is None:
+            return
+        # A full pipe already says "wake up"; a dead worker is restarted by the watcher.
+        with contextlib.suppress(OSError):
+            wake.send_bytes(b"w")
 
     def _watch_worker(self) -> None:
         """Start a new worker if one dies (the spool keeps whatever it had not stored)."""
         while not self.stopping.wait(1.0):
+            self.spool.sweep_abandoned(idle_s=2 * self.settings.network_timeout_s)
             worker = self._worker
             if worker is not None and not worker.is_alive() and not self.stopping.is_set():
                 logger.error("worker exited with %s; starting a new one", worker.exitcode)
@@ -229,13 +247,17 @@ class Listener:
 
     # --- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        self.spool.lock()
         cleared = self.spool.clear_incoming()
         if cleared:
             logger.info("removed %d partial receptions (never acknowledged)", cleared)
         pending = len(self.spool.pending())
         if pending:
             logger.info("draining %d spooled instances left from the last run", pending)
-            drain(self.pipeline)
+            try:
+                drain(self.pipeline)
+            except Exception:  # the worker tries again; receiving must not wait for it
+                logger.exception("could not drain the spool at start; the worker will retry")
         install_receive_hook(self.spool)
         handlers: list[Any] = [
             (evt.EVT_C_ECHO, self.handle_echo),
@@ -247,12 +269,14 @@ class Listener:
         ]
         self._start_worker()
         threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
-        self._server = self.ae.start_server(
-            (self.settings.bind_address, self.settings.port),
-            block=False,
-            evt_handlers=handlers,
-            ssl_context=self._ssl_context(),
-        )
+        address = (self.settings.bind_address, self.settings.port)
+        try:
+            self._server = self.ae.start_server(
+                address, block=False, evt_handlers=handlers, ssl_context=self._ssl_context()
+            )
+        except OSError as exc:
+            msg = f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
+            raise ListenError(msg) from exc
         logger.info(
             "listening as %s on %s:%d (data in %s, database %s)",
             self.settings.ae_title,
@@ -281,7 +305,9 @@ class Listener:
                 )
                 assoc.abort()
         self.stopping.set()
-        self.wake.set()
+        if self._wake is not None:
+            self._wake.close()  # end of input: the worker drains the spool and exits
+            self._wake = None
         if self._worker is not None:
             self._worker.join(timeout=WORKER_STOP_TIMEOUT_S)
             if self._worker.is_alive():

@@ -65,14 +65,19 @@ class _Parsed:
 
 
 def read_header(path: Path) -> Dataset:
-    """The dataset without pixel data; :class:`RejectedFile` naming the problem otherwise."""
+    """The dataset without pixel data; :class:`RejectedFile` naming the problem otherwise.
+
+    An ``OSError`` (the disk, not the file's content) is raised as it is: the file stays
+    where it is and is tried again, it is not rejected.
+    """
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, stop_before_pixels=True)
     except InvalidDicomError as exc:
         raise RejectedFile(f"not a DICOM file (no DICM prefix or file meta): {exc}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
+    except OSError:
+        raise
+    except Exception as exc:  # pydicom raises many kinds (zlib.error on bad deflate, ...)
         raise RejectedFile(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
-    return ds
 
 
 def instance_uids(ds: Dataset) -> tuple[str, str]:
@@ -122,7 +127,11 @@ class Pipeline:
         ):
             raise RejectedFile("a DICOMDIR is an index, not an instance")
         sop_uid, study_uid = instance_uids(ds)
-        observations = extract_all(ds, self.context)
+        try:
+            observations = extract_all(ds, self.context)
+        except Exception as exc:  # an extractor bug must not hold up the spool
+            logger.exception("extraction failed for %s", path.name)
+            raise RejectedFile(f"extraction failed: {type(exc).__name__}: {exc}") from exc
         return _Parsed(path, ds, sop_uid, study_uid, observations)
 
     def _archive(self, parsed: _Parsed, *, move_from_spool: bool) -> Path:
@@ -131,6 +140,10 @@ class Pipeline:
         if dest.parent not in self._folders:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(dest.parent)
+        if dest.exists():
+            # Stored before (a re-send, or a crash before the spool file was removed): the
+            # first copy stays, as the database row that points at it does.
+            return dest
         if self.settings.keep_pixel_data:
             tmp = dest.with_name(dest.name + ".tmp")
             if move_from_spool:
@@ -175,6 +188,11 @@ class Pipeline:
                 results.append(Result(path, Outcome.REJECTED, reason=str(exc)))
                 if from_spool:
                     self.spool.to_quarantine(path, str(exc))
+                continue
+            except OSError as exc:
+                if from_spool:
+                    raise  # the disk, not the file: the batch is tried again later
+                results.append(Result(path, Outcome.REJECTED, reason=f"cannot read: {exc}"))
                 continue
             parsed.append(item)
 

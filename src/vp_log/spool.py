@@ -13,6 +13,7 @@ such as ``../../etc/x`` cannot steer a path.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import logging
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ def _next() -> int:
         return next(_counter)
 
 
+class SpoolBusyError(RuntimeError):
+    """The data folder's spool is in use by another listener."""
+
+
 class IncomingFile:
     """A file being received, written straight to disk fragment by fragment.
 
@@ -83,12 +88,23 @@ class IncomingFile:
         self.path = path
         self.error: OSError | None = None
         self.size = 0
-        self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
+        self.last_write = time.monotonic()
+        self._fh: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
+
+    @property
+    def file(self) -> IncomingFile:
+        """pynetdicom calls ``.file.flush()``: that flush must be ours too, to catch ENOSPC."""
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
 
     def write(self, data: bytes) -> int:
+        self.last_write = time.monotonic()
         if self.error is None:
             try:
-                self.file.write(data)
+                self._fh.write(data)
                 self.size += len(data)
             except OSError as exc:
                 logger.error("Cannot write incoming instance %s: %s", self.path.name, exc)
@@ -98,18 +114,23 @@ class IncomingFile:
     def flush(self) -> None:
         if self.error is None:
             try:
-                self.file.flush()
+                self._fh.flush()
             except OSError as exc:
+                logger.error("Cannot write incoming instance %s: %s", self.path.name, exc)
                 self.error = exc
+
+    def sync(self) -> None:
+        """flush + fsync; raises the first write error instead."""
+        if self.error is not None:
+            raise self.error
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         try:
-            self.file.close()
+            self._fh.close()
         except OSError as exc:
             self.error = self.error or exc
-
-    def __getattr__(self, name: str) -> Any:  # what else pynetdicom might ask of a file
-        return getattr(self.file, name)
 
 
 @dataclass
@@ -123,6 +144,9 @@ class Spool:
     archive: Path = field(init=False)
 
     def __post_init__(self) -> None:
+        self._open: set[IncomingFile] = set()
+        self._open_lock = threading.Lock()
+        self._lock_fd: int | None = None
         self.ready = self.data_dir / "spool"
         self.incoming = self.ready / ".incoming"
         self.quarantine = self.data_dir / "quarantine"
@@ -132,7 +156,27 @@ class Spool:
 
     # --- receiving ------------------------------------------------------------------------
     def open_incoming(self) -> IncomingFile:
-        return IncomingFile(self.incoming / f"{time.time_ns()}-{_next()}.part")
+        incoming = IncomingFile(self.incoming / f"{time.time_ns()}-{_next()}.part")
+        with self._open_lock:
+            self._open.add(incoming)
+        return incoming
+
+    def sweep_abandoned(self, idle_s: float) -> int:
+        """Close and remove partial receptions idle for ``idle_s`` (aborted associations).
+
+        Never acknowledged, so nothing is lost; without this an aborted transfer would keep
+        its disk space (and, on a full disk, keep the disk full) until the next start.
+        """
+        now = time.monotonic()
+        with self._open_lock:
+            done = {f for f in self._open if f.closed and not f.path.exists()}
+            stale = {f for f in self._open - done if now - f.last_write > idle_s}
+            self._open -= done | stale
+        for incoming in stale:
+            incoming.close()
+            incoming.path.unlink(missing_ok=True)
+            logger.warning("removed an abandoned partial reception (%d bytes)", incoming.size)
+        return len(stale)
 
     def commit(self, incoming: IncomingFile | Path, sop_instance_uid: str) -> Path:
         """fsync a fully received file and move it into the spool; return its spool path.
@@ -142,10 +186,9 @@ class Spool:
         src = incoming.path if isinstance(incoming, IncomingFile) else incoming
         try:
             if isinstance(incoming, IncomingFile):
-                if incoming.error is not None:
-                    raise incoming.error
-                incoming.file.flush()
-                os.fsync(incoming.file.fileno())
+                incoming.sync()
+                with self._open_lock:
+                    self._open.discard(incoming)
             else:
                 with open(src, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -158,6 +201,23 @@ class Spool:
             self.discard(src)
             raise
         return dest
+
+    def lock(self) -> None:
+        """Claim the spool for this listener; a second listener on it is refused.
+
+        Raises :class:`SpoolBusyError`. The lock goes with the process (also on a crash).
+        """
+        fd = os.open(self.ready / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            msg = (
+                f"another vp-log listen already uses the data folder {self.data_dir}; "
+                "give each listener its own VP_LOG_DATA_DIR"
+            )
+            raise SpoolBusyError(msg) from None
+        self._lock_fd = fd
 
     def discard(self, path: Path) -> None:
         try:

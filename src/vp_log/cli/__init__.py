@@ -6,8 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
-from vp_log.cli.common import AppState
+from vp_log.cli.common import AppState, err_console
+from vp_log.followup import ScheduleError
+from vp_log.listener import ListenError
+from vp_log.spool import SpoolBusyError
+from vp_log.vocabulary import VocabularyError
 
 app = typer.Typer(
     name="vp-log",
@@ -49,4 +54,14 @@ _register()
 
 
 def main() -> None:
-    app()
+    """``vp-log``: configuration and database problems end in one clear line, not a traceback."""
+    try:
+        app()
+    except (VocabularyError, ScheduleError, SpoolBusyError, ListenError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+    except OperationalError as exc:
+        err_console.print(
+            f"[bold red]error:[/] cannot use the database: {exc.orig}", highlight=False
+        )
+        raise SystemExit(2) from None

@@ -34,11 +34,7 @@ def listen(ctx: typer.Context) -> None:
     """Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."""
     st = state(ctx)
     setup_logging(st.settings.log_level)
-    listener = make_listener(st.settings, st.database)
-    try:
-        listener.serve_forever()
-    except OSError as exc:
-        fail(f"cannot listen on {st.settings.bind_address}:{st.settings.port}: {exc}")
+    make_listener(st.settings, st.database).serve_forever()
 
 
 def _expand(paths: list[Path]) -> Iterator[Path]:

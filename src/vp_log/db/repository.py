@@ -164,17 +164,21 @@ def studies_due_for_completion(
 
 
 def stale_studies(*, session: Session) -> list[str]:
-    """Studies whose record is missing or older than their newest instance."""
-    newest = (
-        select(Instance.study_instance_uid, func.max(Instance.received_at).label("newest"))
+    """Studies whose record is missing or was assembled from fewer instances than stored.
+
+    Counts, not clocks: an instance acknowledged before an assembly but stored after it
+    still makes its study stale (instances are never deleted, so the count only grows).
+    """
+    counts = (
+        select(Instance.study_instance_uid, func.count(Instance.id).label("stored"))
         .group_by(Instance.study_instance_uid)
         .subquery()
     )
     stmt = (
-        select(newest.c.study_instance_uid)
-        .outerjoin(Procedure, Procedure.study_instance_uid == newest.c.study_instance_uid)
-        .where(or_(Procedure.id.is_(None), Procedure.updated_at < newest.c.newest))
-        .order_by(newest.c.study_instance_uid)
+        select(counts.c.study_instance_uid)
+        .outerjoin(Procedure, Procedure.study_instance_uid == counts.c.study_instance_uid)
+        .where(or_(Procedure.id.is_(None), Procedure.instance_count != counts.c.stored))
+        .order_by(counts.c.study_instance_uid)
     )
     return list(session.scalars(stmt))
 
