@@ -143,3 +143,109 @@ def test_full_disk_answers_out_of_resources(
         f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}", data_dir=small_filesystem / "data"
     )
     _check_refused_big_file_kept_small_ones(lst, big, small)
+
+
+def test_full_disk_with_small_pdus_answers_out_of_resources(
+    listener_factory: object, tmp_path: Path, small_filesystem: Path
+) -> None:
+    """Small fragments are buffered: ENOSPC then surfaces in a flush, not in a write."""
+    big = next(f for f in sample_files() if f.name == "HasFragmentSequence.dcm")
+    small = write_xa_instances(tmp_path / "src", 2, rows=32, cols=32, frames=1, seed=5)
+    lst = listener_factory(  # type: ignore[operator]
+        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}", data_dir=small_filesystem / "data"
+    )
+    sent = storescu(
+        lst.port, [small[0], big, small[1]], extra=("--no-halt", "--max-send-pdu", "4096")
+    )
+    ok, not_ok = acknowledged(sent.stdout + sent.stderr)
+    assert str(big) in not_ok and "OutOfResources" in sent.stdout + sent.stderr
+    assert sorted(ok) == sorted(map(str, small))
+    assert echoscu(lst.port).returncode == 0
+
+
+def test_killed_worker_is_replaced_and_nothing_waits(
+    listener_factory: object, tmp_path: Path
+) -> None:
+    files = write_xa_instances(tmp_path / "src", 4, rows=32, cols=32, frames=1, seed=8)
+    lst = listener_factory()  # type: ignore[operator]
+    assert storescu(lst.port, files[:2]).returncode == 0
+    db = lst.data_dir / "vp_log.db"
+    assert wait_for(lambda: len(stored_uids(db)) == 2)
+    workers = subprocess.run(
+        ["pgrep", "-P", str(lst.proc.pid)],
+        capture_output=True,
+        text=True,
+        check=False,  # type: ignore[union-attr]
+    ).stdout.split()
+    assert workers, "the listener runs its worker as a child process"
+    for pid in workers:
+        subprocess.run(["kill", "-9", pid], check=False)
+    sent = subprocess.run(
+        [
+            "storescu",
+            "-to",
+            "20",
+            "-aec",
+            "VPLOG",
+            "127.0.0.1",
+            str(lst.port),
+            *map(str, files[2:]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr  # answered while the worker was dead
+    assert wait_for(lambda: len(stored_uids(db)) == 4, timeout=30)
+    assert "starting a new one" in lst.log()
+    assert lst.stop() == 0
+    assert subprocess.run(["pgrep", "-P", str(lst.proc.pid)], check=False).returncode != 0  # type: ignore[union-attr]
+
+
+def test_listener_crash_leaves_no_worker_behind(listener_factory: object) -> None:
+    lst = listener_factory()  # type: ignore[operator]
+    workers = subprocess.run(
+        ["pgrep", "-P", str(lst.proc.pid)],
+        capture_output=True,
+        text=True,
+        check=False,  # type: ignore[union-attr]
+    ).stdout.split()
+    assert workers
+    lst.kill9()
+    assert wait_for(
+        lambda: all(not Path(f"/proc/{pid}").exists() for pid in workers), timeout=30
+    ), "the worker must exit when its listener dies"
+
+
+def test_second_listener_on_the_same_data_folder_is_refused(listener_factory: object) -> None:
+    first = listener_factory()  # type: ignore[operator]
+    second = listener_factory(start=False, data_dir=first.data_dir)  # type: ignore[operator]
+    second.start(wait=False)
+    assert second.proc.wait(timeout=60) == 2  # type: ignore[union-attr]
+    assert "another vp-log listen already uses the data folder" in second.log()
+    assert echoscu(first.port).returncode == 0
+
+
+def test_unreadable_spool_file_is_quarantined_and_the_rest_goes_on(
+    listener_factory: object, tmp_path: Path
+) -> None:
+    """A deflated data set cut in half makes pydicom raise zlib.error: quarantine, not a stall."""
+    (good,) = write_xa_instances(tmp_path / "src", 1, rows=32, cols=32, frames=1, seed=9)
+    ds = pydicom.dcmread(good)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.9.9.1"
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    deflated = tmp_path / "deflated.dcm"
+    ds.save_as(deflated, enforce_file_format=True)
+    data = deflated.read_bytes()
+    lst = listener_factory(start=False)  # type: ignore[operator]
+    spool = lst.data_dir / "spool"
+    spool.mkdir(parents=True)
+    (spool / "00000000000000000001-000001-aaaa.dcm").write_bytes(data[: len(data) * 2 // 3])
+    (spool / "00000000000000000002-000002-bbbb.dcm").write_bytes(good.read_bytes())
+    lst.start()
+    db = lst.data_dir / "vp_log.db"
+    assert wait_for(lambda: len(stored_uids(db)) == 1)
+    reasons = list((lst.data_dir / "quarantine").glob("*.reason.txt"))
+    assert len(reasons) == 1 and "unreadable DICOM header" in reasons[0].read_text()
+    assert not any(spool.glob("*.dcm"))
