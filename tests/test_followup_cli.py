@@ -311,7 +311,7 @@ def test_correction_confirmation_and_relink(site: dict[str, Any]) -> None:
         "--json", input="y\n",
     )  # fmt: skip
     assert moved.exit_code == 0, moved.output
-    version = json.loads(moved.stdout[moved.stdout.index("{") :])
+    version = json.loads(moved.stdout[moved.stdout.index("\n{") + 1 :])  # after the prompt
     assert version["procedure_id"] == site["ids"]["t11"]
     assert version["new_fractures"][0]["adjacent"] is False
 

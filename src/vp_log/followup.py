@@ -874,6 +874,67 @@ def merge_correction(previous: FollowupPublic, changes: dict[str, Any]) -> dict[
     return merged
 
 
+def _corrected(
+    session: Session,
+    *,
+    entry_id: int,
+    changes: dict[str, Any],
+    entered_by: str,
+    schedule: Schedule,
+    today: dt.date,
+) -> tuple[Any, dict[str, Any], dict[str, dict[str, Any]]]:
+    """The latest row of ``entry_id``, the corrected values and the diff; refuses bad ones."""
+    previous_row = store.latest_version(session=session, entry_id=entry_id)
+    if previous_row is None:
+        msg = f"no follow-up entry {entry_id}"
+        raise FollowupError(msg)
+    previous = FollowupPublic.from_row(previous_row)
+    data = FollowupCreate.model_validate(
+        {**merge_correction(previous, changes), "entered_by": entered_by}
+    )
+    procedure_id = int(changes.get("procedure_id") or previous.procedure_id)
+    row = store.get_procedure(session=session, procedure_id=procedure_id)
+    if row is None:
+        msg = f"no procedure with record id {procedure_id}"
+        raise FollowupError(msg)
+    values = build_values(
+        procedure=ProcedureRef.from_row(row), data=data, schedule=schedule, today=today
+    )
+    old = {c: getattr(previous_row, c) for c in store.CONTENT_COLUMNS}
+    diff = {c: {"from": old[c], "to": values[c]} for c in values if values[c] != old[c]}
+    if not diff:
+        msg = f"entry {entry_id}: the correction changes nothing"
+        raise FollowupError(msg)
+    return previous_row, values, diff
+
+
+def check_correction(
+    *,
+    database: Database,
+    entry_id: int,
+    changes: dict[str, Any],
+    entered_by: str,
+    schedule: Schedule,
+    today: dt.date | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Validate a correction without writing it; return what it changes (``from``/``to``).
+
+    Raises what :func:`correct_followup` would raise, so a refusal comes before the
+    confirmation prompt, not after.
+    """
+    with database.session() as session:
+        _, _, diff = _corrected(
+            session,
+            entry_id=entry_id,
+            changes=changes,
+            entered_by=entered_by,
+            schedule=schedule,
+            today=today or dt.date.today(),
+        )
+        session.rollback()
+    return diff
+
+
 def correct_followup(
     *,
     database: Database,
@@ -896,27 +957,14 @@ def correct_followup(
 
     def attempt() -> FollowupPublic:
         with database.session() as session:
-            previous_row = store.latest_version(session=session, entry_id=entry_id)
-            if previous_row is None:
-                msg = f"no follow-up entry {entry_id}"
-                raise FollowupError(msg)
-            previous = FollowupPublic.from_row(previous_row)
-            data = FollowupCreate.model_validate(
-                {**merge_correction(previous, changes), "entered_by": entered_by}
+            previous_row, values, diff = _corrected(
+                session,
+                entry_id=entry_id,
+                changes=changes,
+                entered_by=entered_by,
+                schedule=schedule,
+                today=today,
             )
-            procedure_id = int(changes.get("procedure_id") or previous.procedure_id)
-            row = store.get_procedure(session=session, procedure_id=procedure_id)
-            if row is None:
-                msg = f"no procedure with record id {procedure_id}"
-                raise FollowupError(msg)
-            values = build_values(
-                procedure=ProcedureRef.from_row(row), data=data, schedule=schedule, today=today
-            )
-            old = {c: getattr(previous_row, c) for c in store.CONTENT_COLUMNS}
-            diff = {c: {"from": old[c], "to": values[c]} for c in values if values[c] != old[c]}
-            if not diff:
-                msg = f"entry {entry_id}: the correction changes nothing"
-                raise FollowupError(msg)
             now = utcnow()
             version = store.insert_version(
                 session=session,

@@ -589,7 +589,17 @@ def correct(
     if not changes:
         fail("nothing to correct: give the fields to change (or --clear FIELD)")
     if not yes:
-        shown = ", ".join(f"{k} = {_cell(v)}" for k, v in changes.items())
+        try:  # refuse a bad value before asking to confirm it
+            diff = fu.check_correction(
+                database=state(ctx).database,
+                entry_id=entry,
+                changes=changes,
+                entered_by=who,
+                schedule=schedule,
+            )
+        except (ValidationError, fu.FollowupError) as exc:
+            _refuse(exc)
+        shown = ", ".join(f"{k}: {_cell(v['from'])} → {_cell(v['to'])}" for k, v in diff.items())
         console.print(f"Correct entry {entry}: {shown}\nReason: {escape(reason)}", highlight=False)
         if not typer.confirm("Save this correction as a new version?", default=True):
             console.print("Nothing written.")
