@@ -237,7 +237,16 @@ def _merge(record: dict[str, Any], part: dict[str, Any]) -> None:
             record["conflicts"].extend(value)
         elif key == "device":
             for field, v in (value or {}).items():
-                if record["device"].get(field) is None:
+                shown = record["device"].get(field)
+                if shown is None:
                     record["device"][field] = v
+                elif v is not None and str(v).strip().casefold() != str(shown).casefold():
+                    # Image headers and the dose report's device observer disagree: both kept.
+                    record.setdefault("device_differences", []).append(
+                        {"field": field, "images": shown, "dose_report": v}
+                    )
+                    flag = f"device-{field}-differs-in-dose-report"
+                    if flag not in record["flags"]:
+                        record["flags"].append(flag)
         else:
             record[key] = value
