@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from expected_values import FLUORO_TABLE
 from vp_log.extract.rdsr import (
     UnknownUnitError,
     dap_unit_factor,
@@ -61,59 +62,6 @@ def local(iso: str) -> datetime:
 
 
 # file, fluoro s, acquisition s, DAP Gy·cm², Ka,r mGy, events, first start, last start
-FLUORO_TABLE = [
-    (
-        "RF-RDSR-Siemens-Zee.dcm",
-        28,
-        0,
-        0.16,
-        2.52,
-        8,
-        "2016-05-12 10:11:54",
-        "2016-05-12 10:24:45",
-    ),
-    (
-        "RF-RDSR-Philips_Allura.dcm",
-        13,
-        14.75,
-        1.5357,
-        4.2713,
-        3,
-        "2016-03-15 08:44:13.294",
-        "2016-03-15 08:44:45.433",
-    ),
-    ("RF-RDSR-GE.dcm", 72.46, 0, 2.4126, 11.7317, 8, "2019-03-16 13:26:23", "2019-03-16 13:29:05"),
-    (
-        "RF-RDSR-GE-OECEliteMiniView.dcm",
-        11.18,
-        0,
-        0.013317,
-        0.22035,
-        22,
-        "2019-03-08 10:58:16.821",
-        "2019-03-08 11:21:24.982",
-    ),
-    (
-        "RF-RDSR-Canon-Ultimaxi-mGyDoseAtRP.dcm",
-        111,
-        1.25,
-        12.6596,
-        30.573,
-        18,
-        "2020-01-08 14:40:20",
-        "2020-01-08 14:46:37",
-    ),
-    (
-        "Dual-RDSR-RF.dcm",
-        4,
-        2,
-        0.0212,
-        0.1,
-        4,
-        "2018-04-13 13:13:26.0488",
-        "2018-04-13 13:14:05.0856",
-    ),
-]
 
 
 @pytest.mark.parametrize(
