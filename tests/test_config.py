@@ -20,7 +20,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_defaults(tmp_path: Path) -> None:
     s = load_settings()
-    assert (s.ae_title, s.port, s.allowed_calling_aets, s.quiet_period_s) == ("VPLOG", 11112, [], 120)
+    assert (s.ae_title, s.port, s.allowed_calling_aets, s.quiet_period_s) == (
+        "VPLOG",
+        11112,
+        [],
+        120,
+    )
     assert s.keep_pixel_data is False
     assert s.db_url == f"sqlite:///{tmp_path / 'data' / 'vp_log.db'}"
 

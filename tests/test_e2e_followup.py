@@ -33,19 +33,58 @@ def test_baseline_and_three_follow_ups_for_a_case_received_over_dicom(
     day0 = date.fromisoformat(manifest.study_date)
 
     entries = [
-        (day0 - timedelta(days=1), ["--timepoint", "baseline", "--pain", "8", "--odi", "64",
-                                    "--rmdq", "19", "--analgesic", "strong-opioid"]),
-        (day0 + timedelta(days=7), ["--pain", "4.5", "--odi", "40", "--rmdq", "12",
-                                    "--analgesic", "weak-opioid"]),
-        (day0 + timedelta(days=30), ["--pain", "2", "--odi", "24", "--rmdq", "7",
-                                     "--analgesic", "non-opioid"]),
-        (day0 + timedelta(days=92), ["--pain", "1", "--odi", "18", "--rmdq", "4",
-                                     "--analgesic", "none", "--new-fracture",
-                                     f"L2@{day0 + timedelta(days=80)}"]),
+        (
+            day0 - timedelta(days=1),
+            [
+                "--timepoint",
+                "baseline",
+                "--pain",
+                "8",
+                "--odi",
+                "64",
+                "--rmdq",
+                "19",
+                "--analgesic",
+                "strong-opioid",
+            ],
+        ),
+        (
+            day0 + timedelta(days=7),
+            ["--pain", "4.5", "--odi", "40", "--rmdq", "12", "--analgesic", "weak-opioid"],
+        ),
+        (
+            day0 + timedelta(days=30),
+            ["--pain", "2", "--odi", "24", "--rmdq", "7", "--analgesic", "non-opioid"],
+        ),
+        (
+            day0 + timedelta(days=92),
+            [
+                "--pain",
+                "1",
+                "--odi",
+                "18",
+                "--rmdq",
+                "4",
+                "--analgesic",
+                "none",
+                "--new-fracture",
+                f"L2@{day0 + timedelta(days=80)}",
+            ],
+        ),
     ]
     for when, options in entries:
-        run_cli("followup", "add", accession, "--date", when.isoformat(), *options,
-                "--by", "research-nurse", "--yes", env=env)
+        run_cli(
+            "followup",
+            "add",
+            accession,
+            "--date",
+            when.isoformat(),
+            *options,
+            "--by",
+            "research-nurse",
+            "--yes",
+            env=env,
+        )
 
     shown = json.loads(run_cli("procedures", "show", accession, "--json", env=env).stdout)
     timeline = shown["outcomes"]["timepoints"]
