@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +51,11 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A uniquely named PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
     if not _pg_available():
-        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (see README: pg_ctlcluster)")
+        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (bash run.sh test starts it)")
     name = f"vp_log_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -63,6 +64,13 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from test_followup_support import add_procedure, fresh_pg_database
+from conftest import fresh_pg_database
+from followup_support import add_procedure
 from vp_log import followup as fu
 from vp_log.db import Database
 from vp_log.db.followup_tables import AuditEvent, FollowupEntry, FollowupVersion

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from test_followup_support import VP_LOG, add_procedure, cli_env, fresh_pg_database
+from conftest import fresh_pg_database
+from followup_support import VP_LOG, add_procedure, cli_env
 from vp_log import followup as fu
 from vp_log.cli import app
 from vp_log.db import Database

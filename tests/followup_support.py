@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
-
+from conftest import base_env
 from vp_log.db import Database
 from vp_log.db.tables import Procedure
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPO = Path(__file__).resolve().parents[1]
 VP_LOG = REPO / ".venv" / "bin" / "vp-log"
 
@@ -51,28 +45,6 @@ def add_procedure(
         return row.id
 
 
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """A uniquely named PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not running on 127.0.0.1:5432: {exc}")
-    name = f"vp_log_fu_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def cli_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """The environment of a ``vp-log`` subprocess with its own data folder (and database)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VP_LOG_")}
-    env["VP_LOG_DATA_DIR"] = str(data_dir)
-    env["COLUMNS"] = "200"
-    if database_url:
-        env["VP_LOG_DATABASE_URL"] = database_url
-    return env
+    return base_env(data_dir, database_url, COLUMNS="200")
