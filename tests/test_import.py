@@ -9,7 +9,7 @@ import pydicom
 from pydicom.fileset import FileSet
 
 from conftest import base_env, run_cli, storescu, wait_for
-from vp_log.samples import write_case
+from vp_log.samples import write_case, write_xa_instances
 
 
 def test_import_dicomdir_and_rejects(tmp_path: Path) -> None:
@@ -67,3 +67,20 @@ def test_two_listeners_share_one_postgresql_store(
     (record,) = records()
     assert record["procedure_type"] == "vertebroplasty"
     assert record["total_cement_ml"] == manifest.total_cement_ml
+
+
+def test_values_postgresql_would_refuse_do_not_block_anything(tmp_path: Path, pg_url: str) -> None:
+    """Over-long Modality and Patient ID, a NUL in a text value: stored, recorded, nothing stuck."""
+    files = write_xa_instances(tmp_path / "src", 3, rows=16, cols=16, seed=12)
+    odd = pydicom.dcmread(files[1])
+    odd.Modality = "XA-FLUORO-VERY-LONG"  # 19 characters, the column holds 16
+    odd.PatientID = "P" * 200
+    odd.ImageComments = "L1 4 ml\x00garbage"
+    odd.save_as(files[1], enforce_file_format=True)
+    env = base_env(tmp_path / "data", pg_url)
+    out = json.loads(run_cli("import", str(tmp_path / "src"), "--json", env=env).stdout)
+    assert (out["new"], out["rejected"]) == (3, [])
+    (record,) = json.loads(run_cli("procedures", "list", "--all", "--json", env=env).stdout)
+    assert record["instance_count"] == 3 and record["status"] != "receiving"
+    patient_conflict = next(c for c in record["conflicts"] if c["field"] == "patient_id")
+    assert "P" * 200 in patient_conflict["values"]  # kept whole in the record

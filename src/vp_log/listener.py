@@ -113,6 +113,7 @@ class Listener:
         self.spool = spool
         self.stopping = threading.Event()
         self._wake: Connection | None = None  # the writing end of the worker's pipe
+        self._worker_lock = threading.Lock()  # worker restart, stop, and writes to the pipe
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
         self._server: Any = None
@@ -215,6 +216,7 @@ class Listener:
 
     # --- worker process ---------------------------------------------------------------
     def _start_worker(self) -> None:
+        """Start a worker; the caller holds ``_worker_lock``."""
         context = multiprocessing.get_context("spawn")
         reader, writer = context.Pipe(duplex=False)
         os.set_blocking(writer.fileno(), False)  # a full pipe never blocks a C-STORE
@@ -229,21 +231,28 @@ class Listener:
 
     def _notify_worker(self) -> None:
         """One byte down the pipe: there is work, and we are receiving."""
-        wake = self._wake
-        if wake is None:
-            return
-        # A full pipe already says "wake up"; a dead worker is restarted by the watcher.
-        with contextlib.suppress(OSError):
-            wake.send_bytes(b"w")
+        with self._worker_lock:
+            if self._wake is None:
+                return
+            # A full pipe already says "wake up"; a dead worker is restarted by the watcher.
+            with contextlib.suppress(OSError):
+                self._wake.send_bytes(b"w")
 
     def _watch_worker(self) -> None:
         """Start a new worker if one dies (the spool keeps whatever it had not stored)."""
-        while not self.stopping.wait(1.0):
-            self.spool.sweep_abandoned(idle_s=2 * self.settings.network_timeout_s)
-            worker = self._worker
-            if worker is not None and not worker.is_alive() and not self.stopping.is_set():
-                logger.error("worker exited with %s; starting a new one", worker.exitcode)
-                self._start_worker()
+        restarts = 0
+        while not self.stopping.wait(min(1.0 * 2**restarts, 60.0)):
+            try:
+                self.spool.sweep_abandoned(idle_s=2 * self.settings.network_timeout_s)
+                with self._worker_lock:
+                    worker = self._worker
+                    if self.stopping.is_set() or worker is None or worker.is_alive():
+                        continue
+                    logger.error("worker exited with %s; starting a new one", worker.exitcode)
+                    self._start_worker()
+                    restarts = min(restarts + 1, 6)  # one that keeps dying: check less often
+            except Exception:  # the watcher must outlive any one failure
+                logger.exception("worker watch round failed")
 
     # --- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -267,7 +276,8 @@ class Listener:
             (evt.EVT_RELEASED, self.handle_closed, ["released"]),
             (evt.EVT_ABORTED, self.handle_closed, ["aborted"]),
         ]
-        self._start_worker()
+        with self._worker_lock:
+            self._start_worker()
         threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
         address = (self.settings.bind_address, self.settings.port)
         try:
@@ -305,9 +315,10 @@ class Listener:
                 )
                 assoc.abort()
         self.stopping.set()
-        if self._wake is not None:
-            self._wake.close()  # end of input: the worker drains the spool and exits
-            self._wake = None
+        with self._worker_lock:
+            if self._wake is not None:
+                self._wake.close()  # end of input: the worker drains the spool and exits
+                self._wake = None
         if self._worker is not None:
             self._worker.join(timeout=WORKER_STOP_TIMEOUT_S)
             if self._worker.is_alive():

@@ -98,12 +98,23 @@ class Observation(BaseModel):
     flags: tuple[str, ...] = ()
 
     def to_row(self) -> dict[str, Any]:
-        """Flatten for storage (see ``vp_log.db``)."""
+        """Flatten for storage (see ``vp_log.db``); NUL characters, which PostgreSQL text and
+        JSON cannot hold, are dropped."""
         return {
             "kind": self.kind.value,
-            "value": self.value,
-            "path": self.provenance.path,
-            "raw": self.provenance.raw,
+            "value": _without_nul(self.value),
+            "path": _without_nul(self.provenance.path),
+            "raw": _without_nul(self.provenance.raw),
             "level": self.level,
-            "flags": list(self.flags),
+            "flags": [_without_nul(f) for f in self.flags],
         }
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

@@ -21,6 +21,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from vp_log.assemble import InstanceSummary, assemble_record
@@ -34,6 +35,7 @@ from vp_log.spool import Spool, fsync_dir, write_durably
 logger = logging.getLogger(__name__)
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+MAX_UID_LENGTH = 128  # the columns' size; DICOM allows 64, some devices overrun it
 
 
 class Outcome(StrEnum):
@@ -49,6 +51,11 @@ class Result:
     sop_instance_uid: str | None = None
     study_instance_uid: str | None = None
     reason: str | None = None
+
+
+def is_data_error(exc: StatementError) -> bool:
+    """A statement refused for its values (too long, bad text), not a database that is down."""
+    return not isinstance(exc, OperationalError | InterfaceError)
 
 
 class RejectedFile(ValueError):
@@ -88,6 +95,10 @@ def instance_uids(ds: Dataset) -> tuple[str, str]:
         raise RejectedFile("no SOP Instance UID (0008,0018) in the dataset or file meta")
     if not study_uid.strip():
         raise RejectedFile("no Study Instance UID (0020,000D): cannot link to a study")
+    for name, uid in (("SOP Instance UID", sop_uid), ("Study Instance UID", study_uid)):
+        if len(uid.strip()) > MAX_UID_LENGTH:
+            msg = f"{name} is {len(uid.strip())} characters long (a UID has at most 64)"
+            raise RejectedFile(msg)
     return sop_uid.strip(), study_uid.strip()
 
 
@@ -117,6 +128,7 @@ class Pipeline:
 
         self.context = load_extraction_context(settings)
         self._folders: set[Path] = set()  # archive folders known to exist
+        self._failed_studies: set[str] = set()  # logged once each
 
     # --- single files -------------------------------------------------------------------
     def _parse(self, path: Path) -> _Parsed:
@@ -164,6 +176,45 @@ class Pipeline:
             self.spool.archive_path(p.study_instance_uid, p.sop_instance_uid).parent for p in parsed
         }
 
+    def _store(
+        self, parsed: Sequence[_Parsed], *, now: datetime, received_from: str, from_spool: bool
+    ) -> list[Result]:
+        """Insert a batch of instances with their observations in one transaction."""
+        results: list[Result] = []
+        with self.database.session() as session:
+            for item in parsed:
+                info = repo.InstanceInfo(
+                    sop_instance_uid=item.sop_instance_uid,
+                    sop_class_uid=str(item.dataset.get("SOPClassUID", ""))[:128],
+                    study_instance_uid=item.study_instance_uid,
+                    series_instance_uid=str(item.dataset.get("SeriesInstanceUID", ""))[:128],
+                    modality=str(item.dataset.get("Modality", ""))[:16],
+                    transfer_syntax_uid=str(
+                        getattr(item.dataset, "file_meta", {}).get("TransferSyntaxUID", "")
+                    )[:128],
+                    file_size=item.path.stat().st_size,
+                    archive_path=str(
+                        self.spool.archive_path(
+                            item.study_instance_uid, item.sop_instance_uid
+                        ).relative_to(self.spool.data_dir)
+                    ),
+                    received_at=(from_spool and self.spool.received_time(item.path)) or now,
+                    received_from=received_from,
+                )
+                new_id = repo.insert_instance(session=session, info=info)
+                outcome = Outcome.DUPLICATE if new_id is None else Outcome.NEW
+                if new_id is not None:
+                    repo.add_observations(
+                        session=session,
+                        instance_id=new_id,
+                        study_instance_uid=item.study_instance_uid,
+                        observations=item.observations,
+                    )
+                results.append(
+                    Result(item.path, outcome, item.sop_instance_uid, item.study_instance_uid)
+                )
+        return results
+
     # --- batches ------------------------------------------------------------------------
     def process(
         self,
@@ -199,46 +250,31 @@ class Pipeline:
         for folder in self._archive_folders(parsed):
             fsync_dir(folder)  # the archive copies are durable before the database says so
         now = self.clock()
-        with self.database.session() as session:
+        try:
+            results.extend(
+                self._store(parsed, now=now, received_from=received_from, from_spool=from_spool)
+            )
+        except StatementError as exc:
+            if not is_data_error(exc):
+                raise  # the database is down or busy: the batch waits in the spool
+            # One instance the database refuses (a value too long for its column, say) must
+            # not hold up the others: store one at a time, set aside the one refused.
             for item in parsed:
-                info = repo.InstanceInfo(
-                    sop_instance_uid=item.sop_instance_uid,
-                    sop_class_uid=str(item.dataset.get("SOPClassUID", "")),
-                    study_instance_uid=item.study_instance_uid,
-                    series_instance_uid=str(item.dataset.get("SeriesInstanceUID", "")),
-                    modality=str(item.dataset.get("Modality", "")),
-                    transfer_syntax_uid=str(
-                        getattr(item.dataset, "file_meta", {}).get("TransferSyntaxUID", "")
-                    ),
-                    file_size=item.path.stat().st_size,
-                    archive_path=str(
-                        self.spool.archive_path(
-                            item.study_instance_uid, item.sop_instance_uid
-                        ).relative_to(self.spool.data_dir)
-                    ),
-                    received_at=(from_spool and self.spool.received_time(item.path)) or now,
-                    received_from=received_from,
-                )
-                new_id = repo.insert_instance(session=session, info=info)
-                if new_id is None:
-                    results.append(
-                        Result(
-                            item.path,
-                            Outcome.DUPLICATE,
-                            item.sop_instance_uid,
-                            item.study_instance_uid,
+                try:
+                    results.extend(
+                        self._store(
+                            [item], now=now, received_from=received_from, from_spool=from_spool
                         )
                     )
-                    continue
-                repo.add_observations(
-                    session=session,
-                    instance_id=new_id,
-                    study_instance_uid=item.study_instance_uid,
-                    observations=item.observations,
-                )
-                results.append(
-                    Result(item.path, Outcome.NEW, item.sop_instance_uid, item.study_instance_uid)
-                )
+                except StatementError as item_exc:
+                    if not is_data_error(item_exc):
+                        raise
+                    reason = f"refused by the database: {type(item_exc.orig).__name__}: " + (
+                        str(item_exc.orig).splitlines()[0] if item_exc.orig else str(item_exc)
+                    )
+                    results.append(Result(item.path, Outcome.REJECTED, reason=reason))
+                    if from_spool:
+                        self.spool.to_quarantine(item.path, reason)
         if from_spool:
             for item in parsed:
                 self.spool.discard(item.path)
@@ -287,11 +323,19 @@ class Pipeline:
         with self.database.session() as session:
             stale = repo.stale_studies(session=session)
             for study_uid in stale:
-                record = self.reassemble(
-                    session=session, study_instance_uid=study_uid, now=now, final=final
-                )
-                if record.get("instance_count") and not final:
-                    logger.debug("study %s: %s instances", study_uid, record["instance_count"])
+                try:
+                    with session.begin_nested():  # one study's failure spares the others
+                        self.reassemble(
+                            session=session, study_instance_uid=study_uid, now=now, final=final
+                        )
+                except StatementError as exc:
+                    if not is_data_error(exc):
+                        raise
+                    if study_uid not in self._failed_studies:
+                        logger.error(
+                            "cannot save the record of study %s: %s", study_uid, exc.orig or exc
+                        )
+                        self._failed_studies.add(study_uid)
         return stale
 
     def complete_quiet_studies(self) -> list[str]:

@@ -103,6 +103,17 @@ class _Signals:
         return not self.closed and time.monotonic() - self.last_store < RECEIVING_IDLE_S
 
 
+def error_kind(exc: BaseException) -> str:
+    """What kind of failure this is, without the parts that change every time (parameters)."""
+    orig = getattr(exc, "orig", None)
+    kind = type(exc).__name__
+    if orig is not None:
+        kind += f"/{type(orig).__name__}:{getattr(orig, 'sqlstate', '') or ''}"
+    elif isinstance(exc, OSError):
+        kind += f":{exc.errno}"
+    return kind
+
+
 def work(pipeline: Pipeline, conn: Connection) -> None:
     """Drain when woken (or every half second) and complete quiet studies, until the pipe closes.
 
@@ -114,14 +125,19 @@ def work(pipeline: Pipeline, conn: Connection) -> None:
     backoff = 0.0
     last_error = ""
     while not signals.closed:
-        signals.wait(0.5 if backoff == 0 else backoff)
+        if backoff:  # wake-ups do not shorten a pause after a failure; the pipe closing does
+            deadline = time.monotonic() + backoff
+            while not signals.closed and (left := deadline - time.monotonic()) > 0:
+                signals.wait(left)
+        else:
+            signals.wait(0.5)
         try:
             drain(pipeline, busy=signals.busy)
             if time.monotonic() - last_sweep >= 1.0:
                 pipeline.complete_quiet_studies()
                 last_sweep = time.monotonic()
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = error_kind(exc)
             if error != last_error:
                 logger.exception("worker round failed; files stay in the spool")
                 last_error = error

@@ -60,6 +60,9 @@ def main() -> None:
     except (VocabularyError, ScheduleError, SpoolBusyError, ListenError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
+    except PermissionError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
     except OperationalError as exc:
         err_console.print(
             f"[bold red]error:[/] cannot use the database: {exc.orig}", highlight=False

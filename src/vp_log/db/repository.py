@@ -115,15 +115,20 @@ def study_observations(*, session: Session, study_instance_uid: str) -> list[Obs
     ]
 
 
+def _clip(value: Any, size: int) -> str | None:
+    return None if value is None else str(value)[:size]
+
+
 def save_procedure(
     *, session: Session, record: dict[str, Any], last_received_at: datetime, updated_at: datetime
 ) -> int:
     """Insert or update the record of a study (keyed on Study Instance UID); return its id."""
     values = {
         "study_instance_uid": record["study_instance_uid"],
-        "accession_number": record.get("accession_number"),
-        "patient_id": record.get("patient_id"),
-        "study_date": record.get("study_date"),
+        # Index columns hold what fits; the record keeps the whole value.
+        "accession_number": _clip(record.get("accession_number"), 128),
+        "patient_id": _clip(record.get("patient_id"), 128),
+        "study_date": _clip(record.get("study_date"), 10),
         "procedure_type": record.get("procedure_type") or "unclassified",
         "status": record["status"],
         "instance_count": record.get("instance_count") or 0,
