@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -160,16 +161,28 @@ def test_leftover_spool_is_drained_and_garbage_quarantined(listener_factory: obj
 def test_status_receiving_then_complete_and_late_instance_reopens(
     listener_factory: object,
 ) -> None:
+    """The listener's worker completes a study after the quiet period; a late one reopens it.
+
+    The database is read directly: `procedures list` would complete quiet studies itself.
+    """
     files = [f for f in sample_files() if f.parent.name == "clearcanvas"]
     lst = listener_factory(VP_LOG_QUIET_PERIOD_S="3")  # type: ignore[operator]
+    db = lst.data_dir / "vp_log.db"
+
+    def state() -> list[tuple[str, int]]:
+        if not db.exists():
+            return []
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            return list(conn.execute("SELECT status, instance_count FROM procedures"))
+
     assert storescu(lst.port, files[:2]).returncode == 0
-    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["receiving"], timeout=3)
-    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["complete"], timeout=15)
-    assert "complete: unclassified, 2 instances" in lst.log()
+    assert wait_for(lambda: state() == [("receiving", 2)], timeout=3, interval=0.05)
+    assert wait_for(lambda: state() == [("complete", 2)], timeout=15)
+    assert wait_for(lambda: "complete: unclassified, 2 instances" in lst.log(), timeout=5)
     assert storescu(lst.port, files[2:]).returncode == 0
-    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["receiving"], timeout=3)
-    assert wait_for(lambda: records(lst)[0]["instance_count"] == 3)
-    assert wait_for(lambda: [r["status"] for r in records(lst)] == ["complete"], timeout=15)
+    assert wait_for(lambda: state() == [("receiving", 3)], timeout=3, interval=0.05)
+    assert wait_for(lambda: state() == [("complete", 3)], timeout=15)
+    assert [r["status"] for r in records(lst)] == ["complete"]
 
 
 def test_bad_setting_stops_startup_naming_it(listener_factory: object) -> None:
