@@ -222,7 +222,6 @@ class Pipeline:
         *,
         received_from: str,
         from_spool: bool,
-        on_result: Callable[[Result], None] | None = None,
     ) -> list[Result]:
         """Store a batch of files in one transaction (records follow in :meth:`assemble_stale`).
 
@@ -278,9 +277,6 @@ class Pipeline:
         if from_spool:
             for item in parsed:
                 self.spool.discard(item.path)
-        for result in results:
-            if on_result is not None:
-                on_result(result)
         return results
 
     def reassemble(

@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,20 +177,16 @@ class Spool:
             logger.warning("removed an abandoned partial reception (%d bytes)", incoming.size)
         return len(stale)
 
-    def commit(self, incoming: IncomingFile | Path, sop_instance_uid: str) -> Path:
+    def commit(self, incoming: IncomingFile, sop_instance_uid: str) -> Path:
         """fsync a fully received file and move it into the spool; return its spool path.
 
         Raises ``OSError`` when anything fails; the partial file is removed then.
         """
-        src = incoming.path if isinstance(incoming, IncomingFile) else incoming
+        src = incoming.path
         try:
-            if isinstance(incoming, IncomingFile):
-                incoming.sync()
-                with self._open_lock:
-                    self._open.discard(incoming)
-            else:
-                with open(src, "rb+") as fh:
-                    os.fsync(fh.fileno())
+            incoming.sync()
+            with self._open_lock:
+                self._open.discard(incoming)
             dest = (
                 self.ready / f"{time.time_ns():020d}-{_next():06d}-{uid_hash(sop_instance_uid)}.dcm"
             )
@@ -260,10 +255,6 @@ class Spool:
         fsync_dir(self.quarantine)
         logger.warning("Quarantined %s: %s", dest.name, reason)
         return dest
-
-    def quarantined(self) -> Iterator[tuple[Path, str]]:
-        for path in sorted(self.quarantine.glob("*.reason.txt")):
-            yield path.with_name(path.name.removesuffix(".reason.txt")), path.read_text().strip()
 
     def archive_path(self, study_instance_uid: str, sop_instance_uid: str) -> Path:
         study = uid_hash(study_instance_uid)

@@ -145,15 +145,6 @@ def save_procedure(
     return proc_id
 
 
-def last_received(*, session: Session, study_instance_uid: str) -> datetime | None:
-    value: datetime | None = session.scalar(
-        select(func.max(Instance.received_at)).where(
-            Instance.study_instance_uid == study_instance_uid
-        )
-    )
-    return value
-
-
 def studies_due_for_completion(
     *, session: Session, now: datetime, quiet_period_s: float
 ) -> list[str]:
@@ -186,10 +177,6 @@ def stale_studies(*, session: Session) -> list[str]:
         .order_by(counts.c.study_instance_uid)
     )
     return list(session.scalars(stmt))
-
-
-def all_study_uids(*, session: Session) -> list[str]:
-    return list(session.scalars(select(Instance.study_instance_uid).distinct()))
 
 
 def list_procedures(
