@@ -24,6 +24,14 @@ SAMPLES = REPO.parent / "shared" / "samples"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/system is the slow tier (processes, dcmtk, PostgreSQL, browser)."""
+    system = REPO / "tests" / "system"
+    for item in items:
+        if system in item.path.parents:
+            item.add_marker(pytest.mark.system)
+
+
 def sample_files() -> list[Path]:
     """Every public sample file (read from ../shared/samples, never copied)."""
     return sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.suffix.lower() == ".dcm")

@@ -13,7 +13,7 @@ from vp_log.extract.sr import extract_sr_volumes, find_content_items, numeric_va
 from vp_log.models import Kind
 from vp_log.vocabulary import load_vocabulary
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 VOCABULARY = load_vocabulary()
 VOLUME = ("118565006", "SCT")
 FINDING_SITE = ("363698007", "SCT")

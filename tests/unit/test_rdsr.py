@@ -30,7 +30,7 @@ from vp_log.extract.rdsr import (
 )
 from vp_log.models import Kind, Observation
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 OPENREM = SAMPLES / "openrem"
 
 

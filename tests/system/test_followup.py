@@ -181,7 +181,7 @@ def test_default_schedule_and_inference() -> None:
 
 
 def test_documented_schedule_matches_the_packaged_default() -> None:
-    documented = Path(__file__).resolve().parents[1] / "config" / "followup_schedule.toml"
+    documented = Path(__file__).resolve().parents[2] / "config" / "followup_schedule.toml"
     assert fu.load_schedule(documented) == SCHEDULE
 
 

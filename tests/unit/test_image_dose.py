@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from vp_log.extract.image_dose import extract_image_dose
 from vp_log.models import Kind
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 
 
 def all_samples() -> list[Path]:

@@ -13,7 +13,7 @@ from vp_log.extract.procedure import extract_procedure, procedure_hints
 from vp_log.models import Kind
 from vp_log.vocabulary import ProcedureType, load_vocabulary
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 VOCABULARY = load_vocabulary()
 
 

@@ -24,7 +24,7 @@ from vp_log.extract.image_dose import extract_image_dose
 from vp_log.extract.rdsr import extract_dose_report
 from vp_log.models import Kind, Observation, Provenance
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 OPENREM = SAMPLES / "openrem"
 
 

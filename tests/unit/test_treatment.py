@@ -14,7 +14,7 @@ from vp_log.models import Kind, Observation, Provenance
 from vp_log.treatment import TreatmentSummary, summarise_treatment
 from vp_log.vocabulary import Plausibility, ProcedureType, load_vocabulary
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 VOCABULARY = load_vocabulary()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from vp_log.vocabulary import Approach, Side, VocabularyError, load_vocabulary
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_loads() -> None:

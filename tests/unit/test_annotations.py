@@ -21,7 +21,7 @@ from vp_log.extract.annotations import (
 from vp_log.models import Kind
 from vp_log.vocabulary import Vocabulary, load_vocabulary
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 VOCABULARY = load_vocabulary()
 
 
