@@ -55,6 +55,9 @@ class Kind(StrEnum):
     DOSE_DEVICE = "dose_device"  # dict: manufacturer, model, serial, uid
     DOSE_REPORT = "dose_report"  # dict: template, is_fluoroscopy, planes, ...
     IMAGE_DAP_GY_M2 = "image_dap_gy_m2"  # Image and Fluoroscopy Area Dose Product
+    # vp_log.technique.PatientCharacteristics as JSON (dose report or image header)
+    PATIENT_CHARACTERISTICS = "patient_characteristics"
+    SOFTWARE_VERSIONS = "software_versions"  # list[str], SoftwareVersions (0018,1020)
 
     # --- procedure identity, levels, cement (vp_log.extract.procedure/annotations/sr) ----
     PROCEDURE_CODE = "procedure_code"  # dict: code, scheme, meaning, procedure_type

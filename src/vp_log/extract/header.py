@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import DA, DT, TM
 
+from vp_log.extract.technique import header_patient
 from vp_log.models import Kind, Observation, Provenance
 
 logger = logging.getLogger(__name__)
@@ -118,7 +120,13 @@ def extract_header(ds: Dataset) -> list[Observation]:
     uid = str(ds.get("SOPInstanceUID", ""))
     out: list[Observation] = []
 
-    def add(kind: Kind, value: str | int | float, path: str, raw: str, *flags: str) -> None:
+    def add(
+        kind: Kind,
+        value: str | int | float | list[str] | dict[str, Any],
+        path: str,
+        raw: str,
+        *flags: str,
+    ) -> None:
         out.append(
             Observation(
                 kind=kind,
@@ -153,6 +161,18 @@ def extract_header(ds: Dataset) -> list[Observation]:
         path = dt_kw if dt_kw and dt_text else f"{date_kw}+{time_kw}"
         raw = dt_text or f"{date_text} {time_text}".strip()
         add(kind, moment.isoformat(), path, raw, *tz_flags)
+
+    versions = _values(ds, "SoftwareVersions")
+    if versions:
+        add(Kind.SOFTWARE_VERSIONS, versions, "SoftwareVersions", "\\".join(versions))
+    patient = header_patient(ds)
+    if patient is not None:
+        add(
+            Kind.PATIENT_CHARACTERISTICS,
+            patient.model_dump(mode="json", exclude_none=True),
+            "PatientSize+PatientWeight+PatientAge",
+            "",
+        )
 
     frames = ds.get("NumberOfFrames")
     if frames not in (None, ""):

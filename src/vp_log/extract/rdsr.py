@@ -36,6 +36,7 @@ from vp_log.extract.sr import (
     numeric_value,
     same_code,
 )
+from vp_log.extract.technique import read_event_technique, report_patient, siemens_comment_values
 from vp_log.models import Kind, Observation, Provenance
 
 logger = logging.getLogger(__name__)
@@ -398,6 +399,8 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
     """One IRRADIATION_EVENT per 113706 container; returns (count, any fluoroscopy event)."""
     events = find_content_items(ds, name=IRRADIATION_EVENT)
     any_fluoro = False
+    # Siemens AXIOM-Artis gives the patient position for the whole report in an XML comment.
+    report_position = siemens_comment_values(ds).get("Position")
     for index, container in enumerate(events):
         item = container.item
         path = _indexed("sr:", IRRADIATION_EVENT, index)
@@ -444,6 +447,8 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
             numbers[key] = num.value
             flags.extend(f"{key}:{flag}" for flag in num.flags)
 
+        technique = read_event_technique(item, path, report_position=report_position)
+        reference_point = technique.reference_point_definition
         ctx.observations.append(
             Observation(
                 kind=Kind.IRRADIATION_EVENT,
@@ -455,6 +460,8 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
                     "protocol": protocol,
                     "plane": plane,
                     **numbers,
+                    "reference_point": reference_point.meaning if reference_point else None,
+                    "technique": technique.model_dump(mode="json", exclude_none=True),
                 },
                 provenance=ctx.provenance(path, uid),
                 flags=tuple(flags),
@@ -506,6 +513,20 @@ def _device(ctx: _Context, ds: Dataset) -> None:
     )
 
 
+def _patient(ctx: _Context, ds: Dataset) -> None:
+    """PATIENT_CHARACTERISTICS the report states (height, weight, age in its content)."""
+    patient = report_patient(ds)
+    if patient is None:
+        return
+    ctx.observations.append(
+        Observation(
+            kind=Kind.PATIENT_CHARACTERISTICS,
+            value=patient.model_dump(mode="json", exclude_none=True),
+            provenance=ctx.provenance("sr:patient-characteristics", None),
+        )
+    )
+
+
 def _code_dict(item: ContentItem | None) -> dict[str, str] | None:
     if item is None:
         return None
@@ -532,6 +553,7 @@ def _read_tid10001(ctx: _Context, ds: Dataset) -> None:
     planes, fluoro_seen = _read_accumulated(ctx, ds)
     event_count, any_fluoro_event = _read_events(ctx, ds)
     _device(ctx, ds)
+    _patient(ctx, ds)
     is_fluoroscopy = any_fluoro_event or bool(fluoro_seen)
     ctx.observations.append(
         Observation(
