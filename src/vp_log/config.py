@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         None, description="Follow-up schedule TOML; empty uses the built-in one"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    # Dose follow-up levels: NCRP Report No. 168 (2010) substantial radiation dose levels.
+    dose_alert_ka_r_mgy: float = Field(
+        5000.0, ge=0, description="Reference point air kerma (mGy) that alerts; 0: never"
+    )
+    dose_alert_dap_gy_cm2: float = Field(
+        500.0, ge=0, description="Dose-area product (Gy·cm²) that alerts; 0: never"
+    )
+    dose_alert_fluoro_time_min: float = Field(
+        60.0, ge=0, description="Fluoroscopy time (minutes) that alerts; 0: never"
+    )
+    dose_alert_window_days: int = Field(
+        42, ge=1, le=3650, description="Days over which a patient's doses are added up"
+    )
 
     @field_validator("ae_title")
     @classmethod

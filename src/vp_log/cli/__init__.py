@@ -40,9 +40,10 @@ def _root(
 
 
 def _register() -> None:
-    from vp_log.cli import db, ingest, procedures
+    from vp_log.cli import db, dose, ingest, procedures
 
     app.add_typer(db.app, name="db")
+    app.add_typer(dose.app, name="dose")
     app.add_typer(procedures.app, name="procedures")
     ingest.register(app)
     from vp_log.cli import followup

@@ -206,3 +206,24 @@ def find_procedures(*, session: Session, key: str) -> Sequence[Procedure]:
     if key.isdigit():
         conditions.append(Procedure.id == int(key))
     return session.scalars(select(Procedure).where(or_(*conditions)).order_by(Procedure.id)).all()
+
+
+def dose_history(
+    *,
+    session: Session,
+    since: str | None = None,
+    until: str | None = None,
+    patient_ids: Sequence[str] | None = None,
+) -> Sequence[Procedure]:
+    """Every record (all procedure types) of ``patient_ids`` with a study date in range.
+
+    The rows dose alerts add up: with ``patient_ids`` None, every patient's.
+    """
+    stmt = select(Procedure)
+    if since:
+        stmt = stmt.where(Procedure.study_date >= since)
+    if until:
+        stmt = stmt.where(Procedure.study_date <= until)
+    if patient_ids is not None:
+        stmt = stmt.where(Procedure.patient_id.in_(list(patient_ids)))
+    return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()

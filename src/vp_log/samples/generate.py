@@ -126,11 +126,20 @@ class _Plan:
         return make_uid("device", self.spec.device.serial)
 
 
-def _plan(spec: CaseSpec, seed: int, size: Size, out_dir: Path) -> _Plan:
+def _plan(
+    spec: CaseSpec,
+    seed: int,
+    size: Size,
+    out_dir: Path,
+    *,
+    patient_id: str | None = None,
+    start: datetime | None = None,
+) -> _Plan:
     rng = random.Random(f"vp_log.samples:{spec.name.value}:{seed}")
     day = date(2024, 1, 8) + timedelta(days=rng.randrange(0, 300))
     minute = 8 * 60 + rng.randrange(0, 7 * 60)
-    start = datetime.combine(day, time(minute // 60, minute % 60, rng.randrange(60)), _TZ)
+    drawn = datetime.combine(day, time(minute // 60, minute % 60, rng.randrange(60)), _TZ)
+    start = drawn if start is None else start.replace(tzinfo=_TZ)
     sex = rng.choice("FM")
     given = rng.choice(_GIVEN_F if sex == "F" else _GIVEN_M)
     birth = date(1930, 1, 1) + timedelta(days=rng.randrange(0, 30 * 365))
@@ -144,7 +153,7 @@ def _plan(spec: CaseSpec, seed: int, size: Size, out_dir: Path) -> _Plan:
         cols=cols,
         cine_frames=cine_frames,
         start=start,
-        patient_id=f"{rng.randrange(10**7):08d}",
+        patient_id=_drawn_or(f"{rng.randrange(10**7):08d}", patient_id),
         patient_name=f"{rng.choice(_SURNAMES)}^{given}",
         birth_date=birth.strftime("%Y%m%d"),
         sex=sex,
@@ -193,6 +202,11 @@ def _plan(spec: CaseSpec, seed: int, size: Size, out_dir: Path) -> _Plan:
 
 
 # --- modules shared by every instance ---------------------------------------------------------
+
+
+def _drawn_or(drawn: str, given: str | None) -> str:
+    """The given value, the random one drawn all the same (the other draws stay as they were)."""
+    return drawn if given is None else given
 
 
 def _procedure_codes(codes: Seq[str], scheme: str) -> Sequence:
@@ -685,15 +699,19 @@ def write_case(
     *,
     seed: int = 0,
     size: Size | str = Size.SMALL,
+    patient_id: str | None = None,
+    start: datetime | None = None,
 ) -> CaseManifest:
     """Write one complete study of ``case`` into ``out_dir`` and return its manifest.
 
     Files are named ``NNN_<modality>_<role>.dcm`` in the order written (images in
     acquisition order, then the presentation state, the volume SR, the dose SR). The same
     ``case``, ``seed`` and ``size`` give byte-identical files; ``seed`` changes patient,
-    dates, times, UIDs and pixels, never the clinical or dose content.
+    dates, times, UIDs and pixels, never the clinical or dose content. ``patient_id`` and
+    ``start`` (local wall-clock time of the first event) fix those two instead: one patient's
+    procedures on chosen days.
     """
-    plan = _plan(_spec(case), seed, _size(size), Path(out_dir))
+    plan = _plan(_spec(case), seed, _size(size), Path(out_dir), patient_id=patient_id, start=start)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     files: list[InstanceFile] = []
 
@@ -741,6 +759,8 @@ def case_manifest(
     *,
     seed: int = 0,
     size: Size | str = Size.SMALL,
+    patient_id: str | None = None,
+    start: datetime | None = None,
 ) -> CaseManifest:
     """The manifest :func:`write_case` would return, without writing (``size_bytes`` are 0)."""
     plan = _plan(_spec(case), seed, _size(size), Path(out_dir))
