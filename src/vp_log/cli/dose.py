@@ -94,6 +94,16 @@ def alert_text(alert: DoseAlert) -> str:
     return text
 
 
+def shown_alerts(alerts: Sequence[DoseAlert]) -> list[DoseAlert]:
+    """For people: a cumulative alert that adds up this procedure alone says nothing more."""
+    alone = {a.metric for a in alerts if a.scope.value == "procedure"}
+    return [
+        a
+        for a in alerts
+        if not (a.scope.value == "cumulative" and len(a.records) == 1 and a.metric in alone)
+    ]
+
+
 @app.command("alerts")
 def alerts(
     ctx: typer.Context,
@@ -126,7 +136,7 @@ def alerts(
             }
         )
         return
-    count = sum(len(a) for a in found.values())
+    count = sum(len(shown_alerts(a)) for a in found.values())
     patients = {entries[rid].patient_id for rid in found}
     title = f"{count} dose alert(s) on {len(found)} procedure(s) of {len(patients)} patient(s)" + (
         f" since {since}" if since else ""
@@ -136,7 +146,7 @@ def alerts(
         table.add_column(column, overflow="fold")
     for rid in sorted(found, key=lambda r: (entries[r].day or date.min, r)):
         entry = entries[rid]
-        for alert in found[rid]:
+        for alert in shown_alerts(found[rid]):
             table.add_row(
                 str(rid),
                 entry.day.isoformat() if entry.day else "?",
@@ -144,8 +154,18 @@ def alerts(
                 escape(alert_text(alert)),
             )
     console.print(table)
-    console.print(
-        f"[dim]levels: Ka,r {levels.ka_r_mgy or 'off'} mGy, DAP {levels.dap_gy_cm2 or 'off'} "
-        f"Gy·cm², fluoro {(levels.fluoro_time_s or 0) / 60 or 'off'} min, window "
-        f"{levels.window_days} days ({escape(levels.source.split(',')[0])})[/]"
+    console.print(f"[dim]{escape(levels_text(levels))}[/]")
+
+
+def levels_text(levels: AlertLevels) -> str:
+    """The levels in force, and where the defaults come from."""
+
+    def shown(value: float | None, unit: str) -> str:
+        return f"{value:g} {unit}" if value else "off"
+
+    fluoro = levels.fluoro_time_s / 60 if levels.fluoro_time_s else None
+    return (
+        f"levels: Ka,r {shown(levels.ka_r_mgy, 'mGy')}, DAP {shown(levels.dap_gy_cm2, 'Gy·cm²')},"
+        f" fluoroscopy {shown(fluoro, 'min')}, window {levels.window_days} days"
+        f" (defaults: {levels.source.split(',')[0]})"
     )
