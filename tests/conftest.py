@@ -20,7 +20,17 @@ import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "samples"
+
+
+def _find_samples() -> Path:
+    """``shared/samples`` beside the checkout, or beside a folder above it (a worktree)."""
+    for folder in REPO.parents:
+        if (folder / "shared" / "samples").is_dir():
+            return folder / "shared" / "samples"
+    return REPO.parent / "shared" / "samples"
+
+
+SAMPLES = _find_samples()
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
