@@ -61,6 +61,31 @@ def without_volatile(records: dict[str, JsonObject]) -> dict[str, JsonObject]:
     return {uid: {k: v for k, v in r.items() if k not in VOLATILE} for uid, r in records.items()}
 
 
+def json_differences(old: Any, new: Any, where: str) -> list[str]:
+    """Where ``new`` differs from ``old`` other than by fields added to objects."""
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            return [f"{where}: was an object, now {new!r}"]
+        found: list[str] = []
+        for key, value in old.items():
+            if key not in new:
+                found.append(f"{where}.{key}: missing (was {value!r})")
+            else:
+                found.extend(json_differences(value, new[key], f"{where}.{key}"))
+        return found
+    if isinstance(old, list):
+        if not isinstance(new, list) or len(new) != len(old):
+            return [f"{where}: was {old!r}, now {new!r}"]
+        return [
+            d
+            for i, (o, n) in enumerate(zip(old, new, strict=True))
+            for d in json_differences(o, n, f"{where}[{i}]")
+        ]
+    if type(old) is not type(new) or old != new:
+        return [f"{where}: was {old!r}, now {new!r}"]
+    return []
+
+
 def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         records = without_volatile(build_public_records(Path(tmp)))

@@ -1,10 +1,14 @@
-"""All observations of a study → one procedure record (pure).
+"""All observations of a study → one :class:`~vp_log.record.ProcedureRecord` (pure).
 
-The record is a JSON document. Header fields are settled here; dose and timing come from
+Header fields are settled here (:func:`summarise_header`); dose and timing come from
 :func:`vp_log.dose.summarise_dose`, procedure type, levels and cement from
-:func:`vp_log.treatment.summarise_treatment`. Where instances disagree (two Patient IDs in one
-study) the most frequent value is shown, the others are kept in ``conflicts`` and the record
-is flagged for review. Re-running assembly on the same observations gives the same record.
+:func:`vp_log.treatment.summarise_treatment`; :meth:`ProcedureRecord.from_summaries` joins
+them. Where instances disagree (two Patient IDs in one study) the most frequent value is
+shown, the others are kept in ``conflicts`` and the record is flagged for review. Re-running
+assembly on the same observations gives the same record.
+
+What assembly needs of the site (plausibility limits, quiet period) comes in an
+:class:`AssemblyContext`, made from the settings outside this module.
 """
 
 from __future__ import annotations
@@ -12,21 +16,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel, Field
+from datetime import datetime
 
 from vp_log.dose import summarise_dose
 from vp_log.models import Kind, Observation
+from vp_log.record import Conflict, Device, HeaderSummary, ProcedureRecord
 from vp_log.treatment import summarise_treatment
+from vp_log.vocabulary import Plausibility, Vocabulary
 
 
-class Status(StrEnum):
-    RECEIVING = "receiving"  # instances may still arrive (within the quiet period)
-    COMPLETE = "complete"  # quiet period over, nothing to review
-    NEEDS_REVIEW = "needs_review"  # quiet period over, conflicts or implausible values
+@dataclass(frozen=True)
+class AssemblyContext:
+    """What assembly needs besides the observations: the site's vocabulary and its limits."""
+
+    vocabulary: Vocabulary
+    quiet_period_s: float
+
+    @property
+    def plausibility(self) -> Plausibility:
+        """The site's ``[plausibility]`` limits (vocabulary.toml)."""
+        return self.vocabulary.plausibility
 
 
 @dataclass(frozen=True)
@@ -38,39 +47,6 @@ class InstanceSummary:
     series_instance_uid: str
     modality: str
     received_at: datetime
-
-
-class Device(BaseModel):
-    manufacturer: str | None = None
-    model: str | None = None
-    serial: str | None = None
-
-
-class Conflict(BaseModel):
-    field: str
-    values: list[Any]
-    sources: list[list[str]] = Field(description="Provenance of each value, in the same order")
-
-
-class HeaderSummary(BaseModel):
-    """The header part of a record (base JSON fields of ``procedures show --json``)."""
-
-    study_instance_uid: str
-    accession_number: str | None = None
-    patient_id: str | None = None
-    patient_name: str | None = None
-    study_date: str | None = None
-    study_description: str | None = None
-    modalities: list[str] = []
-    series_count: int = 0
-    instance_count: int = 0
-    device: Device = Device()
-    operators: list[str] = []
-    performing_physicians: list[str] = []
-    institution: str | None = None
-    sources: dict[str, list[str]] = {}
-    flags: list[str] = []
-    conflicts: list[Conflict] = []
 
 
 _SINGLE_VALUED: tuple[tuple[str, Kind], ...] = (
@@ -171,82 +147,24 @@ def summarise_header(
     return summary
 
 
-def study_status(
-    *,
-    last_received_at: datetime,
-    now: datetime,
-    quiet_period_s: float,
-    needs_review: bool,
-    final: bool = False,
-) -> Status:
-    """``receiving`` within the quiet period (unless ``final``), then complete or needs review."""
-    if not final and now - last_received_at < timedelta(seconds=quiet_period_s):
-        return Status.RECEIVING
-    return Status.NEEDS_REVIEW if needs_review else Status.COMPLETE
-
-
 def assemble_record(
     study_instance_uid: str,
     instances: Sequence[InstanceSummary],
     observations: Sequence[Observation],
     *,
+    context: AssemblyContext,
     last_received_at: datetime,
     now: datetime,
-    quiet_period_s: float,
     final: bool = False,
-) -> dict[str, Any]:
-    """The procedure record of one study as a JSON-able dict (without the database id)."""
-    header = summarise_header(study_instance_uid, instances, observations)
-    record: dict[str, Any] = header.model_dump(mode="json")
-    parts = _domain_parts(observations)
-    for part in parts:
-        _merge(record, part)
-    record["flags"].extend(f for f in data_quality_flags(observations) if f not in record["flags"])
-    needs_review = bool(record["conflicts"]) or any(p.get("needs_review") for p in parts)
-    record.pop("needs_review", None)
-    record["status"] = study_status(
+) -> ProcedureRecord:
+    """The procedure record of one study (without the database id)."""
+    return ProcedureRecord.from_summaries(
+        summarise_header(study_instance_uid, instances, observations),
+        summarise_dose(observations),
+        summarise_treatment(observations, limits=context.plausibility),
+        notes=data_quality_flags(observations),
         last_received_at=last_received_at,
         now=now,
-        quiet_period_s=quiet_period_s,
-        needs_review=needs_review,
+        quiet_period_s=context.quiet_period_s,
         final=final,
-    ).value
-    record["last_received_at"] = last_received_at.isoformat()
-    record.setdefault("procedure_type", "unclassified")
-    record.setdefault("start", None)
-    record.setdefault("end", None)
-    return record
-
-
-def _domain_parts(observations: Sequence[Observation]) -> list[dict[str, Any]]:
-    """Dose/timing and treatment summaries, each as a JSON-able dict."""
-    return [
-        summarise_dose(observations).model_dump(mode="json"),
-        summarise_treatment(observations).to_record(),
-    ]
-
-
-def _merge(record: dict[str, Any], part: dict[str, Any]) -> None:
-    """Add a domain summary; ``sources``, ``flags`` and ``conflicts`` are combined."""
-    for key, value in part.items():
-        if key == "sources":
-            record["sources"].update(value)
-        elif key == "flags":
-            record["flags"].extend(f for f in value if f not in record["flags"])
-        elif key == "conflicts":
-            record["conflicts"].extend(value)
-        elif key == "device":
-            for field, v in (value or {}).items():
-                shown = record["device"].get(field)
-                if shown is None:
-                    record["device"][field] = v
-                elif v is not None and str(v).strip().casefold() != str(shown).casefold():
-                    # Image headers and the dose report's device observer disagree: both kept.
-                    record.setdefault("device_differences", []).append(
-                        {"field": field, "images": shown, "dose_report": v}
-                    )
-                    flag = f"device-{field}-differs-in-dose-report"
-                    if flag not in record["flags"]:
-                        record["flags"].append(flag)
-        else:
-            record[key] = value
+    )

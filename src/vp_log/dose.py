@@ -9,7 +9,7 @@ Policy for several dose reports in one study (keyed on Irradiation Event UID):
   are added and each event seen twice is taken off once, from its own values;
 - reports without events (private summaries) are used only when no report has events.
 
-Two-plane systems: totals are kept per plane (``plane:A``/``plane:B`` flags from
+Two-plane systems: totals are kept per plane (the observations' ``plane`` field, from
 :mod:`vp_log.extract.rdsr`) and the procedure total is their sum. Where no dose report gives
 a dose-area product, image-header DAP is summed and ``origins`` says so. Unknown is ``None``.
 """
@@ -22,10 +22,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from vp_log.extract.rdsr import plane_of_flags
-from vp_log.models import Kind, Observation
+from vp_log.models import (
+    DoseDevice,
+    DoseReport,
+    IrradiationEvent,
+    Kind,
+    Observation,
+    payload_of,
+)
+from vp_log.record import DeviceInfo, DoseSummary, PlaneDose
 
 logger = logging.getLogger(__name__)
 
@@ -274,82 +279,11 @@ def merge_events(reports: Sequence[ReportRecord]) -> MergedDose:
     )
 
 
-# --- summary model ---------------------------------------------------------------------------
-
-
-class DeviceInfo(BaseModel):
-    """The irradiating device as a dose report (or, failing that, an image header) names it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    manufacturer: str | None = None
-    model: str | None = None
-    serial: str | None = None
-    uid: str | None = None
-
-
-class PlaneDose(BaseModel):
-    """Accumulated values of one plane (``A``, ``B``, ``single``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    fluoro_time_s: float | None = None
-    acquisition_time_s: float | None = None
-    dap_gy_cm2: float | None = None
-    dap_fluoro_gy_cm2: float | None = None
-    dap_acquisition_gy_cm2: float | None = None
-    ka_r_mgy: float | None = None
-    ka_r_fluoro_mgy: float | None = None
-    ka_r_acquisition_mgy: float | None = None
-    irradiation_events: int | None = None
-
-
-class DoseSummary(BaseModel):
-    """Dose and timing of one study, in clinical units; ``None`` means unknown."""
-
-    model_config = ConfigDict(frozen=True)
-
-    fluoro_time_s: float | None = None
-    acquisition_time_s: float | None = None
-    dap_gy_cm2: float | None = None
-    dap_fluoro_gy_cm2: float | None = None
-    dap_acquisition_gy_cm2: float | None = None
-    ka_r_mgy: float | None = None
-    ka_r_fluoro_mgy: float | None = None
-    ka_r_acquisition_mgy: float | None = None
-    irradiation_events: int | None = None
-    planes: list[str] = Field(default_factory=list)
-    per_plane: dict[str, PlaneDose] = Field(default_factory=dict)
-    start: str | None = None
-    end: str | None = None
-    duration_s: float | None = None
-    first_event_start: str | None = None
-    last_event_start: str | None = None
-    device: DeviceInfo | None = None
-    devices: list[DeviceInfo] = Field(default_factory=list)
-    is_fluoroscopy: bool | None = None
-    templates: list[str] = Field(default_factory=list)
-    dose_reports: list[str] = Field(default_factory=list, description="report UIDs counted")
-    origins: dict[str, str] = Field(
-        default_factory=dict,
-        description="field → kind of source: a template id (TID10001, private-...) or "
-        "'image-header'",
-    )
-    sources: dict[str, list[str]] = Field(
-        default_factory=dict, description="field → provenance strings `path@sop_instance_uid`"
-    )
-    flags: list[str] = Field(default_factory=list)
-
-
 # --- building the summary --------------------------------------------------------------------
 
 
 def _where(observation: Observation) -> str:
     return observation.provenance.text()
-
-
-def _as_dict(value: object) -> dict[str, object]:
-    return dict(value) if isinstance(value, dict) else {}
 
 
 def _as_float(value: object) -> float | None:
@@ -365,7 +299,7 @@ def _as_str(value: object) -> str | None:
 @dataclass
 class _Report:
     uid: str
-    info: dict[str, object]
+    info: DoseReport
     observations: list[Observation]
 
 
@@ -374,26 +308,26 @@ def _report_record(report: _Report, flags: list[str]) -> ReportRecord:
     events: list[EventRecord] = []
     for obs in report.observations:
         if obs.kind in _TOTAL_KINDS:
-            key = (obs.kind.value, plane_of_flags(obs.flags) or UNSPECIFIED_PLANE)
+            key = (obs.kind.value, obs.plane or UNSPECIFIED_PLANE)
             if key in totals:
                 flags.append(f"repeated-total:{key[0]}:{key[1]}@{report.uid}")
                 continue
             totals[key] = _as_float(obs.value)
         elif obs.kind is Kind.IRRADIATION_EVENT:
-            value = _as_dict(obs.value)
-            uid = _as_str(value.get("uid"))
+            event = payload_of(obs, IrradiationEvent) or IrradiationEvent()
+            uid = event.uid or None
             if uid is None:
                 uid = f"{report.uid}#{len(events)}"
                 flags.append(f"event-without-uid@{report.uid}")
             events.append(
                 EventRecord(
                     uid=uid,
-                    start=_as_str(value.get("start")),
-                    category=_as_str(value.get("category")),
-                    plane=_as_str(value.get("plane")) or UNSPECIFIED_PLANE,
-                    dap_gy_m2=_as_float(value.get("dap_gy_m2")),
-                    ka_r_mgy=_as_float(value.get("ka_r_mgy")),
-                    duration_s=_as_float(value.get("duration_s")),
+                    start=event.start or None,
+                    category=event.category or None,
+                    plane=event.plane or UNSPECIFIED_PLANE,
+                    dap_gy_m2=event.dap_gy_m2,
+                    ka_r_mgy=event.ka_r_mgy,
+                    duration_s=event.duration_s,
                     source=_where(obs),
                 )
             )
@@ -401,7 +335,7 @@ def _report_record(report: _Report, flags: list[str]) -> ReportRecord:
         report_uid=report.uid,
         events=tuple(events),
         totals=totals,
-        has_events=report.info.get("event_count") is not None,
+        has_events=report.info.event_count is not None,
     )
 
 
@@ -508,12 +442,11 @@ def _image_dap(
             if "derived-image" in obs.flags:
                 flags.append(f"image-dap-derived-skipped@{sop}")
                 continue
-            event = next((f for f in obs.flags if f.startswith("irradiation-event:")), None)
-            if event is not None:
-                if event in seen_events:
+            if obs.event_uid is not None:
+                if obs.event_uid in seen_events:
                     flags.append(f"image-dap-same-event-skipped@{sop}")
                     continue
-                seen_events.add(event)
+                seen_events.add(obs.event_uid)
             values.append(_as_float(obs.value))
             sources.append(_where(obs))
             break
@@ -525,13 +458,13 @@ def _image_dap(
     return total, sources
 
 
-def _device_of(value: object) -> DeviceInfo:
-    data = _as_dict(value)
+def _device_of(observation: Observation) -> DeviceInfo:
+    data = payload_of(observation, DoseDevice) or DoseDevice()
     return DeviceInfo(
-        manufacturer=_as_str(data.get("manufacturer")),
-        model=_as_str(data.get("model")),
-        serial=_as_str(data.get("serial")),
-        uid=_as_str(data.get("uid")),
+        manufacturer=data.manufacturer or None,
+        model=data.model or None,
+        serial=data.serial or None,
+        uid=data.uid or None,
     )
 
 
@@ -554,110 +487,160 @@ def _same_device(a: DeviceInfo, b: DeviceInfo) -> bool:
     return (a.manufacturer, a.model, a.serial) == (b.manufacturer, b.model, b.serial)
 
 
-def summarise_dose(observations: Sequence[Observation]) -> DoseSummary:
-    """Dose, fluoroscopy time and timing of one study from all its observations."""
+# --- the steps of summarise_dose ---------------------------------------------------------------
+
+
+@dataclass
+class _Study:
+    """A study's observations grouped by instance, its dose reports, the flags so far."""
+
+    by_instance: dict[str, list[Observation]]
+    reports: dict[str, _Report]
+    flags: list[str] = field(default_factory=list)
+
+
+def _group_study(observations: Sequence[Observation]) -> _Study:
     by_instance: dict[str, list[Observation]] = defaultdict(list)
     for obs in observations:
         by_instance[obs.provenance.sop_instance_uid].append(obs)
-
-    flags: list[str] = []
     reports: dict[str, _Report] = {}
     for sop, instance_obs in by_instance.items():
         info = next((o for o in instance_obs if o.kind is Kind.DOSE_REPORT), None)
         if info is not None:
-            reports[sop] = _Report(uid=sop, info=_as_dict(info.value), observations=instance_obs)
+            payload = payload_of(info, DoseReport) or DoseReport(template="unknown")
+            reports[sop] = _Report(uid=sop, info=payload, observations=instance_obs)
+    return _Study(by_instance=by_instance, reports=reports)
 
-    records = [_report_record(reports[sop], flags) for sop in sorted(reports)]
+
+def _merge_reports(study: _Study) -> tuple[MergedDose, list[_Report]]:
+    """The study's dose reports merged by event UID; the reports that count."""
+    records = [_report_record(study.reports[sop], study.flags) for sop in sorted(study.reports)]
     merged = merge_events(records)
-    flags.extend(merged.flags)
-    flags.extend(f"report-{reason}@{uid}" for uid, reason in sorted(merged.dropped.items()))
-    kept_reports = [reports[uid] for uid in merged.kept]
+    study.flags.extend(merged.flags)
+    study.flags.extend(f"report-{reason}@{uid}" for uid, reason in sorted(merged.dropped.items()))
+    return merged, [study.reports[uid] for uid in merged.kept]
 
-    # per plane, then the procedure total as the sum of the planes
+
+@dataclass
+class _Totals:
+    values: dict[str, float | None]
+    sources: dict[str, list[str]]
+    origins: dict[str, str]
+    per_plane: dict[str, PlaneDose]
+    planes: list[str]
+    templates: list[str]
+
+
+def _procedure_totals(study: _Study, merged: MergedDose, kept: list[_Report]) -> _Totals:
+    """Per plane, then the procedure total as the sum of the planes; image DAP as a fallback."""
     planes = sorted({plane for _, plane in merged.totals})
-    per_plane_values = {plane: _plane_values(merged.totals, plane, flags) for plane in planes}
-    values: dict[str, float | None] = {}
-    sources: dict[str, list[str]] = {}
-    origins: dict[str, str] = {}
-    templates = sorted({str(r.info.get("template")) for r in kept_reports})
+    per_plane_values = {p: _plane_values(merged.totals, p, study.flags) for p in planes}
+    templates = sorted({r.info.template for r in kept})
+    totals = _Totals({}, {}, {}, {}, planes, templates)
     for name, (total_field, is_dap) in _SUMMARY_FIELDS.items():
         raw = _sum_or_none([per_plane_values[p][total_field] for p in planes])
-        values[name] = _shown(total_field, is_dap, raw)
+        totals.values[name] = _shown(total_field, is_dap, raw)
         if raw is not None:
-            sources[name] = sorted(
-                _where(o)
-                for r in kept_reports
-                for o in r.observations
-                if o.kind.value == total_field
+            totals.sources[name] = sorted(
+                _where(o) for r in kept for o in r.observations if o.kind.value == total_field
             )
-            origins[name] = "+".join(templates)
-
-    if values["dap_gy_cm2"] is None:
-        image_dap, image_sources = _image_dap(by_instance, flags)
+            totals.origins[name] = "+".join(templates)
+    if totals.values["dap_gy_cm2"] is None:
+        image_dap, image_sources = _image_dap(study.by_instance, study.flags)
         if image_dap is not None:
-            values["dap_gy_cm2"] = gy_m2_to_gy_cm2(image_dap)
-            sources["dap_gy_cm2"] = image_sources
-            origins["dap_gy_cm2"] = "image-header"
-
-    per_plane: dict[str, PlaneDose] = {}
+            totals.values["dap_gy_cm2"] = gy_m2_to_gy_cm2(image_dap)
+            totals.sources["dap_gy_cm2"] = image_sources
+            totals.origins["dap_gy_cm2"] = "image-header"
     for plane in planes:
-        plane_values = per_plane_values[plane]
         plane_events = [e for e in merged.events.values() if e.plane == plane]
-        per_plane[plane] = PlaneDose(
+        totals.per_plane[plane] = PlaneDose(
             **{
-                name: _shown(total_field, is_dap, plane_values[total_field])
+                name: _shown(total_field, is_dap, per_plane_values[plane][total_field])
                 for name, (total_field, is_dap) in _SUMMARY_FIELDS.items()
             },
             irradiation_events=len(plane_events) if merged.counts_events else None,
         )
+    return totals
 
-    # events and timing
+
+@dataclass
+class _Timing:
+    start: str | None
+    end: str | None
+    duration_s: float | None
+    first_event_start: str | None
+    last_event_start: str | None
+
+
+def _study_timing(
+    study: _Study, merged: MergedDose, kept: list[_Report], sources: dict[str, list[str]]
+) -> _Timing:
+    """Start and end from events, exam times of the reports and image times."""
     event_starts = [(e.start, e.source) for e in merged.events.values() if e.start]
-    first_event, last_event, _ = _timing(event_starts, flags)
+    first_event, last_event, _ = _timing(event_starts, study.flags)
     exam_times = [
         (text, f"sr:{key}@{r.uid}")
-        for r in kept_reports
-        for key in ("exam_start", "exam_end")
-        if (text := _as_str(r.info.get(key)))
+        for r in kept
+        for key, text in (("exam_start", r.info.exam_start), ("exam_end", r.info.exam_end))
+        if text
     ]
-    start, end, duration = _timing([*event_starts, *exam_times, *_image_times(by_instance)], flags)
+    start, end, duration = _timing(
+        [*event_starts, *exam_times, *_image_times(study.by_instance)], study.flags
+    )
     if start is not None and end is not None:
         sources["start"] = [start[1]]
         sources["end"] = [end[1]]
     if merged.counts_events:
         sources["irradiation_events"] = sorted(e.source for e in merged.events.values())
-
-    # device
-    devices: list[DeviceInfo] = []
-    for report in kept_reports:
-        for obs in report.observations:
-            if obs.kind is Kind.DOSE_DEVICE:
-                found = _device_of(obs.value)
-                if not any(_same_device(found, d) for d in devices):
-                    devices.append(found)
-    if len(devices) > 1:
-        flags.append("several-devices")
-    device = devices[0] if devices else _header_device(by_instance)
-
-    fluoro_flags = [r.info.get("is_fluoroscopy") for r in reports.values()]
-    is_fluoroscopy = True if True in fluoro_flags else (False if reports else None)
-
-    return DoseSummary(
-        **values,
-        irradiation_events=len(merged.events) if merged.counts_events else None,
-        planes=[p for p in planes if p != UNSPECIFIED_PLANE],
-        per_plane=per_plane,
+    return _Timing(
         start=start[0] if start else None,
         end=end[0] if end else None,
         duration_s=_tidy(duration) if duration is not None else None,
         first_event_start=first_event[0] if first_event else None,
         last_event_start=last_event[0] if last_event else None,
+    )
+
+
+def _study_devices(
+    study: _Study, kept: list[_Report]
+) -> tuple[DeviceInfo | None, list[DeviceInfo]]:
+    """The dose reports' devices (each once); the first, else the image header's."""
+    devices: list[DeviceInfo] = []
+    for report in kept:
+        for obs in report.observations:
+            if obs.kind is Kind.DOSE_DEVICE:
+                found = _device_of(obs)
+                if not any(_same_device(found, d) for d in devices):
+                    devices.append(found)
+    if len(devices) > 1:
+        study.flags.append("several-devices")
+    return (devices[0] if devices else _header_device(study.by_instance)), devices
+
+
+def summarise_dose(observations: Sequence[Observation]) -> DoseSummary:
+    """Dose, fluoroscopy time and timing of one study from all its observations."""
+    study = _group_study(observations)
+    merged, kept = _merge_reports(study)
+    totals = _procedure_totals(study, merged, kept)
+    timing = _study_timing(study, merged, kept, totals.sources)
+    device, devices = _study_devices(study, kept)
+    fluoro_flags = [r.info.is_fluoroscopy for r in study.reports.values()]
+    return DoseSummary(
+        **totals.values,
+        irradiation_events=len(merged.events) if merged.counts_events else None,
+        planes=[p for p in totals.planes if p != UNSPECIFIED_PLANE],
+        per_plane=totals.per_plane,
+        start=timing.start,
+        end=timing.end,
+        duration_s=timing.duration_s,
+        first_event_start=timing.first_event_start,
+        last_event_start=timing.last_event_start,
         device=device,
         devices=devices,
-        is_fluoroscopy=is_fluoroscopy,
-        templates=templates,
+        is_fluoroscopy=True if True in fluoro_flags else (False if study.reports else None),
+        templates=totals.templates,
         dose_reports=list(merged.kept),
-        origins=origins,
-        sources=sources,
-        flags=sorted(set(flags)),
+        origins=totals.origins,
+        sources=totals.sources,
+        flags=sorted(set(study.flags)),
     )

@@ -24,13 +24,15 @@ from pydicom.errors import InvalidDicomError
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from vp_log.assemble import InstanceSummary, assemble_record
+from vp_log.assemble import AssemblyContext, InstanceSummary, assemble_record
 from vp_log.config import Settings
 from vp_log.db import Database
 from vp_log.db import repository as repo
-from vp_log.extract import extract_all
+from vp_log.extract import ExtractionContext, extract_all
 from vp_log.models import Observation
+from vp_log.record import ProcedureRecord, Status
 from vp_log.spool import Spool, fsync_dir, write_durably
+from vp_log.vocabulary import load_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,17 @@ class _Parsed:
     sop_instance_uid: str
     study_instance_uid: str
     observations: list[Observation]
+
+
+def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContext]:
+    """What extraction and assembly need of the site: the vocabulary file (its words and its
+    ``[plausibility]`` limits) and the quiet period. A bad vocabulary raises
+    ``VocabularyError``."""
+    vocabulary = load_vocabulary(settings.vocabulary_path)
+    return (
+        ExtractionContext(vocabulary=vocabulary),
+        AssemblyContext(vocabulary=vocabulary, quiet_period_s=settings.quiet_period_s),
+    )
 
 
 def read_header(path: Path) -> Dataset:
@@ -124,9 +137,7 @@ class Pipeline:
         self.database = database
         self.spool = spool
         self.clock = clock
-        from vp_log.extract import load_extraction_context
-
-        self.context = load_extraction_context(settings)
+        self.context, self.assembly = load_contexts(settings)
         self._folders: set[Path] = set()  # archive folders known to exist
         self._failed_studies: set[str] = set()  # logged once each
 
@@ -281,12 +292,19 @@ class Pipeline:
 
     def reassemble(
         self, *, session: Session, study_instance_uid: str, now: datetime, final: bool = False
-    ) -> dict[str, object]:
-        """Rebuild and save the record of one study from its stored observations."""
+    ) -> ProcedureRecord:
+        """Rebuild and save the record of one study from its stored observations.
+
+        A record that is stale only because it was stored in an older shape keeps whether it
+        was settled (an imported study stays complete).
+        """
         instances = repo.study_instances(session=session, study_instance_uid=study_instance_uid)
         observations = repo.study_observations(
             session=session, study_instance_uid=study_instance_uid
         )
+        stored = repo.procedure_of_study(session=session, study_instance_uid=study_instance_uid)
+        if stored is not None and stored.instance_count == len(instances):
+            final = final or stored.status != Status.RECEIVING.value
         last = max(i.received_at for i in instances)
         record = assemble_record(
             study_instance_uid,
@@ -301,12 +319,12 @@ class Pipeline:
                 for i in instances
             ],
             observations,
+            context=self.assembly,
             last_received_at=last,
             now=now,
-            quiet_period_s=self.settings.quiet_period_s,
             final=final,
         )
-        repo.save_procedure(session=session, record=record, last_received_at=last, updated_at=now)
+        repo.save_procedure(session=session, record=record, updated_at=now)
         return record
 
     def assemble_stale(self, *, final: bool = False) -> list[str]:
@@ -346,9 +364,9 @@ class Pipeline:
                 logger.info(
                     "study %s %s: %s, %s instances",
                     study_uid,
-                    record["status"],
-                    record.get("procedure_type"),
-                    record.get("instance_count"),
+                    record.status.value,
+                    record.procedure_type.value,
+                    record.instance_count,
                 )
         return due
 
@@ -371,7 +389,5 @@ class Pipeline:
                 studies[inst.study_instance_uid] = None
                 count += 1
             for study_uid in studies:
-                current = repo.find_procedures(session=session, key=study_uid)
-                final = bool(current) and current[0].status != "receiving"
-                self.reassemble(session=session, study_instance_uid=study_uid, now=now, final=final)
+                self.reassemble(session=session, study_instance_uid=study_uid, now=now)
         return count

@@ -31,10 +31,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from vp_log.levels import SpinalLevel
-from vp_log.models import Kind, Observation
+from vp_log.models import Kind, Observation, ProcedureCode, payload_of
+from vp_log.record import Source, TreatedLevel, TreatmentConflict, TreatmentSummary
 from vp_log.vocabulary import Approach, Plausibility, ProcedureType, Side
 
 logger = logging.getLogger(__name__)
@@ -84,65 +83,6 @@ _PRIORITY = (ProcedureType.KYPHOPLASTY, ProcedureType.VERTEBROPLASTY, ProcedureT
 _TOLERANCE_ML = 0.05
 
 
-class Source(BaseModel):
-    """Where a value came from."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sop_instance_uid: str
-    path: str
-    field: str = Field(description="Which value: level, cement_ml, approach, side, total")
-
-    def line(self) -> str:
-        return f"{self.path}@{self.sop_instance_uid}"
-
-
-class TreatedLevel(BaseModel):
-    """One treated level (for a sacroplasty: one side of the sacrum)."""
-
-    level: str
-    cement_ml: float | None = None
-    approach: str | None = None
-    side: str | None = None
-    sources: list[Source] = []
-    flags: list[str] = []
-
-
-class TreatmentConflict(BaseModel):
-    """Values that disagree, side by side, with the sources of each (same order)."""
-
-    field: str
-    level: str | None = None
-    side: str | None = None
-    values: list[Any]
-    sources: list[list[str]]
-
-
-class TreatmentSummary(BaseModel):
-    """Procedure type, treated levels and cement of one study."""
-
-    procedure_type: ProcedureType = ProcedureType.UNCLASSIFIED
-    levels: list[TreatedLevel] = []
-    total_cement_ml: float | None = None
-    flags: list[str] = []
-    conflicts: list[TreatmentConflict] = []
-    needs_review: bool = False
-    mentioned_levels: list[str] = Field(
-        default=[], description="Levels named without treatment evidence (bare `L1`)"
-    )
-    unassigned_cement_ml: list[float] = []
-    cpt_expected_levels: int | None = Field(
-        default=None, description="Primary + add-on vertebral CPT codes (largest instance)"
-    )
-    sources: dict[str, list[str]] = Field(
-        default={}, description="`procedure_type`, `total_cement_ml`: `<SOP UID>:<path>` lines"
-    )
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-able fields for the procedure record."""
-        return self.model_dump(mode="json")
-
-
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -172,12 +112,8 @@ def _level(obs: Observation) -> SpinalLevel | None:
         return None
 
 
-def _side_flag(obs: Observation) -> str | None:
-    for flag in obs.flags:
-        if flag.startswith("side:"):
-            side = flag[len("side:") :]
-            return side if side in {s.value for s in Side} else None
-    return None
+def _side(obs: Observation) -> str | None:
+    return obs.side if obs.side in {s.value for s in Side} else None
 
 
 def _group_values(
@@ -203,10 +139,9 @@ def _procedure_type(
 ) -> ProcedureType | None:
     by_code: dict[ProcedureType, list[Observation]] = {}
     for obs in observations:
-        if obs.kind is Kind.PROCEDURE_CODE and isinstance(obs.value, dict):
-            raw = obs.value.get("procedure_type")
-            if isinstance(raw, str) and raw in {p.value for p in _PRIORITY}:
-                by_code.setdefault(ProcedureType(raw), []).append(obs)
+        code = payload_of(obs, ProcedureCode)
+        if code is not None and code.procedure_type in {p.value for p in _PRIORITY}:
+            by_code.setdefault(ProcedureType(code.procedure_type), []).append(obs)
     words: dict[ProcedureType, list[Observation]] = {}
     abbreviations: dict[ProcedureType, list[Observation]] = {}
     for obs in observations:
@@ -289,7 +224,7 @@ def _build_levels(
             if level is None:
                 unassigned.append((value, obs))
                 continue
-            key = (level, _side_flag(obs))
+            key = (level, _side(obs))
             entries.setdefault(key, _Entry(*key)).volumes.append((value, obs))
         elif obs.kind is Kind.LEVEL and level is not None:
             if FLAG_MENTION_ONLY in obs.flags:
@@ -477,23 +412,24 @@ def _total(observations: Sequence[Observation], summary: TreatmentSummary) -> No
 
 
 def _cpt_check(observations: Sequence[Observation], summary: TreatmentSummary) -> None:
-    per_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    per_group: dict[tuple[str, str], list[ProcedureCode]] = {}
     for obs in observations:
-        if obs.kind is not Kind.PROCEDURE_CODE or not isinstance(obs.value, dict):
+        code = payload_of(obs, ProcedureCode)
+        if code is None:
             continue
         path = obs.provenance.path.rsplit("[", 1)[0]
-        per_group.setdefault((obs.provenance.sop_instance_uid, path), []).append(obs.value)
+        per_group.setdefault((obs.provenance.sop_instance_uid, path), []).append(code)
     vertebral = {ProcedureType.VERTEBROPLASTY.value, ProcedureType.KYPHOPLASTY.value}
     expected: int | None = None
     lateralities: set[str] = set()
     for codes in per_group.values():
-        count = sum(1 for c in codes if c.get("procedure_type") in vertebral)
+        count = sum(1 for c in codes if c.procedure_type in vertebral)
         if count:
             expected = max(expected or 0, count)
         lateralities.update(
-            str(c["laterality"])
+            c.laterality
             for c in codes
-            if c.get("procedure_type") == ProcedureType.SACROPLASTY.value and c.get("laterality")
+            if c.procedure_type == ProcedureType.SACROPLASTY.value and c.laterality
         )
     summary.cpt_expected_levels = expected
     vertebral_levels = {lv.level for lv in summary.levels if SpinalLevel(lv.level).is_vertebral}

@@ -296,7 +296,7 @@ def test_gsps_text_objects_with_provenance() -> None:
 def test_side_travels_in_flags() -> None:
     obs = extract_annotations(_gsps("S1 sacroplasty 2 ml left"), VOCABULARY)
     volume = next(o for o in obs if o.kind is Kind.CEMENT_VOLUME_ML)
-    assert "side:left" in volume.flags
+    assert volume.side == "left"
     side = next(o for o in obs if o.kind is Kind.SIDE)
     assert (side.value, side.level) == ("left", "S1")
 

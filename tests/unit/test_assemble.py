@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pydicom
 
 from conftest import SAMPLES
-from vp_log.assemble import InstanceSummary, assemble_record
+from vp_log.assemble import AssemblyContext, InstanceSummary, assemble_record
+from vp_log.config import load_settings
 from vp_log.extract import ExtractionContext, extract_all
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.pipeline import load_contexts
+from vp_log.record import DeviceDifference, Status
 from vp_log.vocabulary import load_vocabulary
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+VOCABULARY = load_vocabulary()
+
+
+def context(quiet_period_s: float = 120) -> AssemblyContext:
+    return AssemblyContext(vocabulary=VOCABULARY, quiet_period_s=quiet_period_s)
 
 
 def obs(kind: Kind, value: object, uid: str, path: str, *flags: str) -> Observation:
@@ -38,31 +47,31 @@ def test_conflicting_patient_ids_are_kept_and_flagged() -> None:
         "1.2.3",
         instances("a", "b", "c"),
         observations,
+        context=context(),
         last_received_at=T0,
         now=T0 + timedelta(hours=1),
-        quiet_period_s=120,
     )
-    assert record["patient_id"] == "0012"
-    (conflict,) = record["conflicts"]
-    assert conflict["field"] == "patient_id" and conflict["values"] == ["0012", "9999"]
-    assert conflict["sources"][1] == ["PatientID@c"]
-    assert record["status"] == "needs_review"
+    assert record.patient_id == "0012"
+    (conflict,) = record.conflicts
+    assert conflict.field == "patient_id" and conflict.values == ["0012", "9999"]
+    assert conflict.sources[1] == ["PatientID@c"]
+    assert record.status is Status.NEEDS_REVIEW
 
 
 def test_status_follows_the_quiet_period_and_unknown_stays_unknown() -> None:
     args = ("1.2.3", instances("a"), [obs(Kind.PATIENT_ID, "1", "a", "PatientID")])
-    receiving = assemble_record(
-        *args, last_received_at=T0, now=T0 + timedelta(seconds=60), quiet_period_s=120
-    )
-    assert receiving["status"] == "receiving"
-    final = assemble_record(
-        *args, last_received_at=T0, now=T0 + timedelta(seconds=60), quiet_period_s=120, final=True
-    )
-    assert final["status"] == "complete"
+    soon = T0 + timedelta(seconds=60)
+    receiving = assemble_record(*args, context=context(), last_received_at=T0, now=soon)
+    assert receiving.status is Status.RECEIVING
+    # Read later, the stored record is complete without anything writing that down.
+    assert receiving.status_at(T0 + timedelta(seconds=120), 120) is Status.COMPLETE
+    assert receiving.status_at(soon, 120) is Status.RECEIVING
+    final = assemble_record(*args, context=context(), last_received_at=T0, now=soon, final=True)
+    assert final.status is Status.COMPLETE
     for field in ("fluoro_time_s", "dap_gy_cm2", "ka_r_mgy", "total_cement_ml", "start"):
-        assert final[field] is None  # unknown, never 0
+        assert getattr(final, field) is None  # unknown, never 0
     assert final == assemble_record(
-        *args, last_received_at=T0, now=T0 + timedelta(seconds=60), quiet_period_s=120, final=True
+        *args, context=context(), last_received_at=T0, now=soon, final=True
     )
 
 
@@ -85,14 +94,40 @@ def test_device_difference_and_data_quality_flags() -> None:
         str(report.StudyInstanceUID),
         [*instances("img"), *instances(str(report.SOPInstanceUID), modality="SR")],
         observations,
+        context=context(quiet_period_s=1),
         last_received_at=T0,
         now=T0,
-        quiet_period_s=1,
         final=True,
     )
-    assert record["device"]["model"] == "Allura Clarity"  # the imaging unit's own header
-    assert record["device_differences"] == [
-        {"field": "model", "images": "Allura Clarity", "dose_report": "Allura Xper"}
+    assert record.device.model == "Allura Clarity"  # the imaging unit's own header
+    assert record.device_differences == [
+        DeviceDifference(field="model", images="Allura Clarity", dose_report="Allura Xper")
     ]
-    assert "device-model-differs-in-dose-report" in record["flags"]
-    assert "lenient-timezone-offset:UTC-04:00" in record["flags"]
+    assert "device-model-differs-in-dose-report" in record.flags
+    assert "lenient-timezone-offset:UTC-04:00" in record.flags
+
+
+def test_site_plausibility_limits_reach_assembly(tmp_path: Path) -> None:
+    """Regression (issue 8): a site's [plausibility] limit in vocabulary.toml was never used."""
+    site = tmp_path / "vocabulary.toml"
+    site.write_text("[plausibility]\nvertebral_max_ml = 2.0\n")
+    _, assembly = load_contexts(load_settings(vocabulary_path=site, data_dir=tmp_path))
+    assert assembly.plausibility.vertebral_max_ml == 2.0
+    volume = Observation(
+        kind=Kind.CEMENT_VOLUME_ML,
+        value=4.0,
+        level="L1",
+        provenance=Provenance(sop_instance_uid="a", path="ImageComments", raw="L1 4 ml"),
+    )
+    record = assemble_record(
+        "1.2.3", instances("a"), [volume], context=assembly, last_received_at=T0, now=T0
+    )
+    (level,) = record.levels
+    assert (level.level, level.cement_ml) == ("L1", 4.0)
+    assert "implausible-cement-volume" in level.flags
+    assert record.needs_review
+    # The built-in limit (12 mL) leaves the same 4 mL alone.
+    plain = assemble_record(
+        "1.2.3", instances("a"), [volume], context=context(), last_received_at=T0, now=T0
+    )
+    assert "implausible-cement-volume" not in plain.levels[0].flags

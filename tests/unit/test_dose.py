@@ -177,11 +177,21 @@ def test_event_subset_report_changes_nothing() -> None:
 # --- synthetic observations: planes, images, timing -------------------------------------------
 
 
-def obs(kind: Kind, value: object, sop: str = "1.1", path: str = "x", *flags: str) -> Observation:
+def obs(
+    kind: Kind,
+    value: object,
+    sop: str = "1.1",
+    path: str = "x",
+    *flags: str,
+    plane: str | None = None,
+    event_uid: str | None = None,
+) -> Observation:
     return Observation(
         kind=kind,
         value=value,  # type: ignore[arg-type]
         provenance=Provenance(sop_instance_uid=sop, path=path),
+        plane=plane,
+        event_uid=event_uid,
         flags=flags,
     )
 
@@ -196,12 +206,12 @@ def test_two_planes_summed_and_kept() -> None:
     summary = summarise_dose(
         [
             report_obs("1.1", planes=["A", "B"]),
-            obs(Kind.DAP_TOTAL_GY_M2, 2e-4, "1.1", "a", "plane:A"),
-            obs(Kind.DAP_TOTAL_GY_M2, 1e-4, "1.1", "b", "plane:B"),
-            obs(Kind.FLUORO_TIME_S, 60.0, "1.1", "c", "plane:A"),
-            obs(Kind.FLUORO_TIME_S, 30.0, "1.1", "d", "plane:B"),
-            obs(Kind.KAR_TOTAL_MGY, 10.0, "1.1", "e", "plane:A"),
-            obs(Kind.KAR_TOTAL_MGY, None, "1.1", "f", "plane:B"),
+            obs(Kind.DAP_TOTAL_GY_M2, 2e-4, "1.1", "a", plane="A"),
+            obs(Kind.DAP_TOTAL_GY_M2, 1e-4, "1.1", "b", plane="B"),
+            obs(Kind.FLUORO_TIME_S, 60.0, "1.1", "c", plane="A"),
+            obs(Kind.FLUORO_TIME_S, 30.0, "1.1", "d", plane="B"),
+            obs(Kind.KAR_TOTAL_MGY, 10.0, "1.1", "e", plane="A"),
+            obs(Kind.KAR_TOTAL_MGY, None, "1.1", "f", plane="B"),
         ]
     )
     assert summary.planes == ["A", "B"]
@@ -225,7 +235,7 @@ def test_image_dap_used_only_without_a_dose_report() -> None:
     assert len(summary.sources["dap_gy_cm2"]) == 2
     assert summary.fluoro_time_s is None
     with_report = summarise_dose(
-        [*images, report_obs("1.1"), obs(Kind.DAP_TOTAL_GY_M2, 1e-4, "1.1", "t", "plane:single")]
+        [*images, report_obs("1.1"), obs(Kind.DAP_TOTAL_GY_M2, 1e-4, "1.1", "t", plane="single")]
     )
     assert with_report.dap_gy_cm2 == pytest.approx(1.0)
     assert with_report.origins["dap_gy_cm2"] == "TID10001"

@@ -76,7 +76,8 @@ def test_derived_images_and_event_uid_are_flagged() -> None:
         )
     )
     assert "derived-image" in obs.flags
-    assert "irradiation-event:1.2.3.9" in obs.flags
+    assert obs.event_uid == "1.2.3.9"
+    assert not any("1.2.3.9" in flag for flag in obs.flags), "data is a field, not a flag"
 
 
 def test_structured_reports_are_not_images() -> None:

@@ -25,7 +25,6 @@ from vp_log.extract.rdsr import (
     normalise_time,
     parse_dicom_datetime,
     parse_timezone_offset,
-    plane_of_flags,
     time_unit_factor,
 )
 from vp_log.models import Kind, Observation
@@ -100,7 +99,7 @@ def test_fluoroscopy_reports_match_expected(
     # every per-plane total says its plane, in flags and in the path
     for o in obs:
         if o.kind in (Kind.FLUORO_TIME_S, Kind.DAP_TOTAL_GY_M2, Kind.KAR_TOTAL_MGY):
-            assert plane_of_flags(o.flags) == "single"
+            assert o.plane == "single"
             assert o.provenance.path.startswith("sr:(DCM,113702)[0]/")
             assert o.provenance.sop_instance_uid == report["report_uid"]
             assert o.provenance.raw
@@ -301,10 +300,10 @@ def test_biplane_totals_are_kept_per_plane() -> None:
         ]
     )
     obs = extract_dose_report(ds)
-    dap = {plane_of_flags(o.flags): o for o in obs if o.kind is Kind.DAP_TOTAL_GY_M2}
+    dap = {o.plane: o for o in obs if o.kind is Kind.DAP_TOTAL_GY_M2}
     assert {p: o.value for p, o in dap.items()} == {"A": 2.0, "B": 1.0}
     assert dap["B"].provenance.path == "sr:(DCM,113702)[1]/(DCM,113722)"
-    times = {plane_of_flags(o.flags): o.value for o in obs if o.kind is Kind.FLUORO_TIME_S}
+    times = {o.plane: o.value for o in obs if o.kind is Kind.FLUORO_TIME_S}
     assert times == {"A": 60.0, "B": 120.0}
     report = one(obs, Kind.DOSE_REPORT).value
     assert isinstance(report, dict)

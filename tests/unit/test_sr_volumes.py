@@ -116,7 +116,7 @@ def test_sacrum_with_laterality() -> None:
     laterality = _coded(("272741003", "SCT"), ("7771000", "SCT"))
     ds = _report(_group(_coded(FINDING_SITE, ("54735007", "SCT")), laterality, _num(VOLUME, "3")))
     (obs,) = extract_sr_volumes(ds, VOCABULARY)
-    assert (obs.level, obs.flags) == ("sacrum", ("generic-volume", "side:left"))
+    assert (obs.level, obs.side, obs.flags) == ("sacrum", "left", ("generic-volume",))
 
 
 @pytest.mark.parametrize(
@@ -180,4 +180,9 @@ def test_laterality_as_modifier_of_the_finding_site() -> None:
     site = _coded(FINDING_SITE, ("54735007", "SCT"))
     site.ContentSequence = DicomSequence([_coded(("272741003", "SCT"), ("24028007", "SCT"))])
     (obs,) = extract_sr_volumes(_report(_group(site, _num(VOLUME, "2.5"))), VOCABULARY)
-    assert (obs.level, obs.value, obs.flags) == ("sacrum", 2.5, ("generic-volume", "side:right"))
+    assert (obs.level, obs.value, obs.side, obs.flags) == (
+        "sacrum",
+        2.5,
+        "right",
+        ("generic-volume",),
+    )

@@ -1,4 +1,4 @@
-"""``vp-log db``: schema migrations."""
+"""``vp-log db``: schema migrations, and the records they make stale."""
 
 from __future__ import annotations
 
@@ -6,16 +6,26 @@ import typer
 
 from vp_log.cli.common import console, state
 from vp_log.db.engine import current_revision, upgrade_database
+from vp_log.pipeline import Pipeline
+from vp_log.spool import Spool
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
 
 @app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
-    """Create the database or upgrade it to the newest schema."""
-    url = state(ctx).settings.db_url
+    """Create the database or upgrade it to the newest schema; rebuild older records.
+
+    A record stored in an older shape is rebuilt from its study's stored observations (the
+    header archive is not needed); ``listen`` and ``import`` do the same on their way.
+    """
+    st = state(ctx)
+    url = st.settings.db_url
     upgrade_database(url)
+    rebuilt = Pipeline(st.settings, st.database, Spool(st.settings.data_dir)).assemble_stale()
     console.print(f"database at revision [bold]{current_revision(url)}[/]")
+    if rebuilt:
+        console.print(f"{len(rebuilt)} procedure record(s) rebuilt from their observations")
 
 
 @app.command("current")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -13,8 +13,7 @@ from vp_log.cli.common import console, fail, print_json, state
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
 from vp_log.followup import load_schedule, outcome_timeline, render_outcome_timeline
-from vp_log.pipeline import Pipeline
-from vp_log.spool import Spool
+from vp_log.record import ProcedurePublic
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
 
@@ -28,15 +27,10 @@ def _iso_date(value: str | None, option: str) -> str | None:
         fail(f"{option} must be a date as YYYY-MM-DD, got {value!r}")
 
 
-def record_json(row: Procedure) -> dict[str, Any]:
-    """The public JSON of a record: its id first, then the assembled document."""
-    return {"id": row.id, **row.record}
-
-
-def _refresh(ctx: typer.Context) -> None:
-    """Complete studies whose quiet period has passed (the listener may not be running)."""
-    st = state(ctx)
-    Pipeline(st.settings, st.database, Spool(st.settings.data_dir)).complete_quiet_studies()
+def _public(ctx: typer.Context, row: Procedure) -> ProcedurePublic:
+    return repo.public_record(
+        row, now=datetime.now(UTC), quiet_period_s=state(ctx).settings.quiet_period_s
+    )
 
 
 @app.command("list")
@@ -52,7 +46,6 @@ def list_(
 ) -> None:
     """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
     since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
-    _refresh(ctx)
     with state(ctx).database.session() as session:
         rows = repo.list_procedures(
             session=session,
@@ -61,9 +54,9 @@ def list_(
             patient_id=patient,
             include_all=all_,
         )
-        records = [record_json(r) for r in rows]
+        records = [_public(ctx, r) for r in rows]
     if as_json:
-        print_json(records)
+        print_json([r.to_json() for r in records])
         return
     table = Table(title=f"{len(records)} procedure record(s)")
     for column in (
@@ -79,18 +72,17 @@ def list_(
     ):
         table.add_column(column)
     for rec in records:
-        levels = ", ".join(str(lv.get("level")) for lv in rec.get("levels") or [])
-        cement = rec.get("total_cement_ml")
+        levels = ", ".join(lv.level for lv in rec.levels)
         table.add_row(
-            str(rec["id"]),
-            rec.get("study_date") or "?",
-            rec.get("patient_id") or "?",
-            rec.get("accession_number") or "",
-            rec.get("procedure_type") or "",
+            str(rec.id),
+            rec.study_date or "?",
+            rec.patient_id or "?",
+            rec.accession_number or "",
+            rec.procedure_type.value,
             levels or "-",
-            f"{cement:g} mL" if isinstance(cement, int | float) else "unknown",
-            rec.get("status") or "",
-            str(rec.get("instance_count", 0)),
+            f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown",
+            rec.status.value,
+            str(rec.instance_count),
         )
     console.print(table)
 
@@ -102,27 +94,24 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """Show one procedure record with the source of each value."""
-    _refresh(ctx)
-    with state(ctx).database.session() as session:
+    st = state(ctx)
+    with st.database.session() as session:
         rows = repo.find_procedures(session=session, key=key)
-        records = [record_json(r) for r in rows]
+        records = [_public(ctx, r) for r in rows]
     if not records:
         fail(f"no procedure record with id, accession number or Study Instance UID {key!r}")
     if len(records) > 1:
-        ids = ", ".join(
-            f"{r['id']} ({r.get('study_date')}, {r.get('patient_id')})" for r in records
-        )
+        ids = ", ".join(f"{r.id} ({r.study_date}, {r.patient_id})" for r in records)
         fail(f"{key!r} matches several records: {ids}; give the record id")
     record = records[0]
-    st = state(ctx)
     schedule = load_schedule(st.settings.followup_schedule_path)
     with st.database.session() as session:
-        record["outcomes"] = outcome_timeline(session, record["id"], schedule=schedule)
+        outcomes = outcome_timeline(session, record.id, schedule=schedule)
     if as_json:
-        print_json(record)
+        print_json({**record.to_json(), "outcomes": outcomes})
         return
     render_record(record)
-    console.print(render_outcome_timeline(record["outcomes"]))
+    console.print(render_outcome_timeline(outcomes))
 
 
 def fluoro_time_text(seconds: float | None) -> str:
@@ -153,23 +142,23 @@ def compact_sources(sources: list[str]) -> str:
     )
 
 
-def _origin(record: dict[str, Any], field: str) -> str:
-    origin = (record.get("origins") or {}).get(field)
-    where = (record.get("sources") or {}).get(field) or []
+def _origin(record: ProcedurePublic, field: str) -> str:
+    origin = record.origins.get(field)
+    where = record.sources.get(field) or []
     parts = [p for p in (origin, compact_sources(where) if where else None) if p]
     return escape(" · ".join(parts)) if parts else "-"
 
 
-def _render_dose(record: dict[str, Any]) -> None:
+def _render_dose(record: ProcedurePublic) -> None:
     table = Table("dose and timing", "value", "source", title="Dose", title_justify="left")
-    duration = record.get("duration_s")
+    duration = record.duration_s
     rows = [
-        ("fluoroscopy time", fluoro_time_text(record.get("fluoro_time_s")), "fluoro_time_s"),
-        ("acquisition time", _fmt(record.get("acquisition_time_s"), " s"), "acquisition_time_s"),
-        ("dose-area product", _fmt(record.get("dap_gy_cm2"), " Gy·cm²"), "dap_gy_cm2"),
-        ("air kerma at reference point", _fmt(record.get("ka_r_mgy"), " mGy"), "ka_r_mgy"),
-        ("irradiation events", _fmt(record.get("irradiation_events")), "irradiation_events"),
-        ("planes", ", ".join(record.get("planes") or []) or "-", "planes"),
+        ("fluoroscopy time", fluoro_time_text(record.fluoro_time_s), "fluoro_time_s"),
+        ("acquisition time", _fmt(record.acquisition_time_s, " s"), "acquisition_time_s"),
+        ("dose-area product", _fmt(record.dap_gy_cm2, " Gy·cm²"), "dap_gy_cm2"),
+        ("air kerma at reference point", _fmt(record.ka_r_mgy, " mGy"), "ka_r_mgy"),
+        ("irradiation events", _fmt(record.irradiation_events), "irradiation_events"),
+        ("planes", ", ".join(record.planes) or "-", "planes"),
         ("duration", fluoro_time_text(duration) if duration is not None else _fmt(None), "start"),
     ]
     for name, value, field in rows:
@@ -177,9 +166,7 @@ def _render_dose(record: dict[str, Any]) -> None:
     console.print(table)
 
 
-def _render_levels(record: dict[str, Any]) -> None:
-    levels = record.get("levels") or []
-    total = record.get("total_cement_ml")
+def _render_levels(record: ProcedurePublic) -> None:
     table = Table(
         "level",
         "cement",
@@ -187,71 +174,62 @@ def _render_levels(record: dict[str, Any]) -> None:
         "side",
         "flags",
         "sources",
-        title=f"Treated levels (total cement {_fmt(total, ' mL')})",
+        title=f"Treated levels (total cement {_fmt(record.total_cement_ml, ' mL')})",
         title_justify="left",
     )
-    for level in levels:
-        sources = [
-            src if isinstance(src, str) else f"{src.get('path')}@{src.get('sop_instance_uid')}"
-            for src in level.get("sources") or []
-        ]
+    for level in record.levels:
         table.add_row(
-            escape(str(level.get("level"))),
-            _fmt(level.get("cement_ml"), " mL"),
-            _fmt(level.get("approach")),
-            _fmt(level.get("side")),
-            escape(", ".join(level.get("flags") or [])) or "-",
-            escape(compact_sources(sources)) or "-",
+            escape(level.level),
+            _fmt(level.cement_ml, " mL"),
+            _fmt(level.approach),
+            _fmt(level.side),
+            escape(", ".join(level.flags)) or "-",
+            escape(compact_sources([src.line() for src in level.sources])) or "-",
         )
     console.print(table)
 
 
-def render_record(record: dict[str, Any]) -> None:
-    table = Table(show_header=False, title=f"Procedure record {record['id']}", title_justify="left")
+def render_record(record: ProcedurePublic) -> None:
+    table = Table(show_header=False, title=f"Procedure record {record.id}", title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
-    device = record.get("device") or {}
+    device = record.device
     rows: list[tuple[str, str]] = [
-        ("type", _fmt(record.get("procedure_type"))),
-        ("status", _fmt(record.get("status"))),
-        ("patient", f"{_fmt(record.get('patient_id'))}  {record.get('patient_name') or ''}"),
-        ("study date", _fmt(record.get("study_date"))),
-        ("accession", _fmt(record.get("accession_number"))),
-        ("study", record["study_instance_uid"]),
-        ("description", _fmt(record.get("study_description"))),
-        ("modalities", ", ".join(record.get("modalities") or []) or "-"),
-        ("series / instances", f"{record.get('series_count')} / {record.get('instance_count')}"),
-        ("start", _fmt(record.get("start"))),
-        ("end", _fmt(record.get("end"))),
+        ("type", record.procedure_type.value),
+        ("status", record.status.value),
+        ("patient", f"{_fmt(record.patient_id)}  {record.patient_name or ''}"),
+        ("study date", _fmt(record.study_date)),
+        ("accession", _fmt(record.accession_number)),
+        ("study", record.study_instance_uid),
+        ("description", _fmt(record.study_description)),
+        ("modalities", ", ".join(record.modalities) or "-"),
+        ("series / instances", f"{record.series_count} / {record.instance_count}"),
+        ("start", _fmt(record.start)),
+        ("end", _fmt(record.end)),
         (
             "device",
-            " ".join(
-                str(v)
-                for v in (device.get("manufacturer"), device.get("model"), device.get("serial"))
-                if v
-            )
+            " ".join(v for v in (device.manufacturer, device.model, device.serial) if v)
             or "[dim]unknown[/]",
         ),
-        ("operators", ", ".join(record.get("operators") or []) or "-"),
-        ("performing physicians", ", ".join(record.get("performing_physicians") or []) or "-"),
+        ("operators", ", ".join(record.operators) or "-"),
+        ("performing physicians", ", ".join(record.performing_physicians) or "-"),
     ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
     _render_dose(record)
     _render_levels(record)
-    if record.get("flags"):
-        console.print("[yellow]flags:[/] " + ", ".join(record["flags"]))
-    for conflict in record.get("conflicts") or []:
-        console.print(f"[red]conflict[/] {conflict.get('field')}: {conflict.get('values')}")
-    sources = record.get("sources") or {}
-    if sources:
+    if record.flags:
+        console.print("[yellow]flags:[/] " + ", ".join(record.flags))
+    for conflict in record.conflicts:
+        console.print(f"[red]conflict[/] {conflict.field}: {conflict.values}")
+    if record.sources:
         src = Table(
             "value",
             "source (attribute or SR path @ SOP Instance UID)",
             title="Sources",
             title_justify="left",
         )
-        for name, where in sources.items():
+        for name, where in record.sources.items():
             src.add_row(name, escape(compact_sources(where)))
         console.print(src)

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from vp_log.db.errors import UnreadableRecordError
 from vp_log.db.tables import Instance, ObservationRow, Procedure
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ def study_observations(*, session: Session, study_instance_uid: str) -> list[Obs
             value=row.value,
             provenance=Provenance(sop_instance_uid=sop_uid, path=row.path, raw=row.raw),
             level=row.level,
+            side=row.side,
+            plane=row.plane,
+            event_uid=row.event_uid,
             flags=tuple(row.flags or ()),
         )
         for row, sop_uid in rows
@@ -119,22 +125,24 @@ def _clip(value: Any, size: int) -> str | None:
     return None if value is None else str(value)[:size]
 
 
-def save_procedure(
-    *, session: Session, record: dict[str, Any], last_received_at: datetime, updated_at: datetime
-) -> int:
+def save_procedure(*, session: Session, record: ProcedureRecord, updated_at: datetime) -> int:
     """Insert or update the record of a study (keyed on Study Instance UID); return its id."""
+    if record.last_received_at is None:
+        msg = f"record of study {record.study_instance_uid} has no last_received_at"
+        raise ValueError(msg)
     values = {
-        "study_instance_uid": record["study_instance_uid"],
+        "study_instance_uid": record.study_instance_uid,
         # Index columns hold what fits; the record keeps the whole value.
-        "accession_number": _clip(record.get("accession_number"), 128),
-        "patient_id": _clip(record.get("patient_id"), 128),
-        "study_date": _clip(record.get("study_date"), 10),
-        "procedure_type": record.get("procedure_type") or "unclassified",
-        "status": record["status"],
-        "instance_count": record.get("instance_count") or 0,
-        "last_received_at": last_received_at,
+        "accession_number": _clip(record.accession_number, 128),
+        "patient_id": _clip(record.patient_id, 128),
+        "study_date": _clip(record.study_date, 10),
+        "procedure_type": record.procedure_type.value,
+        "status": record.status.value,
+        "instance_count": record.instance_count,
+        "last_received_at": record.last_received_at,
         "updated_at": updated_at,
-        "record": record,
+        "record": record.model_dump(mode="json"),
+        "record_version": RECORD_VERSION,
     }
     stmt = _insert(session, Procedure).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -143,6 +151,30 @@ def save_procedure(
     ).returning(Procedure.id)
     proc_id: int = session.execute(stmt).scalar_one()
     return proc_id
+
+
+def procedure_of_study(*, session: Session, study_instance_uid: str) -> Procedure | None:
+    return session.scalars(
+        select(Procedure).where(Procedure.study_instance_uid == study_instance_uid)
+    ).one_or_none()
+
+
+def stored_record(row: Procedure) -> ProcedureRecord:
+    """The typed record of a row (an older stored shape reads with the added fields unset)."""
+    try:
+        return ProcedureRecord.model_validate(row.record or {})
+    except ValidationError as exc:
+        msg = f"the stored record {row.id} cannot be read ({exc.error_count()} problems); "
+        msg += "rebuild it with vp-log reextract"
+        raise UnreadableRecordError(msg) from None
+
+
+def public_record(row: Procedure, *, now: datetime, quiet_period_s: float) -> ProcedurePublic:
+    """What ``--json`` prints of a row, its status as of ``now`` (derived, never written)."""
+    record = stored_record(row)
+    return ProcedurePublic.from_stored(
+        id=row.id, record=record, status=record.status_at(now, quiet_period_s)
+    )
 
 
 def studies_due_for_completion(
@@ -163,7 +195,9 @@ def stale_studies(*, session: Session) -> list[str]:
     """Studies whose record is missing or was assembled from fewer instances than stored.
 
     Counts, not clocks: an instance acknowledged before an assembly but stored after it
-    still makes its study stale (instances are never deleted, so the count only grows).
+    still makes its study stale (instances are never deleted, so the count only grows). A
+    record stored in an older shape (``record_version``) is stale too: it is rebuilt from the
+    stored observations.
     """
     counts = (
         select(Instance.study_instance_uid, func.count(Instance.id).label("stored"))
@@ -173,7 +207,13 @@ def stale_studies(*, session: Session) -> list[str]:
     stmt = (
         select(counts.c.study_instance_uid)
         .outerjoin(Procedure, Procedure.study_instance_uid == counts.c.study_instance_uid)
-        .where(or_(Procedure.id.is_(None), Procedure.instance_count != counts.c.stored))
+        .where(
+            or_(
+                Procedure.id.is_(None),
+                Procedure.instance_count != counts.c.stored,
+                Procedure.record_version < RECORD_VERSION,
+            )
+        )
         .order_by(counts.c.study_instance_uid)
     )
     return list(session.scalars(stmt))
@@ -200,10 +240,21 @@ def list_procedures(
     return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()
 
 
-def find_procedures(*, session: Session, key: str) -> Sequence[Procedure]:
-    """Records matching ``key``: a record id, an accession number or a Study Instance UID."""
+# The largest record id a database column holds (64-bit signed); a longer number is no id.
+MAX_RECORD_ID = 2**63 - 1
+
+
+def find_procedures(
+    *, session: Session, key: str, patient: bool = False
+) -> Sequence[Procedure]:
+    """Records ``key`` names: a record id, an accession number, a Study Instance UID (and,
+    with ``patient``, a patient ID), ordered by id. A number too large to be an id is looked
+    up as an accession number or UID only."""
+    key = key.strip()
     conditions = [Procedure.accession_number == key, Procedure.study_instance_uid == key]
-    if key.isdigit():
+    if patient:
+        conditions.append(Procedure.patient_id == key)
+    if key.isascii() and key.isdigit() and int(key) <= MAX_RECORD_ID:
         conditions.append(Procedure.id == int(key))
     return session.scalars(select(Procedure).where(or_(*conditions)).order_by(Procedure.id)).all()
 

@@ -48,6 +48,9 @@ class ObservationRow(Base):
     path: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text, nullable=True)
     level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    side: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    plane: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    event_uid: Mapped[str | None] = mapped_column(Text, nullable=True)
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
     instance: Mapped[Instance] = relationship(back_populates="observations")
@@ -69,3 +72,6 @@ class Procedure(Base):
     last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    record_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="Shape of `record`; older ones are rebuilt"
+    )

@@ -1,7 +1,8 @@
 """Pure extraction: a pydicom Dataset (read without pixel data) → observations.
 
 One module per source; :func:`extract_all` runs them all. Nothing here touches a file,
-the network or the database.
+the network, the database or the settings: what the site sets comes in an
+:class:`ExtractionContext`, loaded by :func:`vp_log.pipeline.load_contexts`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from vp_log.config import Settings
 from vp_log.extract.annotations import extract_annotations
 from vp_log.extract.header import extract_header
 from vp_log.extract.image_dose import extract_image_dose
@@ -18,7 +18,7 @@ from vp_log.extract.procedure import extract_procedure
 from vp_log.extract.rdsr import extract_dose_report
 from vp_log.extract.sr import extract_sr_volumes
 from vp_log.models import Observation
-from vp_log.vocabulary import Vocabulary, load_vocabulary
+from vp_log.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,6 @@ class ExtractionContext:
     """What the extractors need besides the dataset: the site's vocabulary."""
 
     vocabulary: Vocabulary
-
-
-def load_extraction_context(settings: Settings) -> ExtractionContext:
-    """The context for ``settings``; a bad vocabulary file raises ``VocabularyError``."""
-    return ExtractionContext(vocabulary=load_vocabulary(settings.vocabulary_path))
 
 
 def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:

@@ -41,8 +41,8 @@ and no cement (``L1 pedicle screw``, ``S/P L1 fracture``) is flagged ``level-men
 Procedure words in Study and Series Description are reported by
 :mod:`vp_log.extract.procedure`; here they only give context, so they are not counted twice.
 
-The side of a volume travels in the observation's flags as ``side:<left|right|bilateral>``
-(the observation model has no side field); a ``SIDE`` observation carries it as well.
+The side of a volume is the observation's ``side`` field; a ``SIDE`` observation carries it
+as well.
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ FLAG_LEVEL_MENTION_ONLY = "level-mention-only"
 FLAG_NEGATIVE_CONTEXT = "negative-context"
 FLAG_SHARED_BY_LEVELS = "shared-by-levels"
 FLAG_NO_LEVEL = "no-level"
-SIDE_FLAG_PREFIX = "side:"
 
 _KO_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 _RDSR_SOP_CLASSES = frozenset(
@@ -493,7 +492,11 @@ def observations_from_parse(
     out: list[Observation] = []
 
     def add(
-        kind: Kind, value: str | float, level: SpinalLevel | None, flags: tuple[str, ...] = ()
+        kind: Kind,
+        value: str | float,
+        level: SpinalLevel | None,
+        flags: tuple[str, ...] = (),
+        side: Side | None = None,
     ) -> None:
         out.append(
             Observation(
@@ -501,14 +504,14 @@ def observations_from_parse(
                 value=value,
                 provenance=provenance,
                 level=str(level) if level is not None else None,
+                side=side.value if side is not None else None,
                 flags=flags,
             )
         )
 
     for item in parse.levels:
-        side_flag = (f"{SIDE_FLAG_PREFIX}{item.side.value}",) if item.side else ()
         if item.cement_ml is not None:
-            add(Kind.CEMENT_VOLUME_ML, item.cement_ml, item.level, item.flags + side_flag)
+            add(Kind.CEMENT_VOLUME_ML, item.cement_ml, item.level, item.flags, item.side)
         else:
             add(Kind.LEVEL, str(item.level), item.level, item.flags)
         if item.approach is not None:

@@ -61,9 +61,7 @@ def extract_image_dose(ds: Dataset) -> list[Observation]:
     if _is_derived(ds):
         # A derived image repeats its source's dose: summing it would count it twice.
         extra.append("derived-image")
-    event_uid = str(ds.get("IrradiationEventUID", "") or "").strip()
-    if event_uid:
-        extra.append(f"irradiation-event:{event_uid}")
+    event_uid = str(ds.get("IrradiationEventUID", "") or "").strip() or None
     if flags:
         logger.warning("ImageAndFluoroscopyAreaDoseProduct %r not used: %s", raw, flags[0])
     return [
@@ -75,6 +73,7 @@ def extract_image_dose(ds: Dataset) -> list[Observation]:
                 path="ImageAndFluoroscopyAreaDoseProduct",
                 raw=f"{raw} {IMAGE_DAP_UNIT}",
             ),
+            event_uid=event_uid,
             flags=(*flags, *extra),
         )
     ]

@@ -30,7 +30,7 @@ from pydicom.dataset import Dataset
 
 from vp_log.extract.sr import code_of, find_content_items
 from vp_log.levels import find_levels
-from vp_log.models import Kind, Observation, Provenance
+from vp_log.models import Kind, Observation, ProcedureCode, Provenance
 from vp_log.vocabulary import ProcedureType, Vocabulary, normalise_text
 
 logger = logging.getLogger(__name__)
@@ -114,19 +114,19 @@ def _code_observations(
             continue
         value, scheme = code
         entry = vocabulary.code_entry(value, scheme)
-        payload: dict[str, Any] = {
-            "code": value,
-            "scheme": scheme,
-            "meaning": meaning,
-            "procedure_type": entry.procedure_type.value if entry else None,
-            "add_on": entry.add_on if entry else False,
-            "laterality": entry.laterality if entry else None,
-            "sequence": keyword.rsplit(".", 1)[-1].split("[", 1)[0],
-        }
+        payload = ProcedureCode(
+            code=value,
+            scheme=scheme,
+            meaning=meaning,
+            procedure_type=entry.procedure_type.value if entry else None,
+            add_on=entry.add_on if entry else False,
+            laterality=entry.laterality if entry else None,
+            sequence=keyword.rsplit(".", 1)[-1].split("[", 1)[0],
+        )
         out.append(
             Observation(
                 kind=Kind.PROCEDURE_CODE,
-                value=payload,
+                value=payload.model_dump(mode="json"),
                 provenance=Provenance(sop_instance_uid=uid, path=path, raw=f"{scheme}:{value}"),
             )
         )

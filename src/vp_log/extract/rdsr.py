@@ -9,10 +9,10 @@ kerma (Ka,r) to mGy, times to seconds. An unknown unit makes that one value unkn
 with an ``unknown-unit:<unit>`` flag; the rest of the report is still read.
 
 Plane encoding: per-plane values (accumulated data, TID 10002, one 113702 container per plane)
-are separate observations; the plane is in ``flags`` as ``plane:A``, ``plane:B`` or
-``plane:single`` (``plane:unknown`` when the container names none), and in the provenance path
-as the container's index (``sr:(DCM,113702)[1]/(DCM,113722)``). Observations without a
-``plane:`` flag (private summaries) cover the whole procedure.
+are separate observations; the plane is the observation's ``plane`` field (``A``, ``B``,
+``single``; ``unknown`` when the container names none), and in the provenance path as the
+container's index (``sr:(DCM,113702)[1]/(DCM,113722)``). Observations without a plane (private
+summaries) cover the whole procedure.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from vp_log.extract.sr import (
     same_code,
 )
 from vp_log.extract.technique import read_event_technique, report_patient, siemens_comment_values
-from vp_log.models import Kind, Observation, Provenance
+from vp_log.models import IrradiationEvent, Kind, Observation, Provenance, payload_value
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ __all__ = [
     "normalise_time",
     "parse_dicom_datetime",
     "parse_timezone_offset",
-    "plane_of_flags",
     "time_unit_factor",
 ]
 
@@ -217,14 +216,6 @@ def parse_dicom_datetime(
     return value, ()
 
 
-def plane_of_flags(flags: tuple[str, ...]) -> str | None:
-    """The plane named by a ``plane:X`` flag, if any."""
-    for flag in flags:
-        if flag.startswith("plane:"):
-            return flag.removeprefix("plane:")
-    return None
-
-
 # --- reading helpers -------------------------------------------------------------------------
 
 
@@ -370,7 +361,8 @@ def _read_accumulated(ctx: _Context, ds: Dataset) -> tuple[list[str], dict[str, 
                         kind=kind,
                         value=num.value,
                         provenance=ctx.provenance(_child_path(container_path, child), num.raw),
-                        flags=(f"plane:{plane}", *num.flags),
+                        plane=plane,
+                        flags=num.flags,
                     )
                 )
                 if num.value and kind in (
@@ -406,7 +398,6 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
         path = _indexed("sr:", IRRADIATION_EVENT, index)
         flags: list[str] = []
         plane = _plane_of(item)
-        flags.append(f"plane:{plane}")
 
         uid_item = _child(item, EVENT_UID)
         uid = _text_value(uid_item.item) if uid_item else None
@@ -452,18 +443,22 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
         ctx.observations.append(
             Observation(
                 kind=Kind.IRRADIATION_EVENT,
-                value={
-                    "uid": uid,
-                    "start": start,
-                    "type": label,
-                    "category": category,
-                    "protocol": protocol,
-                    "plane": plane,
-                    **numbers,
-                    "reference_point": reference_point.meaning if reference_point else None,
-                    "technique": technique.model_dump(mode="json", exclude_none=True),
-                },
+                value=payload_value(
+                    IrradiationEvent(
+                        uid=uid,
+                        start=start,
+                        type=label,
+                        category=category,
+                        protocol=protocol,
+                        plane=plane,
+                        **numbers,
+                        reference_point=reference_point.meaning if reference_point else None,
+                        technique=technique.model_dump(mode="json", exclude_none=True),
+                    )
+                ),
                 provenance=ctx.provenance(path, uid),
+                plane=plane,
+                event_uid=uid,
                 flags=tuple(flags),
             )
         )

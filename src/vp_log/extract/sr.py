@@ -233,7 +233,7 @@ def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]
     siblings, then up the tree, so TID 1501 measurement groups and flat templates both work.
     A generic volume whose site is not a vertebra (or that has no site) is not a cement volume;
     a concept marked ``cement = true`` counts without a site (level unknown).
-    Flags: ``generic-volume`` for 118565006, ``side:<side>`` when laterality is coded.
+    Flags: ``generic-volume`` for 118565006; ``side`` is set when laterality is coded.
     """
     if not isinstance(ds, Dataset):
         raise TypeError('Argument "ds" must have type "pydicom.dataset.Dataset".')
@@ -306,8 +306,6 @@ def _volume_observation(
         logger.debug("%s %s: volume without a value (%r), unknown", uid, path, raw)
         return None
     flags: tuple[str, ...] = () if cement_concept else ("generic-volume",)
-    if side is not None:
-        flags += (f"side:{side}",)
     return Observation(
         kind=Kind.CEMENT_VOLUME_ML,
         value=value * factor,
@@ -317,5 +315,6 @@ def _volume_observation(
             raw=f"{raw} {unit[0] if unit else ''}; site {site.raw if site else 'none'}".strip(),
         ),
         level=site.level if site is not None else None,
+        side=side,
         flags=flags,
     )
