@@ -105,9 +105,7 @@ class Observation(BaseModel):
     value: JsonValue
     provenance: Provenance
     level: str | None = None
-    side: str | None = Field(
-        default=None, description="Side of a volume: left, right or bilateral"
-    )
+    side: str | None = Field(default=None, description="Side of a volume: left, right or bilateral")
     plane: str | None = Field(
         default=None,
         description="Acquisition plane of a dose value or event: A, B, single, unknown "

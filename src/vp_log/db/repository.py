@@ -244,9 +244,7 @@ def list_procedures(
 MAX_RECORD_ID = 2**63 - 1
 
 
-def find_procedures(
-    *, session: Session, key: str, patient: bool = False
-) -> Sequence[Procedure]:
+def find_procedures(*, session: Session, key: str, patient: bool = False) -> Sequence[Procedure]:
     """Records ``key`` names: a record id, an accession number, a Study Instance UID (and,
     with ``patient``, a patient ID), ordered by id. A number too large to be an id is looked
     up as an accession number or UID only."""
