@@ -66,8 +66,19 @@ class Settings(BaseSettings):
     max_pdu_size: int = Field(
         262144, ge=0, description="Largest PDU we accept (0 = unlimited); bigger is faster"
     )
-    network_timeout_s: float = Field(60.0, gt=0, description="DIMSE/network timeout")
+    network_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Idle association, or one PDU, aborted after this"
+    )
+    association_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="ARTIM: connect (and TLS) to A-ASSOCIATE-RQ, at most"
+    )
     max_associations: int = Field(16, ge=1, le=256, description="Concurrent associations")
+    max_connections: int = Field(
+        200, ge=2, le=2000, description="Open TCP connections, associated or not"
+    )
+    disk_reserve_mb: int = Field(
+        512, ge=0, description="Refuse C-STOREs (0xA700) below this free space in the data folder"
+    )
     tls_certificate: Path | None = Field(None, description="PEM certificate: enables TLS")
     tls_private_key: Path | None = Field(None, description="PEM private key for TLS")
     tls_ca_certificates: Path | None = Field(
@@ -134,6 +145,16 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_certificate is None) != (self.tls_private_key is None):
             msg = "tls_certificate and tls_private_key must be given together"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _connections(self) -> Settings:
+        if self.max_connections <= self.max_associations:
+            msg = (
+                f"max_connections ({self.max_connections}) must be above max_associations "
+                f"({self.max_associations})"
+            )
             raise ValueError(msg)
         return self
 

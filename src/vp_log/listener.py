@@ -23,13 +23,14 @@ from types import FrameType
 from typing import Any, cast
 
 from pydicom.uid import AllTransferSyntaxes
-from pynetdicom import AE, _config, evt
+from pynetdicom import _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
 from pynetdicom.dimse_primitives import C_STORE
 
 from vp_log.config import Settings
 from vp_log.pipeline import Pipeline
-from vp_log.spool import IncomingFile, Spool
+from vp_log.spool import DiskReserveError, IncomingFile, Spool
+from vp_log.transport import GuardedAE, GuardedServer, NetworkLimits, make_ssl_context
 from vp_log.worker import drain, run_worker
 
 logger = logging.getLogger(__name__)
@@ -115,18 +116,31 @@ class Listener:
         self._worker_lock = threading.Lock()  # worker restart, stop, and writes to the pipe
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
-        self._server: Any = None
+        self._server: GuardedServer | None = None
         self._worker: BaseProcess | None = None
         self.ae = self._make_ae()
 
     # --- AE ------------------------------------------------------------------------------
-    def _make_ae(self) -> AE:
-        ae = AE(ae_title=self.settings.ae_title)
+    @property
+    def limits(self) -> NetworkLimits:
+        s = self.settings
+        return NetworkLimits(
+            association_timeout_s=s.association_timeout_s,
+            network_timeout_s=s.network_timeout_s,
+            max_pdu_size=s.max_pdu_size,
+            max_associations=s.max_associations,
+            max_connections=s.max_connections,
+        )
+
+    def _make_ae(self) -> GuardedAE:
+        ae = GuardedAE(ae_title=self.settings.ae_title)
         ae.maximum_pdu_size = self.settings.max_pdu_size
-        ae.maximum_associations = self.settings.max_associations
+        # GuardedServer admits max_associations itself and caps connections at
+        # max_connections; pynetdicom's own count (threads) must never bite first.
+        ae.maximum_associations = self.settings.max_connections
         ae.network_timeout = self.settings.network_timeout_s
         ae.dimse_timeout = self.settings.network_timeout_s
-        ae.acse_timeout = self.settings.network_timeout_s
+        ae.acse_timeout = self.settings.association_timeout_s
         ae.require_calling_aet = list(self.settings.allowed_calling_aets)
         ae.add_supported_context(VERIFICATION_SOP_CLASS)
         for uid in STORAGE_SOP_CLASSES:
@@ -137,12 +151,10 @@ class Listener:
         s = self.settings
         if s.tls_certificate is None or s.tls_private_key is None:
             return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(certfile=s.tls_certificate, keyfile=s.tls_private_key)
-        if s.tls_ca_certificates is not None:
-            context.verify_mode = ssl.CERT_REQUIRED
-            context.load_verify_locations(cafile=s.tls_ca_certificates)
-        return context
+        try:
+            return make_ssl_context(s.tls_certificate, s.tls_private_key, s.tls_ca_certificates)
+        except (ValueError, PermissionError) as exc:
+            raise ListenError(str(exc)) from None
 
     # --- handlers (never raise; status constants only) --------------------------------------
     def handle_echo(self, event: evt.Event) -> int:
@@ -159,6 +171,9 @@ class Listener:
                 logger.error("C-STORE %s arrived without the spool receive hook", sop_uid)
                 return STATUS_PROCESSING_FAILURE
             self.spool.commit(incoming, sop_uid)
+        except DiskReserveError:  # logged by the spool when refusing starts and ends
+            stats.failed += 1
+            return STATUS_OUT_OF_RESOURCES
         except OSError as exc:
             logger.error("C-STORE %s from %s refused: %s", sop_uid, stats.calling_ae, exc)
             stats.failed += 1
@@ -255,6 +270,7 @@ class Listener:
 
     # --- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
+        ssl_context = self._ssl_context()  # a bad key stops start-up before anything runs
         self.spool.lock()
         cleared = self.spool.clear_incoming()
         if cleared:
@@ -280,8 +296,8 @@ class Listener:
         threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = self.ae.start_server(
-                address, block=False, evt_handlers=handlers, ssl_context=self._ssl_context()
+            self._server = self.ae.start_guarded_server(
+                address, limits=self.limits, evt_handlers=handlers, ssl_context=ssl_context
             )
         except OSError as exc:
             msg = f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
@@ -360,5 +376,5 @@ def _redact(url: str) -> str:
 
 
 def make_listener(settings: Settings, database: Any) -> Listener:
-    spool = Spool(Path(settings.data_dir))
+    spool = Spool(Path(settings.data_dir), reserve_bytes=settings.disk_reserve_mb * 1_000_000)
     return Listener(settings, Pipeline(settings, database, spool), spool)

@@ -13,6 +13,7 @@ such as ``../../etc/x`` cannot steer a path.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import itertools
@@ -73,6 +74,43 @@ class SpoolBusyError(RuntimeError):
     """The data folder's spool is in use by another listener."""
 
 
+class DiskReserveError(OSError):
+    """Free space is below the reserve: a new instance is refused before it is written."""
+
+
+@dataclass(frozen=True)
+class DiskSpace:
+    """Free space in a folder's filesystem against the reserve kept for the worker."""
+
+    folder: Path
+    free_bytes: int
+    reserve_bytes: int
+
+    @property
+    def below_reserve(self) -> bool:
+        """True when new C-STOREs are refused (0xA700) until the worker frees room."""
+        return self.free_bytes < self.reserve_bytes
+
+    def describe(self) -> str:
+        """One line, for logs and ``vp-log status``."""
+        state = "refusing C-STOREs (0xA700)" if self.below_reserve else "accepting C-STOREs"
+        return (
+            f"{self.free_bytes / 1e6:.1f} MB free in {self.folder}, reserve "
+            f"{self.reserve_bytes / 1e6:.0f} MB (disk_reserve_mb): {state}"
+        )
+
+
+def disk_space(folder: Path, reserve_bytes: int) -> DiskSpace:
+    """Free space (for unprivileged users) of ``folder``'s filesystem.
+
+    The listener refuses new instances while it is below ``reserve_bytes``, so the worker
+    always has room to archive and store what is already in the spool; ``vp-log status``
+    calls this with the same settings to say whether the listener is refusing.
+    """
+    st = os.statvfs(folder)
+    return DiskSpace(folder, st.f_bavail * st.f_frsize, reserve_bytes)
+
+
 class IncomingFile:
     """A file being received, written straight to disk fragment by fragment.
 
@@ -82,13 +120,14 @@ class IncomingFile:
     a failure status instead of the association being aborted.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, refused: OSError | None = None) -> None:
         self.name = str(path)
         self.path = path
-        self.error: OSError | None = None
+        self.error: OSError | None = refused
         self.size = 0
         self.last_write = time.monotonic()
-        self._fh: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
+        # A refused reception writes nothing: its data is read off the network and dropped.
+        self._fh: IO[bytes] | None = None if refused else open(path, "wb")  # noqa: SIM115
 
     @property
     def file(self) -> IncomingFile:
@@ -97,11 +136,11 @@ class IncomingFile:
 
     @property
     def closed(self) -> bool:
-        return self._fh.closed
+        return self._fh is None or self._fh.closed
 
     def write(self, data: bytes) -> int:
         self.last_write = time.monotonic()
-        if self.error is None:
+        if self.error is None and self._fh is not None:
             try:
                 self._fh.write(data)
                 self.size += len(data)
@@ -111,7 +150,7 @@ class IncomingFile:
         return len(data)
 
     def flush(self) -> None:
-        if self.error is None:
+        if self.error is None and self._fh is not None:
             try:
                 self._fh.flush()
             except OSError as exc:
@@ -122,10 +161,14 @@ class IncomingFile:
         """flush + fsync; raises the first write error instead."""
         if self.error is not None:
             raise self.error
+        if self._fh is None:  # a refused reception: it has its error set, so not reached
+            raise OSError(errno.EBADF, "no incoming file")
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        if self._fh is None:
+            return
         try:
             self._fh.close()
         except OSError as exc:
@@ -137,6 +180,7 @@ class Spool:
     """The spool folders of one data folder."""
 
     data_dir: Path
+    reserve_bytes: int = 0
     incoming: Path = field(init=False)
     ready: Path = field(init=False)
     quarantine: Path = field(init=False)
@@ -146,6 +190,7 @@ class Spool:
         self._open: set[IncomingFile] = set()
         self._open_lock = threading.Lock()
         self._lock_fd: int | None = None
+        self._refusing = False  # below the disk reserve at the last reception
         self.ready = self.data_dir / "spool"
         self.incoming = self.ready / ".incoming"
         self.quarantine = self.data_dir / "quarantine"
@@ -155,10 +200,37 @@ class Spool:
 
     # --- receiving ------------------------------------------------------------------------
     def open_incoming(self) -> IncomingFile:
-        incoming = IncomingFile(self.incoming / f"{time.time_ns()}-{_next()}.part")
+        path = self.incoming / f"{time.time_ns()}-{_next()}.part"
+        refused = self._check_reserve()
+        if refused is not None:
+            return IncomingFile(path, refused)
+        incoming = IncomingFile(path)
         with self._open_lock:
             self._open.add(incoming)
         return incoming
+
+    def _check_reserve(self) -> DiskReserveError | None:
+        """The refusal for a new instance when free space is below the reserve, else None.
+
+        Logs once when refusing starts and once when it ends, not once per C-STORE (a PACS
+        retries continuously).
+        """
+        if self.reserve_bytes <= 0:
+            return None
+        try:
+            space = disk_space(self.incoming, self.reserve_bytes)
+        except OSError as exc:
+            return DiskReserveError(exc.errno or errno.EIO, f"cannot read free space: {exc}")
+        with self._open_lock:
+            changed = space.below_reserve != self._refusing
+            self._refusing = space.below_reserve
+        if changed and space.below_reserve:
+            logger.warning("%s until the worker frees room", space.describe())
+        elif changed:
+            logger.warning("%s again", space.describe())
+        if space.below_reserve:
+            return DiskReserveError(errno.ENOSPC, space.describe())
+        return None
 
     def sweep_abandoned(self, idle_s: float) -> int:
         """Close and remove partial receptions idle for ``idle_s`` (aborted associations).

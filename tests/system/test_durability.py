@@ -140,7 +140,9 @@ def test_full_disk_answers_out_of_resources(
     big = next(f for f in sample_files() if f.name == "HasFragmentSequence.dcm")
     small = write_xa_instances(tmp_path / "src", 2, rows=32, cols=32, frames=1, seed=4)
     lst = listener_factory(  # type: ignore[operator]
-        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}", data_dir=small_filesystem / "data"
+        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}",
+        data_dir=small_filesystem / "data",
+        VP_LOG_DISK_RESERVE_MB="0",  # the real ENOSPC path, not the reserve (test_disk_reserve)
     )
     _check_refused_big_file_kept_small_ones(lst, big, small)
 
@@ -152,7 +154,9 @@ def test_full_disk_with_small_pdus_answers_out_of_resources(
     big = next(f for f in sample_files() if f.name == "HasFragmentSequence.dcm")
     small = write_xa_instances(tmp_path / "src", 2, rows=32, cols=32, frames=1, seed=5)
     lst = listener_factory(  # type: ignore[operator]
-        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}", data_dir=small_filesystem / "data"
+        f"sqlite:///{tmp_path / 'db' / 'vp_log.db'}",
+        data_dir=small_filesystem / "data",
+        VP_LOG_DISK_RESERVE_MB="0",  # the real ENOSPC path, not the reserve (test_disk_reserve)
     )
     sent = storescu(
         lst.port, [small[0], big, small[1]], extra=("--no-halt", "--max-send-pdu", "4096")

@@ -73,3 +73,8 @@ def setup_logging(level: str) -> None:
     )
     # pynetdicom logs every PDU at INFO/DEBUG; one line per association is ours to write.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    # What pynetdicom still logs (handled errors) stays one line, without a traceback.
+    from vp_log.transport import OneLineFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLineFilter())

@@ -1,0 +1,593 @@
+"""pynetdicom's acceptor with the limits a DICOM node on a hospital network needs.
+
+pynetdicom 3.0 (pinned ``<3.1``) leaves four gaps that a slow, silent or hostile peer can use
+to stop the listener; each is closed here by a subclass through pynetdicom's own extension
+points (``AE.make_server(server_class=..., request_handler=...)``), not by patching it:
+
+- **TLS in the accept loop.** ``AssociationServer.get_request`` runs the TLS handshake in the
+  one thread that accepts connections, with no timeout: one silent TCP connection blocks every
+  caller. :class:`GuardedServer` only accepts; :class:`GuardedRequestHandler` does the
+  handshake in the connection's own thread, bounded by ``association_timeout_s``.
+- **Blocking reads without a deadline.** ``DULServiceProvider._read_pdu_data`` reads a PDU with
+  blocking ``recv`` calls: a peer that sends a few bytes and then one byte a minute holds the
+  thread for ever, and the ARTIM timer, checked between reads, never fires.
+  :class:`GuardedDUL` reads each PDU against a deadline (the ARTIM deadline before the
+  association is established, ``network_timeout_s`` per PDU after it).
+- **PDU length trusted before reading.** The length field (up to 4 GiB) decides how much is
+  read into memory. :class:`GuardedDUL` refuses a PDU longer than what we accept for its type
+  before reading its body, and bounds a DIMSE command set.
+- **Connections counted as associations.** pynetdicom rejects an A-ASSOCIATE-RQ with "local
+  limit exceeded" when it counts more *threads* than ``maximum_associations``, including
+  connections that never sent a request: a dozen silent connections lock every caller out.
+  :class:`GuardedServer` counts only associations whose request it admitted
+  (``max_associations``), and caps open connections separately (``max_connections``).
+
+Malformed input is logged as one line naming the peer and what was wrong, never a traceback
+(:class:`OneLineFilter` does the same for what pynetdicom itself logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import stat
+import struct
+import sys
+import threading
+import time
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from pynetdicom import AE, evt
+from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.fsm import ACTIONS, STATES, TRANSITION_TABLE, InvalidEventError, StateMachine
+from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
+from pynetdicom.transport import (
+    AssociationSocket,
+    RequestHandler,
+    ThreadedAssociationServer,
+)
+
+logger = logging.getLogger(__name__)
+
+PDU_HEADER_LENGTH = 6
+ASSOCIATE_PDU_LIMIT = 1 << 20
+"""A-ASSOCIATE-RQ/AC: 128 contexts with every transfer syntax and user identity fit in far less."""
+SMALL_PDU_LIMIT = 1024
+"""A-ASSOCIATE-RJ, A-RELEASE-RQ/RP and A-ABORT are 4 bytes long by the standard."""
+P_DATA_SLACK = 64 * 1024
+"""Accepted above the advertised maximum, for peers that count the PDV headers differently."""
+P_DATA_CEILING = 64 << 20
+"""P-DATA-TF limit when ``max_pdu_size`` is 0 (no maximum advertised)."""
+COMMAND_SET_LIMIT = 64 * 1024
+"""A DIMSE command set is a few hundred bytes; more is not a command set."""
+_READ_CHUNK = 64 * 1024
+
+_PDU_NAMES = {
+    0x01: "A-ASSOCIATE-RQ",
+    0x02: "A-ASSOCIATE-AC",
+    0x03: "A-ASSOCIATE-RJ",
+    0x04: "P-DATA-TF",
+    0x05: "A-RELEASE-RQ",
+    0x06: "A-RELEASE-RP",
+    0x07: "A-ABORT",
+}
+
+# A-ABORT source and reason (PS3.8 9.3.8)
+_ABORT_SOURCE_PROVIDER = 0x02
+_ABORT_INVALID_PARAMETER_VALUE = 0x06
+
+# A-ASSOCIATE-RJ result, source, reason (PS3.8 9.3.4): transient, provider (presentation),
+# local limit exceeded
+_REJECT_LOCAL_LIMIT = (0x02, 0x03, 0x02)
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """The limits the acceptor enforces (settings of the same names)."""
+
+    association_timeout_s: float = 10.0
+    network_timeout_s: float = 60.0
+    max_pdu_size: int = 262144
+    max_associations: int = 16
+    max_connections: int = 200
+
+    def pdu_limit(self, pdu_type: int) -> int:
+        """The longest PDU (its length field) we read for ``pdu_type``."""
+        if pdu_type == 0x04:
+            if self.max_pdu_size == 0:
+                return P_DATA_CEILING
+            return self.max_pdu_size + P_DATA_SLACK
+        if pdu_type in (0x01, 0x02):
+            return ASSOCIATE_PDU_LIMIT
+        return SMALL_PDU_LIMIT
+
+
+def peer_name(address: Any) -> str:
+    """``host:port`` of a socket address tuple."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class _PeerGone(Exception):
+    """The connection ended or stalled while a PDU was read (already logged if need be)."""
+
+
+_PDU_EVENTS = {
+    "Evt3": "A-ASSOCIATE-AC",
+    "Evt4": "A-ASSOCIATE-RJ",
+    "Evt6": "A-ASSOCIATE-RQ",
+    "Evt10": "P-DATA-TF",
+    "Evt12": "A-RELEASE-RQ",
+    "Evt13": "A-RELEASE-RP",
+    "Evt16": "A-ABORT",
+}
+_PROTOCOL_ERROR_ACTIONS = {"AA-1", "AA-8"}  # "unexpected PDU": A-ABORT (PS3.8 9.2)
+
+
+class GuardedStateMachine(StateMachine):
+    """pynetdicom's state machine; a PDU it cannot act on ends the association, in one line.
+
+    pynetdicom 3.0 re-raises an exception from an action (a P-DATA-TF whose command set is
+    not a command set fails in DT-2), which kills the upper layer's thread with a traceback
+    and leaves the association without an abort. Here the peer gets an A-ABORT, the log one
+    line, and the association ends as any aborted one does.
+    """
+
+    dul: GuardedDUL
+
+    def do_action(self, event: str) -> None:
+        state = self.current_state
+        action_name = TRANSITION_TABLE.get((event, state))
+        if action_name is None:
+            msg = f"Invalid event '{event}' for the current state '{state}'"
+            raise InvalidEventError(msg)
+        pdu = _PDU_EVENTS.get(event)
+        if pdu is not None and action_name in _PROTOCOL_ERROR_ACTIONS:
+            where = (
+                "before any A-ASSOCIATE-RQ"
+                if state == "Sta2"
+                else STATES.get(state, state).split(" (")[0].lower()
+            )
+            self.dul._note(f"unexpected {pdu} PDU ({where}); aborting")
+        try:
+            next_state = ACTIONS[action_name][1](self.dul)
+        except Exception as exc:  # the peer's data made the action fail: abort, one line
+            what = pdu or event
+            self.dul._refuse(f"{what} could not be handled ({action_name}): {_describe(exc)}")
+            return
+        evt.trigger(
+            self.dul.assoc,
+            evt.EVT_FSM_TRANSITION,
+            {
+                "action": action_name,
+                "current_state": state,
+                "fsm_event": event,
+                "next_state": next_state,
+            },
+        )
+        self.transition(next_state)
+
+
+class GuardedDUL(DULServiceProvider):
+    """The DICOM upper layer, reading each PDU against a deadline and a length limit."""
+
+    def __init__(self, assoc: Association, limits: NetworkLimits, peer: str) -> None:
+        super().__init__(assoc)
+        self.state_machine = GuardedStateMachine(self)
+        self.limits = limits
+        self.peer = peer
+        self.opened = time.monotonic()
+        self.name = f"DUL@{peer}"
+        self._command_bytes = 0
+        self._complained = False  # one line per connection, whatever follows
+        self._complain_lock = threading.Lock()
+        self.bytes_received = 0
+        self.requested = False  # an A-ASSOCIATE-RQ has been read (state may still be Sta1)
+
+    # --- reading -------------------------------------------------------------------------
+    def _read_pdu_data(self) -> None:
+        """Read one PDU (the socket is readable); queue its event, as pynetdicom's does."""
+        sock = cast(AssociationSocket, self.socket)
+        raw = sock.socket
+        if raw is None:
+            self.event_queue.put("Evt17")
+            return
+        state = self.state_machine.current_state
+        if not self.requested:  # no A-ASSOCIATE-RQ yet: ARTIM runs from the connection
+            deadline = self.opened + self.limits.association_timeout_s
+            what = "association_timeout_s"
+        else:
+            deadline = time.monotonic() + self.limits.network_timeout_s
+            what = "network_timeout_s"
+        try:
+            header = self._receive(raw, PDU_HEADER_LENGTH, deadline, what, at_boundary=True)
+            pdu_type, _, length = struct.unpack(">BBL", header)
+            name = _PDU_NAMES.get(pdu_type)
+            if name is None:
+                self._malformed(f"unknown PDU type 0x{pdu_type:02X}", state)
+                return
+            limit = self.limits.pdu_limit(pdu_type)
+            if length > limit:
+                self._refuse(
+                    f"{name} PDU declares {length} bytes, above the {limit} we accept"
+                    + (" (max_pdu_size)" if pdu_type == 0x04 else "")
+                )
+                return
+            body = self._receive(raw, length, deadline, what, at_boundary=False)
+        except _PeerGone:
+            self._close()
+            return
+        finally:
+            if self.socket is not None and sock.socket is not None:
+                sock.socket.settimeout(self.limits.network_timeout_s)
+        try:
+            pdu, event = self._decode_pdu(bytearray(header + body))
+        except Exception as exc:  # any decoding failure is the peer's malformed PDU
+            self._malformed(f"malformed {name} PDU ({length} bytes): {_describe(exc)}", state)
+            return
+        if isinstance(pdu, P_DATA_TF) and not self._command_set_fits(pdu):
+            self._refuse(f"DIMSE command set over {COMMAND_SET_LIMIT} bytes")
+            return
+        if pdu_type == 0x01:
+            self.requested = True
+        self.event_queue.put(event)
+        self._recv_pdu.put(pdu)
+
+    def _receive(
+        self, raw: socket.socket, count: int, deadline: float, what: str, *, at_boundary: bool
+    ) -> bytes:
+        """``count`` bytes by ``deadline``; raises :class:`_PeerGone` (logged) otherwise."""
+        data = bytearray()
+        while len(data) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._log_stall(len(data), count, what, at_boundary)
+                raise _PeerGone
+            try:
+                raw.settimeout(remaining)
+                chunk = raw.recv(min(_READ_CHUNK, count - len(data)))
+            except TimeoutError:
+                self._log_stall(len(data), count, what, at_boundary)
+                raise _PeerGone from None
+            except OSError as exc:
+                if not self._kill_thread and not (at_boundary and not data):
+                    self._note(f"connection failed mid-PDU: {_describe(exc)}")
+                raise _PeerGone from None
+            if not chunk:
+                if data or not at_boundary:
+                    self._note(f"connection closed mid-PDU ({len(data)} of {count} bytes)")
+                raise _PeerGone
+            data += chunk
+            self.bytes_received += len(chunk)
+        return bytes(data)
+
+    def _log_stall(self, got: int, count: int, what: str, at_boundary: bool) -> None:
+        if self._kill_thread:
+            return  # the association is being closed already
+        if what == "association_timeout_s":
+            self._note(
+                f"no complete A-ASSOCIATE-RQ within {self.limits.association_timeout_s:g} s "
+                f"(association_timeout_s); closing"
+            )
+        else:
+            part = "PDU header" if at_boundary else "PDU"
+            self._note(
+                f"{part} stalled: {got} of {count} bytes in {self.limits.network_timeout_s:g} s "
+                f"(network_timeout_s); aborting"
+            )
+
+    def _command_set_fits(self, pdu: P_DATA_TF) -> bool:
+        for item in pdu.presentation_data_value_items:
+            value = item.presentation_data_value or b""
+            if not value:
+                continue
+            control = value[0]
+            if control & 0x01:  # a command fragment
+                self._command_bytes += len(value) - 1
+                if self._command_bytes > COMMAND_SET_LIMIT:
+                    return False
+                if control & 0x02:  # the last one
+                    self._command_bytes = 0
+        return True
+
+    # --- what went wrong -------------------------------------------------------------------
+    def _note(self, message: str, level: int = logging.WARNING) -> None:
+        with self._complain_lock:
+            if self._complained:
+                return
+            self._complained = True
+        logger.log(level, "peer %s: %s", self.peer, message)
+
+    def _malformed(self, message: str, state: str) -> None:
+        """An invalid PDU: the state machine answers it (A-ABORT), we say what it was."""
+        self._note(message)
+        if state == "Sta13":  # already closing: do not read what else the peer sends
+            self._close()
+            return
+        self.event_queue.put("Evt19")
+
+    def _refuse(self, message: str) -> None:
+        """A PDU we will not read: A-ABORT and close, without reading its body."""
+        self._note(f"{message}; aborting")
+        abort = A_ABORT_RQ()
+        abort.source = _ABORT_SOURCE_PROVIDER
+        abort.reason_diagnostic = _ABORT_INVALID_PARAMETER_VALUE
+        sock = cast(AssociationSocket, self.socket)
+        if sock.socket is not None:
+            sock.send(abort.encode())
+        self._close()
+
+    def _close(self) -> None:
+        sock = cast(AssociationSocket, self.socket)
+        if sock.socket is not None:
+            sock.close()  # queues Evt17: the state machine ends the association
+        else:
+            self.event_queue.put("Evt17")
+
+
+class GuardedAssociation(Association):
+    """An acceptor association whose upper layer is a :class:`GuardedDUL`."""
+
+    def __init__(self, ae: Any, limits: NetworkLimits, peer: str) -> None:
+        super().__init__(ae, MODE_ACCEPTOR)
+        self.peer = peer
+        self.dul = GuardedDUL(self, limits, peer)
+        # The timers live in the DUL: give the new one the timeouts again.
+        self.acse_timeout = limits.association_timeout_s
+        self.network_timeout = limits.network_timeout_s
+        self.dimse_timeout = limits.network_timeout_s
+
+    def run_reactor(self) -> None:
+        super().run_reactor()
+        dul = cast(GuardedDUL, self.dul)
+        if self.requestor.primitive is None and not dul._complained:
+            # A connection that never sent anything (port scans, health checks, stuck peers).
+            logger.info(
+                "peer %s: connection closed without an A-ASSOCIATE-RQ (association_timeout_s %g s)",
+                self.peer,
+                dul.limits.association_timeout_s,
+            )
+
+
+class GuardedRequestHandler(RequestHandler):
+    """One connection: TLS handshake (bounded) in its own thread, then the association."""
+
+    server: GuardedServer
+
+    def handle(self) -> None:
+        server = self.server
+        limits = server.limits
+        peer = peer_name(self.client_address)
+        with server.counting_handshake():
+            context = server.ssl_context
+            if context is not None:
+                raw = cast(socket.socket, self.request)
+                raw.settimeout(limits.association_timeout_s)
+                try:
+                    self.request = context.wrap_socket(raw, server_side=True)
+                except OSError as exc:  # ssl.SSLError and TimeoutError are OSErrors
+                    reason = (
+                        f"no TLS handshake within {limits.association_timeout_s:g} s "
+                        "(association_timeout_s)"
+                        if isinstance(exc, TimeoutError)
+                        else f"TLS handshake failed: {_describe(exc)}"
+                    )
+                    logger.warning("peer %s: %s; closing", peer, reason)
+                    raw.close()
+                    return
+            cast(socket.socket, self.request).settimeout(limits.network_timeout_s)
+            super().handle()
+
+    def _create_association(self) -> Association:
+        """As pynetdicom 3.0's ``RequestHandler._create_association``, with our classes."""
+        peer = peer_name(self.client_address)
+        assoc = GuardedAssociation(self.ae, self.server.limits, peer)
+        assoc._server = self.server
+        # "AcceptorThread" is how pynetdicom finds the server's associations.
+        stamp = datetime.strftime(datetime.now(), "%Y%m%d%H%M%S")
+        assoc.name = f"AcceptorThread@{stamp}@{peer}"
+        assoc.set_socket(AssociationSocket(assoc, client_socket=self.request))
+        assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
+        assoc.acceptor.ae_title = self.server.ae_title
+        assoc.acceptor.address_info = self.local
+        assoc.acceptor.implementation_class_uid = self.ae.implementation_class_uid
+        assoc.acceptor.implementation_version_name = self.ae.implementation_version_name
+        assoc.acceptor.supported_contexts = deepcopy(self.server.contexts)
+        assoc.requestor.address_info = self.remote
+        for event in self.server._handlers:
+            if event.is_intervention and self.server._handlers[event]:
+                assoc.bind(event, *self.server._handlers[event])
+            elif isinstance(event, evt.NotificationEvent):
+                for handler in self.server._handlers[event]:
+                    handler = cast(Any, handler)
+                    assoc.bind(event, handler[0], handler[1])
+        return assoc
+
+
+class GuardedServer(ThreadedAssociationServer):
+    """Accepts connections (no TLS here), caps them, and admits associations by count."""
+
+    def __init__(self, *args: Any, limits: NetworkLimits, **kwargs: Any) -> None:
+        self.limits = limits
+        self._admitted: set[Association] = set()
+        self._handshakes = 0
+        self._count_lock = threading.Lock()
+        # socketserver listens with a backlog of 5: a burst of connections beyond it waits
+        # for the client's SYN retries (1 s, 2 s, ...), which looked like a lock-out.
+        self.request_queue_size = min(limits.max_connections, socket.SOMAXCONN)
+        kwargs["request_handler"] = GuardedRequestHandler
+        super().__init__(*args, **kwargs)
+        self.daemon_threads = True
+        self.bind(evt.EVT_REQUESTED, self._handle_requested)
+
+    # --- accepting ---------------------------------------------------------------------
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept only: the TLS handshake runs in the connection's thread (the handler)."""
+        sock = cast(socket.socket, self.socket)
+        client, address = sock.accept()
+        return client, address
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Refuse a connection above ``max_connections`` (closed at once)."""
+        with self._count_lock:
+            handshakes = self._handshakes
+        open_now = len(self.active_associations) + handshakes
+        if open_now >= self.limits.max_connections:
+            logger.warning(
+                "peer %s: connection refused: %d connections already open (max_connections)",
+                peer_name(client_address),
+                open_now,
+            )
+            return False
+        return True
+
+    def counting_handshake(self) -> _Counting:
+        return _Counting(self)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection thread failed: one line, not socketserver's traceback on stderr."""
+        exc = sys.exc_info()[1]
+        logger.error(
+            "peer %s: connection failed: %s",
+            peer_name(client_address),
+            _describe(exc) if exc else "?",
+        )
+
+    # --- admitting -------------------------------------------------------------------------
+    def _handle_requested(self, event: evt.Event) -> None:
+        """Admit an A-ASSOCIATE-RQ unless ``max_associations`` are already admitted."""
+        assoc = event.assoc
+        with self._count_lock:
+            self._admitted = {
+                a
+                for a in self._admitted
+                if a.is_alive() and not (a.is_released or a.is_aborted or a.is_rejected)
+            }
+            admitted = len(self._admitted)
+            if admitted < self.limits.max_associations:
+                self._admitted.add(assoc)
+                return
+        logger.warning(
+            "association from %s (%s) rejected: %d associations already open "
+            "(max_associations); answered 'local limit exceeded', the caller may retry",
+            str(assoc.requestor.primitive.calling_ae_title).strip()
+            if assoc.requestor.primitive
+            else "?",
+            getattr(assoc, "peer", "?"),
+            admitted,
+        )
+        assoc.acse.send_reject(*_REJECT_LOCAL_LIMIT)
+        assoc.kill()
+
+
+class _Counting:
+    """Counts a connection in its TLS handshake (before it has an association thread)."""
+
+    def __init__(self, server: GuardedServer) -> None:
+        self.server = server
+
+    def __enter__(self) -> None:
+        with self.server._count_lock:
+            self.server._handshakes += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.server._count_lock:
+            self.server._handshakes -= 1
+
+
+class OneLineFilter(logging.Filter):
+    """pynetdicom's log records in one line: the exception summarised, no traceback.
+
+    Put on a handler (filters on the ``pynetdicom`` logger do not see its child loggers). The
+    peer is taken from the thread name our request handler gives each connection's threads.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("pynetdicom"):
+            return True
+        message = record.getMessage()
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            message = _describe(exc) if record.msg is exc else f"{message}: {_describe(exc)}"
+        thread = threading.current_thread().name
+        if "@" in thread:
+            message = f"peer {thread.rsplit('@', 1)[1]}: {message}"
+        record.msg, record.args = " ".join(message.split()), None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def check_private_key(path: Path) -> None:
+    """Refuse a TLS private key other users can read or change (as ssh does).
+
+    Raises ``PermissionError`` with one line naming the file, its mode and the fix. Group
+    access is allowed (a key owned by root and readable by the service's group).
+    """
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        msg = (
+            f"TLS private key {path} is accessible to every user (mode {mode:04o}): "
+            f"run 'chmod 600 {path}' (tls_private_key); refusing to start"
+        )
+        raise PermissionError(msg)
+
+
+def make_ssl_context(
+    certificate: Path, private_key: Path, ca_certificates: Path | None
+) -> ssl.SSLContext:
+    """A server-side TLS context; raises ``ValueError`` with one line on any problem."""
+    try:
+        check_private_key(private_key)
+    except FileNotFoundError:
+        msg = f"TLS private key {private_key} does not exist (tls_private_key)"
+        raise ValueError(msg) from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile=certificate, keyfile=private_key)
+        if ca_certificates is not None:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=ca_certificates)
+    except (OSError, ssl.SSLError) as exc:
+        msg = f"cannot use TLS certificate {certificate} / key {private_key}: {_describe(exc)}"
+        raise ValueError(msg) from None
+    return context
+
+
+class GuardedAE(AE):
+    """An AE whose server is a :class:`GuardedServer` (``make_server(server_class=...)``)."""
+
+    def start_guarded_server(
+        self,
+        address: tuple[str, int],
+        *,
+        limits: NetworkLimits,
+        ssl_context: ssl.SSLContext | None,
+        evt_handlers: list[Any],
+    ) -> GuardedServer:
+        """Bind (``OSError`` if the port cannot be had) and serve in a daemon thread."""
+        server = cast(
+            GuardedServer,
+            self.make_server(
+                address,
+                ssl_context=ssl_context,
+                evt_handlers=evt_handlers,
+                server_class=GuardedServer,
+                limits=limits,
+            ),
+        )
+        threading.Thread(target=server.serve_forever, name="vp-log-accept", daemon=True).start()
+        self._servers.append(server)  # as AE.start_server does; server.shutdown() removes it
+        return server
