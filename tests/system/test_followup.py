@@ -1,6 +1,6 @@
-"""Follow-up instruments, schedule, linking, storage, worklist and timeline.
+"""Follow-up linking, storage, corrections, worklist and timeline (the pure parts: tests/unit).
 
-The store-level tests run against a SQLite file and against a fresh PostgreSQL database.
+These tests run against a SQLite file and against a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -52,168 +52,6 @@ def add(database: Database, procedure_id: int, **fields: Any) -> fu.FollowupPubl
         schedule=SCHEDULE,
         today=TODAY,
     )
-
-
-# --- instruments (no database) -------------------------------------------------------------
-
-
-def test_odi_from_sections_total_over_five_times_answered() -> None:
-    assert fu.score_odi([5] * 10) == 100.0
-    assert fu.score_odi([0] * 10) == 0.0
-    assert fu.score_odi([1, 2, 3, 4, 5, 0, 1, 2, 3, 4]) == 50.0
-    # one unanswered: 18 / (5 × 9) × 100 = 40
-    assert fu.score_odi([2, 2, 2, 2, 2, 2, 2, 2, 2, None]) == 40.0
-
-
-def test_odi_sections_and_percent_both_stored() -> None:
-    data = entry(date=TODAY, odi_sections=[1, 2, 1, None, 0, 1, 2, 1, 1, 0])
-    assert data.odi_percent == 20.0
-    assert data.odi_sections == [1, 2, 1, None, 0, 1, 2, 1, 1, 0]
-
-
-@pytest.mark.parametrize(
-    ("sections", "match"),
-    [
-        ([1, 2, None, None, 0, 1, 2, 1, 1, 0], "2 sections unanswered, unscorable"),
-        ([1, 2, 3], "3 scores given"),
-        ([1, 2, 3, 4, 6, 0, 1, 2, 3, 4], "odi_sections section 5 = 6"),
-    ],
-)
-def test_odi_sections_refused(sections: list[int | None], match: str) -> None:
-    with pytest.raises(ValidationError) as info:
-        entry(date=TODAY, odi_sections=sections)
-    assert match in fu.describe_validation_error(info.value)
-
-
-def test_odi_percent_disagreeing_with_sections_refused() -> None:
-    with pytest.raises(ValidationError, match="disagrees with the sections"):
-        entry(date=TODAY, odi_sections=[1] * 10, odi_percent=50)
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "allowed"),
-    [
-        ("pain", 11, "0–10, at most one decimal"),
-        ("pain", -1, "0–10"),
-        ("pain", 7.25, "at most one decimal"),
-        ("pain", "abc", "0–10"),
-        ("pain_rest", 10.5, "0–10"),
-        ("pain_activity", float("nan"), "0–10"),
-        ("odi_percent", 101, "0–100"),
-        ("rmdq", 25, "0–24"),
-        ("rmdq", 12.5, "whole number 0–24"),
-        ("analgesic", "morphine", "none, non-opioid, weak-opioid, strong-opioid"),
-    ],
-)
-def test_bad_value_refused_naming_field_value_and_range(
-    field: str, value: Any, allowed: str
-) -> None:
-    with pytest.raises(ValidationError) as info:
-        entry(date=TODAY, **{field: value})
-    message = fu.describe_validation_error(info.value)
-    assert message.startswith(f"{field} = {value!r} refused")
-    assert allowed in message
-
-
-@pytest.mark.parametrize("value", [0, 0.5, 7.5, 10, "3.5"])
-def test_pain_accepts_zero_to_ten_with_one_decimal(value: Any) -> None:
-    assert entry(date=TODAY, pain=value).pain == float(value)
-
-
-def test_rmdq_bounds_and_analgesic_vocabulary() -> None:
-    assert entry(date=TODAY, rmdq=0).rmdq == 0
-    assert entry(date=TODAY, rmdq=24).rmdq == 24
-    for value in ("none", "non-opioid", "weak-opioid", "Strong-Opioid"):
-        assert entry(date=TODAY, analgesic=value).analgesic is not None
-
-
-def test_not_assessed_is_none_never_zero_and_empty_entry_refused() -> None:
-    data = entry(date=TODAY, pain=0)
-    assert data.pain == 0 and data.rmdq is None and data.odi_percent is None
-    with pytest.raises(ValidationError, match="nothing assessed"):
-        entry(date=TODAY)
-
-
-def test_complications_vocabulary_aliases_and_severity() -> None:
-    data = entry(
-        date=TODAY,
-        complications=[
-            {"type": "cement-leakage-disc", "severity": "a"},
-            {"type": "foraminal", "severity": "B"},
-            {"type": "haematoma", "severity": "C"},
-            {"type": "pulmonary-cement-embolism", "severity": "D"},
-            {"type": "death", "severity": "F"},
-        ],
-    )
-    assert [c.type.value for c in data.complications] == [
-        "cement-leakage-disc",
-        "cement-leakage-epidural",
-        "bleeding",
-        "pulmonary-cement-embolism",
-        "death",
-    ]
-    with pytest.raises(ValidationError) as info:
-        entry(date=TODAY, complications=[{"type": "infection", "severity": "G"}])
-    assert "complications[1].severity = 'G' refused" in fu.describe_validation_error(info.value)
-    with pytest.raises(ValidationError, match="for death refused; allowed: F"):
-        entry(date=TODAY, complications=[{"type": "death", "severity": "C"}])
-
-
-def test_new_fracture_level_parsed_and_refused() -> None:
-    assert entry(date=TODAY, new_fractures=[{"level": "Th12"}]).new_fractures[0].level == "T12"
-    with pytest.raises(ValidationError) as info:
-        entry(date=TODAY, new_fractures=[{"level": "X9"}])
-    assert "new_fractures[1].level = 'X9' refused" in fu.describe_validation_error(info.value)
-
-
-# --- schedule --------------------------------------------------------------------------------
-
-
-def test_default_schedule_and_inference() -> None:
-    assert SCHEDULE.names == ["baseline", "1d", "1w", "1m", "3m", "6m", "12m"]
-    expected = {-30: "baseline", 0: "baseline", 1: "1d", 7: "1w", 30: "1m", 21: "1m", 45: "1m"}
-    expected |= {90: "3m", 182: "6m", 365: "12m"}
-    for days, name in expected.items():
-        tp = SCHEDULE.infer(days)
-        assert tp is not None and tp.name == name, days
-    assert SCHEDULE.infer(17) is None  # between 1w (to 14) and 1m (from 21)
-    assert SCHEDULE.infer(-200) is None
-
-
-def test_documented_schedule_matches_the_packaged_default() -> None:
-    documented = Path(__file__).resolve().parents[2] / "config" / "followup_schedule.toml"
-    assert fu.load_schedule(documented) == SCHEDULE
-
-
-@pytest.mark.parametrize(
-    ("toml", "match"),
-    [
-        ('[[timepoint]]\nname="baseline"\nbaseline=true\ntarget=0\nfrom=1\nto=5\n', "from"),
-        (
-            '[[timepoint]]\nname="a"\nbaseline=true\ntarget=0\nfrom=0\nto=0\n'
-            '[[timepoint]]\nname="a"\ntarget=1\nfrom=1\nto=1\n',
-            "repeated: a",
-        ),
-        ('[[timepoint]]\nname="x"\ntarget=0\nfrom=0\nto=0\n', "exactly one time point"),
-        ("[[timepoint]\n", "not valid TOML"),
-    ],
-)
-def test_bad_schedule_refused(tmp_path: Path, toml: str, match: str) -> None:
-    path = tmp_path / "schedule.toml"
-    path.write_text(toml)
-    with pytest.raises(fu.ScheduleError, match=match):
-        fu.load_schedule(path)
-
-
-def test_site_schedule_used(tmp_path: Path) -> None:
-    path = tmp_path / "schedule.toml"
-    path.write_text(
-        '[[timepoint]]\nname="pre"\nbaseline=true\ntarget=0\nfrom=-30\nto=0\n'
-        '[[timepoint]]\nname="6w"\ntarget=42\nfrom=28\nto=56\n'
-    )
-    schedule = fu.load_schedule(path)
-    tp = schedule.infer(40)
-    assert tp is not None and tp.name == "6w"
 
 
 # --- storage, linking, dates (SQLite and PostgreSQL) ----------------------------------------
@@ -435,7 +273,7 @@ def test_correction_refusals(database: Database) -> None:
         correct(database, first.entry_id, reason=" ", pain=4)
     with pytest.raises(fu.FollowupError, match="no follow-up entry 99"):
         correct(database, 99, pain=4)
-    with pytest.raises(ValidationError, match="less than or equal to 10"):
+    with pytest.raises(ValidationError, match=r"above the maximum \(0–10\)"):
         correct(database, first.entry_id, pain=12)
     with pytest.raises(fu.FollowupError, match="only a baseline entry may predate"):
         correct(database, first.entry_id, date=D("2024-12-01"), timepoint="1m")
@@ -562,6 +400,7 @@ def test_outcome_timeline_with_change_from_baseline(database: Database) -> None:
         "pain_activity": None,
         "odi_percent": None,
         "rmdq": None,
+        "eq5d_vas": None,
     }
     assert m1["change_from_baseline"]["pain"] == -5.5
     assert m1["change_from_baseline"]["odi_percent"] == -30.0
@@ -578,7 +417,44 @@ def test_outcome_timeline_with_change_from_baseline(database: Database) -> None:
     assert timeline["complications"][0]["type"] == "cement-leakage-venous"
     from rich.console import Console
 
+    from vp_log.cli.followup_views import render_outcome_timeline
+
     console = Console(width=120, record=True)
-    console.print(fu.render_outcome_timeline(timeline))
+    console.print(render_outcome_timeline(timeline))
     shown = console.export_text()
     assert "2.5 (-5.5)" in shown and "adjacent to a treated level" in shown
+
+
+# --- the instrument table and the migrations agree; EQ-5D-5L end to end ----------------------
+
+
+def test_migrations_create_every_column_the_instrument_table_declares(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from vp_log.db.base import Base
+
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    followup = [d for d in diff if "followup" in repr(d)]
+    assert followup == []
+
+
+def test_eq5d5l_stored_corrected_and_compared_with_baseline(database: Database) -> None:
+    pid = add_procedure(database, levels=["L1"])
+    profile = {
+        "eq5d_mobility": 4, "eq5d_self_care": 3, "eq5d_usual_activities": 4,
+        "eq5d_pain_discomfort": 5, "eq5d_anxiety_depression": 2,
+    }  # fmt: skip
+    add(database, pid, date=D("2025-01-08"), **profile, eq5d_vas=30)
+    month = add(database, pid, date=D("2025-02-10"), eq5d_mobility=2, eq5d_vas=70)
+    assert (month.eq5d_mobility, month.eq5d_self_care, month.eq5d_vas) == (2, None, 70)
+    fixed = correct(database, month.entry_id, eq5d_self_care=1, eq5d_vas=75)
+    assert (fixed.eq5d_mobility, fixed.eq5d_self_care, fixed.eq5d_vas) == (2, 1, 75)
+    with database.session() as session:
+        timeline = fu.outcome_timeline(session, pid)
+        events = fu.audit_log(session)
+    baseline, m1 = timeline["timepoints"]
+    assert baseline["eq5d_profile"] == "43452" and m1["eq5d_profile"] is None
+    assert m1["change_from_baseline"]["eq5d_vas"] == 45
+    assert events[-1].details["changes"]["eq5d_vas"] == {"from": 70, "to": 75}

@@ -78,6 +78,7 @@ def test_add_prompts_for_what_is_missing_and_confirms(site: dict[str, Any]) -> N
         "1,2,1,-,0,1,2,1,1,0",  # ODI sections
         "8",  # RMDQ
         "non-opioid",  # analgesic
+        "",  # EQ-5D-5L: not assessed (the other dimensions are then not asked)
         "L2",  # new fractures
         "",  # complications: none
         "phone call",  # notes
@@ -100,7 +101,7 @@ def test_add_prompts_for_what_is_missing_and_confirms(site: dict[str, Any]) -> N
 
 
 def test_prompt_asks_again_after_a_bad_value(site: dict[str, Any]) -> None:
-    answers = ["", "11", "7", "", "", "", "", "", "", "", "", "y"]
+    answers = ["", "11", "7", "", "", "", "", "", "", "", "", "", "y"]
     result = invoke(
         "followup", "add", "ACC1", "--date", "2025-02-12", "--by", "n", input="\n".join(answers)
     )
@@ -112,7 +113,7 @@ def test_prompt_asks_again_after_a_bad_value(site: dict[str, Any]) -> None:
 
 
 def test_empty_answers_are_not_assessed_never_zero(site: dict[str, Any]) -> None:
-    answers = ["0", "", "", "", "", "", "", "", "", "y"]
+    answers = ["0", "", "", "", "", "", "", "", "", "", "y"]
     result = invoke(
         "followup",
         "add",
@@ -133,7 +134,7 @@ def test_empty_answers_are_not_assessed_never_zero(site: dict[str, Any]) -> None
 
 def test_nothing_answered_is_refused(site: dict[str, Any]) -> None:
     result = invoke(
-        "followup", "add", "ACC1", "--date", "2025-02-12", "--timepoint", "1m", input="\n" * 9
+        "followup", "add", "ACC1", "--date", "2025-02-12", "--timepoint", "1m", input="\n" * 10
     )
     assert result.exit_code == 2
     assert "nothing assessed" in flat(result.output)
@@ -144,7 +145,7 @@ def test_declining_the_summary_writes_nothing(site: dict[str, Any]) -> None:
     result = invoke(
         "followup", "add", "ACC1", "--date", "2025-02-12", "--pain", "4", "--rmdq", "3",
         "--odi", "20", "--pain-rest", "2", "--pain-activity", "6", "--analgesic", "none",
-        "--notes", "x", input="\n\n\nn\n",
+        "--notes", "x", input="\n\n\n\nn\n",
     )  # fmt: skip
     assert result.exit_code == 1, result.output
     assert "Nothing written" in result.output
@@ -157,23 +158,23 @@ def test_declining_the_summary_writes_nothing(site: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        (["--pain", "11"], "pain = '11' refused: Input should be less than or equal to 10"),
+        (["--pain", "11"], "--pain = '11' refused: above the maximum (0–10)"),
         (["--pain", "7.25"], "pain = '7.25' refused: at most one decimal"),
-        (["--pain-rest", "-1"], "pain_rest = '-1' refused"),
-        (["--pain-activity", "x"], "pain_activity = 'x' refused"),
-        (["--odi", "120"], "odi_percent = '120' refused"),
+        (["--pain-rest", "-1"], "--pain-rest = '-1' refused"),
+        (["--pain-activity", "x"], "--pain-activity = 'x' refused: not a number"),
+        (["--odi", "120"], "--odi = '120' refused"),
         (["--odi-sections", "1,2,3"], "3 scores given"),
         (["--odi-sections", "1,-,-,1,1,1,1,1,1,1"], "2 sections unanswered, unscorable"),
-        (["--odi-sections", "1,2,3,4,9,0,1,2,3,4"], "odi_sections section 5 = '9' refused"),
+        (["--odi-sections", "1,2,3,4,9,0,1,2,3,4"], "--odi-sections section 5 = '9' refused"),
         (["--odi", "20", "--odi-sections", "1,1,1,1,1,1,1,1,1,1"], "not both"),
         (["--rmdq", "25"], "rmdq = '25' refused"),
         (["--rmdq", "3.5"], "rmdq = '3.5' refused"),
         (["--analgesic", "morphine"], "analgesic = 'morphine' refused"),
-        (["--new-fracture", "Q7"], "new_fractures[1].level = 'Q7' refused"),
+        (["--new-fracture", "Q7"], "--new-fracture[1].level = 'Q7' refused"),
         (["--new-fracture", "L2@2025-13-01"], "new fracture date = '2025-13-01' refused"),
         (["--complication", "leak"], "complication = 'leak' refused"),
-        (["--complication", "sneeze:A"], "complications[1].type = 'sneeze' refused"),
-        (["--complication", "infection:G"], "complications[1].severity = 'G' refused"),
+        (["--complication", "sneeze:A"], "--complication[1].type = 'sneeze' refused"),
+        (["--complication", "infection:G"], "--complication[1].severity = 'G' refused"),
         (["--complication", "death:B"], "severity 'B' for death refused; allowed: F"),
         (["--timepoint", "2y", "--pain", "3"], "timepoint = '2y' refused (allowed: baseline, 1d"),
         (["--date", "2025-02-30", "--pain", "3"], "date = '2025-02-30' refused"),
@@ -473,11 +474,42 @@ def fu_add(database: Database) -> int:
     return saved.entry_id
 
 
+def test_eq5d5l_by_options_and_by_prompts(site: dict[str, Any]) -> None:
+    result = invoke(
+        "followup", "add", "ACC1", "--date", "2025-01-09", "--timepoint", "baseline",
+        "--eq5d-mo", "3", "--eq5d-sc", "2", "--eq5d-ua", "3", "--eq5d-pd", "4", "--eq5d-ad", "1",
+        "--eq5d-vas", "40", "--yes", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = json.loads(result.stdout)
+    assert [saved[f"eq5d_{d}"] for d in ("mobility", "self_care", "vas")] == [3, 2, 40]
+    bad = invoke("followup", "add", "ACC1", "--date", "2025-02-12", "--eq5d-pd", "6", "--yes")
+    assert bad.exit_code == 2
+    assert "--eq5d-pd = '6' refused: above the maximum (1–5)" in flat(bad.output)
+    # the form: the five dimensions and the VAS are asked once the first one is answered
+    answers = ["", "", "", "", "", "", "", "9", "2", "1", "2", "2", "1", "80", "", "", "", "y"]
+    result = invoke(
+        "followup", "add", "ACC1", "--date", "2025-02-12", "--by", "n", input="\n".join(answers)
+    )
+    assert result.exit_code == 0, result.output
+    assert "--eq5d-mo = '9' refused" in flat(result.output)
+    entry = listed()[-1]
+    assert [entry[f"eq5d_{d}"] for d in ("mobility", "anxiety_depression", "vas")] == [2, 1, 80]
+    shown = json.loads(invoke("procedures", "show", "ACC1", "--json").stdout)
+    rows = shown["outcomes"]["timepoints"]
+    assert [r["eq5d_profile"] for r in rows] == ["32341", "21221"]
+    assert rows[1]["change_from_baseline"]["eq5d_vas"] == 40
+    history = invoke("followup", "correct", str(entry["entry_id"]), "--reason", "r",
+                     "--clear", "eq5d-vas", "--yes")  # fmt: skip
+    assert history.exit_code == 0, history.output
+    assert listed()[-1]["eq5d_vas"] is None
+
+
 def test_user_text_with_markup_characters_is_shown_verbatim(site: dict[str, Any]) -> None:
     notes = "pain [/] worse [bold]at night"
     result = invoke(
         "followup", "add", "ACC1", "--date", "2025-02-12", "--pain", "3", "--notes", notes,
-        "--by", "[x]", input="\n\n\n\n\n\n\n\ny\n",
+        "--by", "[x]", input="\n\n\n\n\n\n\n\n\ny\n",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert notes in flat(result.output)

@@ -1,21 +1,24 @@
 """``vp-log followup``: enter, correct, list and schedule follow-up outcomes; ``vp-log audit``.
 
-Commands stay thin: parsing, prompts and tables here; rules in :mod:`vp_log.followup`.
+Commands stay thin: parsing and prompts here, tables in :mod:`vp_log.cli.followup_views`,
+rules in :mod:`vp_log.followup`. One option per instrument item, and the prompts, come from
+the instrument table (:data:`vp_log.followup.INSTRUMENTS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import getpass
-import re
-from typing import Annotated, Any, NoReturn
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.table import Table
 
 from vp_log import followup as fu
+from vp_log.cli import followup_views as views
 from vp_log.cli.common import console, print_json, state
 from vp_log.cli.common import fail as _fail
 
@@ -29,20 +32,27 @@ PROCEDURE_HELP = (
     "recent procedure on or before it); prefix id:, accession:, uid: or patient: to say which"
 )
 
-# Option name on the command line -> field of the entry (for --clear and messages).
-CLEARABLE = {
+#: Field -> the user's word for it in messages: the option.
+OPTION_NAMES: dict[str, str] = {
+    "date": "--date",
+    "timepoint": "--timepoint",
+    **{item.name: item.flag for item in fu.ITEMS},
+    "new_fractures": "--new-fracture",
+    "complications": "--complication",
+    "notes": "--notes",
+    "entered_by": "--by",
+}
+
+#: Option name on the command line -> field of the entry (for --clear).
+CLEARABLE: dict[str, str] = {
     "timepoint": "timepoint",
-    "pain": "pain",
-    "pain-rest": "pain_rest",
-    "pain-activity": "pain_activity",
-    "odi": "odi_percent",
-    "odi-sections": "odi_sections",
-    "rmdq": "rmdq",
-    "analgesic": "analgesic",
+    **{item.option: item.name for item in fu.ITEMS},
     "new-fractures": "new_fractures",
     "complications": "complications",
     "notes": "notes",
 }
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
@@ -56,7 +66,31 @@ def register(root: typer.Typer) -> None:
     root.command("audit")(audit)
 
 
-# --- shared helpers --------------------------------------------------------------------------
+def with_item_options(func: F) -> F:
+    """Give ``func`` one ``--flag`` option per instrument item, after ``timepoint``.
+
+    The values arrive in ``func``'s ``**items`` (as typed; the models parse them).
+    """
+    signature = inspect.signature(func, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    at = [p.name for p in params].index("timepoint") + 1
+    options = [
+        inspect.Parameter(
+            item.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, typer.Option(item.flag, help=item.help)],
+        )
+        for item in fu.ITEMS
+    ]
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params[at:]]
+    func.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*params[:at], *options, *keyword]
+    )
+    return func
+
+
+# --- parsing ---------------------------------------------------------------------------------
 
 
 def _schedule(ctx: typer.Context) -> fu.Schedule:
@@ -66,9 +100,13 @@ def _schedule(ctx: typer.Context) -> fu.Schedule:
         fail(str(exc))
 
 
+def _describe(exc: ValidationError) -> str:
+    return fu.describe_validation_error(exc, OPTION_NAMES)
+
+
 def _refuse(exc: Exception) -> NoReturn:
     if isinstance(exc, ValidationError):
-        fail("nothing written:\n" + fu.describe_validation_error(exc))
+        fail("nothing written:\n" + _describe(exc))
     fail(f"nothing written: {exc}")
 
 
@@ -87,12 +125,6 @@ def _date(value: str, field: str = "date") -> dt.date:
     except ValueError:
         msg = f"{field} = {value!r} refused (allowed: a date YYYY-MM-DD)"
         raise typer.BadParameter(msg) from None
-
-
-def _odi_sections(text: str) -> list[int | str | None]:
-    """'2,3,1,-,0,...' or '2 3 1 - 0 ...' -> scores; '-' or an empty item is unanswered."""
-    items = re.split(r"[,;]", text) if re.search(r"[,;]", text) else text.split()
-    return [None if p.strip() in ("", "-") else p.strip() for p in items]
 
 
 def _fracture(text: str) -> dict[str, Any]:
@@ -120,174 +152,210 @@ def _split_list(text: str) -> list[str]:
     return [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
 
 
+def _given(
+    items: dict[str, str | None],
+    *,
+    timepoint: str | None,
+    new_fracture: list[str] | None,
+    complication: list[str] | None,
+    notes: str | None,
+) -> dict[str, Any]:
+    """The fields given on the command line, as entry input."""
+    for inst in fu.INSTRUMENTS:
+        scored = inst.scored
+        if scored and items.get(scored.total) is not None and items.get(scored.sections):
+            total, sections = fu.BY_NAME[scored.total].flag, fu.BY_NAME[scored.sections].flag
+            fail(f"give {total} or {sections}, not both")
+    given: dict[str, Any] = {"timepoint": timepoint, **items, "notes": notes}
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        if new_fracture:
+            given["new_fractures"] = [_fracture(f) for f in new_fracture]
+        if complication:
+            given["complications"] = [_complication(c) for c in complication]
+    except typer.BadParameter as exc:
+        fail(f"nothing written: {exc.message}")
+    return given
+
+
+# --- prompts ---------------------------------------------------------------------------------
+
+
 def _check_field(field: str, value: Any) -> Any:
     """Validate one field on its own (for prompts): BadParameter says why, click asks again."""
     probe = {"date": dt.date(2000, 1, 1), "entered_by": "-", "notes": "-", field: value}
     try:
         fu.FollowupCreate.model_validate(probe)
     except ValidationError as exc:
-        raise typer.BadParameter(fu.describe_validation_error(exc)) from None
+        raise typer.BadParameter(_describe(exc)) from None
     return value
 
 
-def _ask(label: str, field: str, parse: Any = None) -> Any:
+def _prompt(item: fu.Item) -> str:
+    """An item's prompt with what it allows (a choice's values; ranges are in the prompt)."""
+    if item.kind.allowed() in item.prompt or not hasattr(item.kind, "enum"):
+        return item.prompt
+    return f"{item.prompt} ({item.kind.allowed()})"
+
+
+def _ask(label: str, field: str) -> Any:
     """Prompt for one field; an empty answer is not assessed (None), never 0."""
 
     def convert(text: str) -> Any:
         text = text.strip()
-        if not text:
-            return None
-        return _check_field(field, parse(text) if parse else text)
+        return _check_field(field, text) if text else None
 
     return typer.prompt(
-        f"{label} (empty: not assessed)",
-        default="",
-        show_default=False,
-        value_proc=convert,
+        f"{label} (empty: not assessed)", default="", show_default=False, value_proc=convert
     )
 
 
-def _ask_odi() -> tuple[Any, Any]:
-    def convert(text: str) -> tuple[Any, Any]:
+def _ask_scored(item: fu.Item, scored: Any) -> dict[str, Any]:
+    """One prompt for a scored instrument: the total, or the section scores."""
+
+    def convert(text: str) -> dict[str, Any]:
         text = text.strip()
         if not text:
-            return None, None
-        if "," in text or " " in text or ";" in text:
-            return None, _check_field("odi_sections", _odi_sections(text))
-        return _check_field("odi_percent", text), None
+            return {scored.total: None, scored.sections: None}
+        if any(sep in text for sep in ", ;"):
+            return {scored.total: None, scored.sections: _check_field(scored.sections, text)}
+        return {scored.total: _check_field(scored.total, text), scored.sections: None}
 
-    result: tuple[Any, Any] = typer.prompt(
-        "ODI: total % or the ten section scores 0-5, '-' unanswered (empty: not assessed)",
-        default="",
-        show_default=False,
-        value_proc=convert,
+    result: dict[str, Any] = typer.prompt(
+        f"{item.prompt} (empty: not assessed)", default="", show_default=False, value_proc=convert
     )
     return result
 
 
-def _ask_list(label: str, field: str, parse: Any) -> list[dict[str, Any]]:
+def _ask_instruments(given: dict[str, Any]) -> None:
+    """Ask for every item not given, instrument by instrument."""
+    for inst in fu.INSTRUMENTS:
+        if inst.scored is not None:
+            if inst.scored.total not in given and inst.scored.sections not in given:
+                given.update(_ask_scored(fu.BY_NAME[inst.scored.total], inst.scored))
+            continue
+        for n, item in enumerate(inst.items):
+            if item.name in given:
+                continue
+            skipped = n > 0 and inst.skip_rest_when_first_empty
+            if skipped and given.get(inst.items[0].name) is None:
+                given[item.name] = None
+                continue
+            given[item.name] = _ask(_prompt(item), item.name)
+
+
+def _ask_list(label: str, field: str, parse: Callable[[str], dict[str, Any]]) -> Any:
     def convert(text: str) -> list[dict[str, Any]]:
         items = [parse(p) for p in _split_list(text)]
         _check_field(field, items)
         return items
 
-    result: list[dict[str, Any]] = typer.prompt(
+    return typer.prompt(
         f"{label} (comma separated; empty: none)",
         default="",
         show_default=False,
         value_proc=convert,
     )
-    return result
 
 
-def _resolve(ctx: typer.Context, key: str, on: dt.date, baseline: bool | None) -> fu.ProcedureRef:
+def _ask_timepoint(schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date) -> str | None:
+    """The time point, the one the date falls in offered as the default."""
+    if ref.study_date is None:
+        return None
+    days = (when - ref.study_date).days
+    guess = schedule.infer(days)
+
+    def pick(text: str) -> str | None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            return schedule.get(text).name
+        except fu.FollowupError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    chosen: str | None = typer.prompt(
+        f"Time point ({', '.join(schedule.names)}; day {days})",
+        default=guess.name if guess else "",
+        show_default=guess is not None,
+        value_proc=pick,
+    )
+    return None if chosen is None or (guess is not None and chosen == guess.name) else chosen
+
+
+def _ask_missing(
+    schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date, given: dict[str, Any]
+) -> None:
+    console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
+    if "timepoint" not in given and (chosen := _ask_timepoint(schedule, ref, when)) is not None:
+        given["timepoint"] = chosen
+    _ask_instruments(given)
+    if "new_fractures" not in given:
+        given["new_fractures"] = _ask_list(
+            "New vertebral fractures LEVEL[@DATE]", "new_fractures", _fracture
+        )
+    if "complications" not in given:
+        given["complications"] = _ask_list(
+            "Complications TYPE:SEVERITY[@DATE]", "complications", _complication
+        )
+    if "notes" not in given:
+        given["notes"] = _ask("Notes", "notes")
+
+
+# --- steps of add ----------------------------------------------------------------------------
+
+
+def _assessment_date(date: str | None, yes: bool, today: dt.date) -> dt.date:
     try:
+        if date is not None:
+            return _date(date)
+        if yes:
+            return today
+        when: dt.date = typer.prompt(
+            "Date of the assessment", default=today.isoformat(), value_proc=_date
+        )
+        return when
+    except typer.BadParameter as exc:
+        fail(f"nothing written: {exc.message}")
+
+
+def _resolve(
+    ctx: typer.Context, key: str, on: dt.date, schedule: fu.Schedule, timepoint: str | None
+) -> fu.ProcedureRef:
+    try:
+        baseline = fu.is_baseline(schedule, timepoint)
         with state(ctx).database.session() as session:
             return fu.resolve_procedure(session, key, on=on, baseline=baseline)
     except fu.FollowupError as exc:
         _refuse(exc)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "[dim]–[/]"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return escape(", ".join(str(v) for v in value)) or "[dim]–[/]"
-    return escape(str(value))
+def _linked(
+    ctx: typer.Context,
+    key: str,
+    data: fu.FollowupCreate,
+    schedule: fu.Schedule,
+    today: dt.date,
+) -> tuple[fu.ProcedureRef, dict[str, Any]]:
+    """The procedure and the placed entry: the rules of :func:`vp_log.followup.link_entry`."""
+    try:
+        with state(ctx).database.session() as session:
+            return fu.link_entry(session, key=key, data=data, schedule=schedule, today=today)
+    except fu.FollowupError as exc:
+        _refuse(exc)
 
 
-def _fractures_text(entry: fu.FollowupPublic) -> str:
-    return ", ".join(
-        f"{f.level}@{f.date}"
-        + {True: " (adjacent)", False: "", None: " (adjacency unknown)"}[f.adjacent]
-        for f in entry.new_fractures
-    )
+def _validated(given: dict[str, Any], when: dt.date, who: str) -> fu.FollowupCreate:
+    try:
+        return fu.FollowupCreate.model_validate({**given, "date": when, "entered_by": who})
+    except ValidationError as exc:
+        _refuse(exc)
 
 
-def _complications_text(entry: fu.FollowupPublic) -> str:
-    return ", ".join(f"{c.type.value}:{c.severity.value}@{c.date}" for c in entry.complications)
-
-
-def _summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Table:
-    table = Table(show_header=False, title="Follow-up to be saved", title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    timepoint = values["timepoint"] or "none (unscheduled)"
-    if values["timepoint_inferred"]:
-        timepoint += " (inferred from the date)"
-    if values["out_of_window"]:
-        timepoint += " [yellow]OUT OF WINDOW[/]"
-    fractures = ", ".join(
-        f"{f['level']}@{f['date']}"
-        + {True: " adjacent", False: " not adjacent", None: " adjacency unknown"}[f["adjacent"]]
-        for f in values["new_fractures"]
-    )
-    complications = ", ".join(
-        f"{c['type']} SIR {c['severity']} @{c['date']}" for c in values["complications"]
-    )
-    rows = [
-        ("Procedure", escape(procedure.describe())),
-        ("Date", f"{values['entry_date']} (day {values['days_after']})"),
-        ("Time point", timepoint),
-        ("Pain", _cell(values["pain"])),
-        ("Pain at rest", _cell(values["pain_rest"])),
-        ("Pain on activity", _cell(values["pain_activity"])),
-        ("ODI %", _cell(values["odi_percent"])),
-        ("ODI sections", _cell(values["odi_sections"])),
-        ("RMDQ", _cell(values["rmdq"])),
-        ("Analgesic", _cell(values["analgesic"])),
-        ("New fractures", fractures or "[dim]none[/]"),
-        ("Complications", complications or "[dim]none[/]"),
-        ("Notes", _cell(values["notes"])),
-        ("Entered by", escape(who)),
-    ]
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
-
-
-def _entries_table(entries: list[fu.FollowupPublic], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in (
-        "Entry",
-        "Proc",
-        "Date",
-        "Time point",
-        "Day",
-        "Pain",
-        "Rest",
-        "Activity",
-        "ODI %",
-        "RMDQ",
-        "Analgesic",
-        "New fractures",
-        "Complications",
-        "By",
-    ):
-        table.add_column(column)
-    for e in entries:
-        timepoint = e.timepoint or "unscheduled"
-        if e.out_of_window:
-            timepoint += " [yellow]⚑ out of window[/]"
-        table.add_row(
-            f"{e.entry_id} v{e.version}",
-            str(e.procedure_id),
-            e.date.isoformat(),
-            timepoint,
-            str(e.days_after),
-            _cell(e.pain),
-            _cell(e.pain_rest),
-            _cell(e.pain_activity),
-            _cell(e.odi_percent),
-            _cell(e.rmdq),
-            _cell(e.analgesic.value if e.analgesic else None),
-            _fractures_text(e) or "[dim]–[/]",
-            _complications_text(e) or "[dim]–[/]",
-            escape(e.entered_by),
-        )
-    return table
+def _confirm(question: str) -> None:
+    if not typer.confirm(question, default=True):
+        console.print("Nothing written.")
+        raise typer.Exit(1)
 
 
 # --- options shared by add and correct -------------------------------------------------------
@@ -296,23 +364,6 @@ DateOpt = Annotated[str | None, typer.Option("--date", help="Assessment date YYY
 TimepointOpt = Annotated[
     str | None,
     typer.Option("--timepoint", help="Time point (baseline, 1d, 1w, 1m, 3m, 6m, 12m by default)"),
-]
-PainOpt = Annotated[str | None, typer.Option("--pain", help="Pain NRS 0-10 (one decimal)")]
-PainRestOpt = Annotated[str | None, typer.Option("--pain-rest", help="Pain at rest 0-10")]
-PainActivityOpt = Annotated[
-    str | None, typer.Option("--pain-activity", help="Pain on activity 0-10")
-]
-OdiOpt = Annotated[str | None, typer.Option("--odi", help="Oswestry Disability Index total %")]
-OdiSectionsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--odi-sections", help="The ten ODI section scores 0-5, comma separated, '-' unanswered"
-    ),
-]
-RmdqOpt = Annotated[str | None, typer.Option("--rmdq", help="Roland-Morris 0-24")]
-AnalgesicOpt = Annotated[
-    str | None,
-    typer.Option("--analgesic", help="none, non-opioid, weak-opioid or strong-opioid"),
 ]
 FractureOpt = Annotated[
     list[str] | None,
@@ -336,67 +387,23 @@ YesOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def _given(
-    *,
-    timepoint: str | None,
-    pain: str | None,
-    pain_rest: str | None,
-    pain_activity: str | None,
-    odi: str | None,
-    odi_sections: str | None,
-    rmdq: str | None,
-    analgesic: str | None,
-    new_fracture: list[str] | None,
-    complication: list[str] | None,
-    notes: str | None,
-) -> dict[str, Any]:
-    """The fields given on the command line, as entry input."""
-    if odi is not None and odi_sections is not None:
-        fail("give --odi or --odi-sections, not both")
-    given: dict[str, Any] = {
-        "timepoint": timepoint,
-        "pain": pain,
-        "pain_rest": pain_rest,
-        "pain_activity": pain_activity,
-        "odi_percent": odi,
-        "odi_sections": _odi_sections(odi_sections) if odi_sections is not None else None,
-        "rmdq": rmdq,
-        "analgesic": analgesic,
-        "notes": notes,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    try:
-        if new_fracture:
-            given["new_fractures"] = [_fracture(f) for f in new_fracture]
-        if complication:
-            given["complications"] = [_complication(c) for c in complication]
-    except typer.BadParameter as exc:
-        fail(f"nothing written: {exc.message}")
-    return given
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
 @app.command("add")
+@with_item_options
 def add(
     ctx: typer.Context,
     procedure: Annotated[str, typer.Argument(help=PROCEDURE_HELP)],
     date: DateOpt = None,
     timepoint: TimepointOpt = None,
-    pain: PainOpt = None,
-    pain_rest: PainRestOpt = None,
-    pain_activity: PainActivityOpt = None,
-    odi: OdiOpt = None,
-    odi_sections: OdiSectionsOpt = None,
-    rmdq: RmdqOpt = None,
-    analgesic: AnalgesicOpt = None,
     new_fracture: FractureOpt = None,
     complication: ComplicationOpt = None,
     notes: NotesOpt = None,
     by: ByOpt = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
+    **items: str | None,
 ) -> None:
     """Enter a follow-up; fields not given are asked for, then confirmed (unless --yes).
 
@@ -405,97 +412,19 @@ def add(
     schedule = _schedule(ctx)
     who = _who(by)
     given = _given(
-        timepoint=timepoint,
-        pain=pain,
-        pain_rest=pain_rest,
-        pain_activity=pain_activity,
-        odi=odi,
-        odi_sections=odi_sections,
-        rmdq=rmdq,
-        analgesic=analgesic,
-        new_fracture=new_fracture,
-        complication=complication,
+        items, timepoint=timepoint, new_fracture=new_fracture, complication=complication,
         notes=notes,
-    )
+    )  # fmt: skip
     today = dt.date.today()
-    try:
-        if date is not None:
-            when = _date(date)
-        elif yes:
-            when = today
-        else:
-            when = typer.prompt(
-                "Date of the assessment", default=today.isoformat(), value_proc=_date
-            )
-    except typer.BadParameter as exc:
-        fail(f"nothing written: {exc.message}")
-    if "timepoint" in given:
-        try:
-            schedule.get(given["timepoint"])
-        except fu.FollowupError as exc:
-            _refuse(exc)
-    is_baseline = (given["timepoint"] == schedule.baseline.name) if "timepoint" in given else None
-    ref = _resolve(ctx, procedure, when, is_baseline)
+    when = _assessment_date(date, yes, today)
     if not yes:
-        console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
-        if "timepoint" not in given and ref.study_date is not None:
-            days = (when - ref.study_date).days
-            guess = schedule.infer(days)
-
-            def pick(text: str) -> str | None:
-                text = text.strip()
-                if not text:
-                    return None
-                try:
-                    return schedule.get(text).name
-                except fu.FollowupError as exc:
-                    raise typer.BadParameter(str(exc)) from None
-
-            chosen = typer.prompt(
-                f"Time point ({', '.join(schedule.names)}; day {days})",
-                default=guess.name if guess else "",
-                show_default=guess is not None,
-                value_proc=pick,
-            )
-            if chosen is not None and (guess is None or chosen != guess.name):
-                given["timepoint"] = chosen
-            if chosen == schedule.baseline.name and ref.study_date < when:
-                ref = _resolve(ctx, procedure, when, True)
-        for field, label in (
-            ("pain", "Pain 0-10"),
-            ("pain_rest", "Pain at rest 0-10"),
-            ("pain_activity", "Pain on activity 0-10"),
-        ):
-            if field not in given:
-                given[field] = _ask(label, field)
-        if "odi_percent" not in given and "odi_sections" not in given:
-            given["odi_percent"], given["odi_sections"] = _ask_odi()
-        if "rmdq" not in given:
-            given["rmdq"] = _ask("RMDQ 0-24", "rmdq")
-        if "analgesic" not in given:
-            given["analgesic"] = _ask(
-                "Analgesic (none, non-opioid, weak-opioid, strong-opioid)", "analgesic"
-            )
-        if "new_fractures" not in given:
-            given["new_fractures"] = _ask_list(
-                "New vertebral fractures LEVEL[@DATE]", "new_fractures", _fracture
-            )
-        if "complications" not in given:
-            given["complications"] = _ask_list(
-                "Complications TYPE:SEVERITY[@DATE]", "complications", _complication
-            )
-        if "notes" not in given:
-            given["notes"] = _ask("Notes", "notes")
-    try:
-        data = fu.FollowupCreate.model_validate({**given, "date": when, "entered_by": who})
-        values = fu.build_values(procedure=ref, data=data, schedule=schedule, today=today)
-    except (ValidationError, fu.FollowupError) as exc:
-        _refuse(exc)
+        ref = _resolve(ctx, procedure, when, schedule, given.get("timepoint"))
+        _ask_missing(schedule, ref, when, given)
+    data = _validated(given, when, who)
+    ref, values = _linked(ctx, procedure, data, schedule, today)
     if not yes:
-        console.print(_summary(values, ref, who))
-        if not typer.confirm("Save this follow-up?", default=True):
-            console.print("Nothing written.")
-            raise typer.Exit(1)
+        console.print(views.summary(values, ref, who))
+        _confirm("Save this follow-up?")
     try:
         entry = fu.add_followup(
             database=state(ctx).database,
@@ -516,7 +445,18 @@ def add(
     )
 
 
+def _clearing(changes: dict[str, Any], clear: list[str]) -> None:
+    for name in clear:
+        field = CLEARABLE.get(name.strip().lower().removeprefix("--"))
+        if field is None:
+            fail(f"--clear {name!r} refused (allowed: {', '.join(CLEARABLE)})")
+        if field in changes:
+            fail(f"--clear {name} contradicts the new value given for it")
+        changes[field] = None
+
+
 @app.command("correct")
+@with_item_options
 def correct(
     ctx: typer.Context,
     entry: Annotated[int, typer.Argument(help="Follow-up entry number")],
@@ -526,13 +466,6 @@ def correct(
     ] = None,
     date: DateOpt = None,
     timepoint: TimepointOpt = None,
-    pain: PainOpt = None,
-    pain_rest: PainRestOpt = None,
-    pain_activity: PainActivityOpt = None,
-    odi: OdiOpt = None,
-    odi_sections: OdiSectionsOpt = None,
-    rmdq: RmdqOpt = None,
-    analgesic: AnalgesicOpt = None,
     new_fracture: FractureOpt = None,
     complication: ComplicationOpt = None,
     notes: NotesOpt = None,
@@ -546,73 +479,43 @@ def correct(
     by: ByOpt = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
+    **items: str | None,
 ) -> None:
     """Correct an entry: a new version with the reason; the old version stays."""
     schedule = _schedule(ctx)
     who = _who(by)
     changes = _given(
-        timepoint=timepoint,
-        pain=pain,
-        pain_rest=pain_rest,
-        pain_activity=pain_activity,
-        odi=odi,
-        odi_sections=odi_sections,
-        rmdq=rmdq,
-        analgesic=analgesic,
-        new_fracture=new_fracture,
-        complication=complication,
+        items, timepoint=timepoint, new_fracture=new_fracture, complication=complication,
         notes=notes,
-    )
-    for name in clear or []:
-        field = CLEARABLE.get(name.strip().lower().removeprefix("--"))
-        if field is None:
-            fail(f"--clear {name!r} refused (allowed: {', '.join(CLEARABLE)})")
-        if field in changes:
-            fail(f"--clear {name} contradicts the new value given for it")
-        changes[field] = None
+    )  # fmt: skip
+    _clearing(changes, clear or [])
     if date is not None:
         try:
             changes["date"] = _date(date)
         except typer.BadParameter as exc:
             fail(f"nothing written: {exc.message}")
     if procedure is not None:
-        try:
-            with state(ctx).database.session() as session:
-                current = fu.entry_history(session, entry)[-1]
-        except fu.FollowupError as exc:
-            _refuse(exc)
-        on = changes.get("date") or current.date
-        tp = changes.get("timepoint") or current.timepoint
-        changes["procedure_id"] = _resolve(
-            ctx, procedure, on, tp == schedule.baseline.name if tp else None
-        ).id
+        changes["procedure"] = procedure
     if not changes:
         fail("nothing to correct: give the fields to change (or --clear FIELD)")
-    if not yes:
-        try:  # refuse a bad value before asking to confirm it
-            diff = fu.check_correction(
-                database=state(ctx).database,
-                entry_id=entry,
-                changes=changes,
-                entered_by=who,
-                schedule=schedule,
-            )
-        except (ValidationError, fu.FollowupError) as exc:
-            _refuse(exc)
-        shown = ", ".join(f"{k}: {_cell(v['from'])} → {_cell(v['to'])}" for k, v in diff.items())
-        console.print(f"Correct entry {entry}: {shown}\nReason: {escape(reason)}", highlight=False)
-        if not typer.confirm("Save this correction as a new version?", default=True):
-            console.print("Nothing written.")
-            raise typer.Exit(1)
+    database = state(ctx).database
+    request: dict[str, Any] = {
+        "entry_id": entry,
+        "changes": changes,
+        "entered_by": who,
+        "schedule": schedule,
+    }
     try:
-        version = fu.correct_followup(
-            database=state(ctx).database,
-            entry_id=entry,
-            changes=changes,
-            reason=reason,
-            entered_by=who,
-            schedule=schedule,
-        )
+        if not yes:  # refuse a bad value before asking to confirm it
+            diff = fu.check_correction(database=database, **request)
+            shown = ", ".join(
+                f"{k}: {views.cell(v['from'])} → {views.cell(v['to'])}" for k, v in diff.items()
+            )
+            console.print(
+                f"Correct entry {entry}: {shown}\nReason: {escape(reason)}", highlight=False
+            )
+            _confirm("Save this correction as a new version?")
+        version = fu.correct_followup(database=database, reason=reason, **request)
     except (ValidationError, fu.FollowupError) as exc:
         _refuse(exc)
     if as_json:
@@ -642,7 +545,7 @@ def list_(
     if not entries:
         console.print("No follow-up entries.")
         return
-    console.print(_entries_table(entries, "Follow-up entries"))
+    console.print(views.entries_table(entries, "Follow-up entries"))
 
 
 @app.command("due")
@@ -667,26 +570,7 @@ def due(
     if not items:
         console.print(f"Nobody is due for follow-up on {day}.")
         return
-    table = Table(title=f"Follow-up due on {day}", title_justify="left")
-    for column in ("Status", "Proc", "Patient", "Accession", "Procedure date", "Time point"):
-        table.add_column(column)
-    table.add_column("Window")
-    table.add_column("Days", justify="right")
-    for i in items:
-        days = (
-            f"[red]{i.days_overdue} overdue[/]" if i.status == "overdue" else f"{i.days_left} left"
-        )
-        table.add_row(
-            "[red]overdue[/]" if i.status == "overdue" else "due",
-            str(i.procedure_id),
-            escape(i.patient_id or "?"),
-            escape(i.accession_number or "?"),
-            i.study_date.isoformat(),
-            i.label,
-            f"{i.window_from} – {i.window_to}",
-            days,
-        )
-    console.print(table)
+    console.print(views.due_table(items, f"Follow-up due on {day}"))
 
 
 @app.command("history")
@@ -704,7 +588,7 @@ def history(
     if as_json:
         print_json([v.model_dump(mode="json") for v in versions])
         return
-    console.print(_entries_table(versions, f"History of follow-up entry {entry}"))
+    console.print(views.entries_table(versions, f"History of follow-up entry {entry}"))
     for v in versions:
         when = v.entered_at.astimezone().strftime("%Y-%m-%d %H:%M")
         why = f": {v.reason}" if v.reason else " (as entered)"
@@ -740,18 +624,4 @@ def audit(
     if not events:
         console.print("No changes recorded.")
         return
-    table = Table(title="Audit log", title_justify="left")
-    for column in ("When", "Who", "Action", "Entity", "Details"):
-        table.add_column(column)
-    for e in events:
-        details = e.details.get("reason") or ""
-        if "version" in e.details:
-            details = f"version {e.details['version']}" + (f": {details}" if details else "")
-        table.add_row(
-            e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            escape(e.who),
-            e.action,
-            f"{e.entity} {e.entity_id}",
-            escape(str(details)),
-        )
-    console.print(table)
+    console.print(views.audit_table(events))

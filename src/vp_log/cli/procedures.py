@@ -12,7 +12,8 @@ from rich.table import Table
 from vp_log.cli.common import console, fail, print_json, state
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
-from vp_log.followup import load_schedule, outcome_timeline, render_outcome_timeline
+from vp_log.cli.followup_views import render_outcome_timeline
+from vp_log.followup import load_schedule, outcome_timeline
 from vp_log.record import ProcedurePublic
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)

@@ -9,7 +9,7 @@ in the same transaction.
 Version numbers come from ``max(version) + 1`` under a unique constraint on
 ``(entry_id, version)``: two writers racing on one entry make one of them fail with an
 ``IntegrityError``, and the caller retries on a fresh transaction (see
-``vp_log.followup.correct_followup``). Entry ids are serial, so new entries never collide.
+``vp_log.followup.entries.correct_followup``). Entry ids are serial, so new entries never collide.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
 from vp_log.db.tables import Procedure
+from vp_log.followup.instruments import ITEMS, Choice, Kind, Number
 
-#: Columns of a version row that hold the entry's content (copied forward by corrections).
+#: Columns of a version row that hold the entry's content (copied forward by corrections):
+#: the placing, one column per instrument item (``vp_log.followup.instruments``), the events.
 CONTENT_COLUMNS: tuple[str, ...] = (
     "procedure_id",
     "entry_date",
@@ -44,13 +47,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "timepoint_inferred",
     "out_of_window",
     "days_after",
-    "pain",
-    "pain_rest",
-    "pain_activity",
-    "odi_percent",
-    "odi_sections",
-    "rmdq",
-    "analgesic",
+    *(item.name for item in ITEMS),
     "new_fractures",
     "complications",
     "notes",
@@ -89,16 +86,27 @@ class FollowupVersion(Base):
     timepoint_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
     out_of_window: Mapped[bool] = mapped_column(Boolean, default=False)
     days_after: Mapped[int] = mapped_column(Integer)
-    pain: Mapped[float | None] = mapped_column(Float, nullable=True)
-    pain_rest: Mapped[float | None] = mapped_column(Float, nullable=True)
-    pain_activity: Mapped[float | None] = mapped_column(Float, nullable=True)
-    odi_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
-    odi_sections: Mapped[list[int | None] | None] = mapped_column(JSONType, nullable=True)
-    rmdq: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    analgesic: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # one nullable column per instrument item: added below, from the instrument table
     new_fractures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     complications: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+def item_column_type(kind: Kind) -> TypeEngine[Any]:
+    """The SQL type of an instrument item: whole numbers, numbers, choices, section lists."""
+    if isinstance(kind, Number):
+        return Integer() if kind.whole else Float()
+    if isinstance(kind, Choice):
+        return String(32)
+    return JSONType
+
+
+for _item in ITEMS:  # declarative classes take new columns as attributes
+    setattr(
+        FollowupVersion,
+        _item.name,
+        mapped_column(_item.name, item_column_type(_item.kind), nullable=True),
+    )
 
 
 class AuditEvent(Base):

@@ -1,0 +1,122 @@
+"""Follow-up outcomes: instruments, the schedule, linking, entries, the worklist, the timeline.
+
+Staff enter what a patient reported at a time point. Everything an instrument is (its items,
+ranges, options, prompts, columns, whether it is an outcome) is declared once, in
+:data:`.instruments.INSTRUMENTS`; the models, the database columns, the command-line options,
+corrections and the timeline are derived from that table.
+
+- :mod:`.instruments`: the table, value kinds and scoring (ODI); :mod:`.events`: new fractures
+  and complications; :mod:`.models`: the entry models and refusal messages.
+- :mod:`.schedule`: time points and windows (TOML); :mod:`.linking`: which procedure an entry
+  belongs to and the date, baseline and window rules (:func:`.linking.link_entry`, the one place
+  for them); :mod:`.entries`: append-only storage, corrections, audit.
+- :mod:`.worklist`: who is due; :mod:`.timeline`: outcomes with the change from baseline.
+
+Rendering for people lives in ``vp_log.cli``. ``vp_log.db`` derives its columns from the
+table (:mod:`.instruments` imports nothing of the database, so either may be imported first).
+"""
+
+from vp_log.followup.entries import (
+    CORRECTABLE,
+    add_followup,
+    audit_log,
+    check_correction,
+    correct_followup,
+    entry_history,
+    list_followups,
+    merge_correction,
+)
+from vp_log.followup.errors import AmbiguousProcedureError, FollowupError, ScheduleError
+from vp_log.followup.events import (
+    COMPLICATION_ALIASES,
+    ComplicationCreate,
+    ComplicationPublic,
+    ComplicationType,
+    NewFractureCreate,
+    NewFracturePublic,
+    SirSeverity,
+    fracture_adjacency,
+)
+from vp_log.followup.instruments import (
+    BY_NAME,
+    INSTRUMENTS,
+    ITEMS,
+    ODI_SECTIONS,
+    OUTCOMES,
+    Analgesic,
+    Instrument,
+    Item,
+    eq5d_profile,
+    score_odi,
+)
+from vp_log.followup.linking import (
+    ProcedureRef,
+    is_baseline,
+    link_entry,
+    place_entry,
+    procedures_for,
+    resolve_procedure,
+)
+from vp_log.followup.models import (
+    ALLOWED,
+    AuditPublic,
+    FollowupBase,
+    FollowupCreate,
+    FollowupPublic,
+    describe_validation_error,
+    item_values,
+)
+from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
+from vp_log.followup.timeline import outcome_timeline
+from vp_log.followup.worklist import DueItem, due_worklist
+
+__all__ = [
+    "ALLOWED",
+    "BY_NAME",
+    "COMPLICATION_ALIASES",
+    "CORRECTABLE",
+    "INSTRUMENTS",
+    "ITEMS",
+    "ODI_SECTIONS",
+    "OUTCOMES",
+    "AmbiguousProcedureError",
+    "Analgesic",
+    "AuditPublic",
+    "ComplicationCreate",
+    "ComplicationPublic",
+    "ComplicationType",
+    "DueItem",
+    "FollowupBase",
+    "FollowupCreate",
+    "FollowupError",
+    "FollowupPublic",
+    "Instrument",
+    "Item",
+    "NewFractureCreate",
+    "NewFracturePublic",
+    "ProcedureRef",
+    "Schedule",
+    "ScheduleError",
+    "SirSeverity",
+    "TimePoint",
+    "add_followup",
+    "audit_log",
+    "check_correction",
+    "correct_followup",
+    "describe_validation_error",
+    "due_worklist",
+    "entry_history",
+    "eq5d_profile",
+    "fracture_adjacency",
+    "is_baseline",
+    "item_values",
+    "link_entry",
+    "list_followups",
+    "load_schedule",
+    "merge_correction",
+    "outcome_timeline",
+    "place_entry",
+    "procedures_for",
+    "resolve_procedure",
+    "score_odi",
+]

@@ -1,0 +1,24 @@
+"""What follow-up refuses: each error's message says what was wrong and what is allowed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vp_log.followup.linking import ProcedureRef
+
+
+class FollowupError(ValueError):
+    """A follow-up refused; the message says what was wrong and what is allowed."""
+
+
+class AmbiguousProcedureError(FollowupError):
+    """More than one procedure matches; ``candidates`` lists them."""
+
+    def __init__(self, message: str, candidates: list[ProcedureRef]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class ScheduleError(ValueError):
+    """A follow-up schedule file vp_log refuses; the message names the entry."""

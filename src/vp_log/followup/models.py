@@ -1,0 +1,188 @@
+"""The follow-up entry models, derived from the instrument table, and how refusals read.
+
+``FollowupBase`` holds the date, the time point, one field per instrument item
+(:data:`.instruments.ITEMS`) and the notes; ``FollowupCreate`` is what staff enter (ODI sections
+scored, at least one thing assessed); ``FollowupPublic`` is one stored version. ``None`` means
+not assessed, never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from vp_log.followup.events import (
+    ComplicationCreate,
+    ComplicationPublic,
+    ComplicationType,
+    NewFractureCreate,
+    NewFracturePublic,
+)
+from vp_log.followup.instruments import INSTRUMENTS, ITEMS
+
+if TYPE_CHECKING:
+    from vp_log.db.followup_tables import FollowupVersion
+
+#: What each field allows, for refusal messages (items from the table, the rest by hand).
+ALLOWED: dict[str, str] = {
+    "date": "a date YYYY-MM-DD, not in the future",
+    "timepoint": "a time point of the schedule",
+    **{item.name: item.allowed() for item in ITEMS},
+    "level": "a spinal level such as T12, L1, S1",
+    "type": ", ".join(c.value for c in ComplicationType),
+    "severity": "SIR severity A, B, C, D, E or F",
+    "entered_by": "1–128 characters",
+}
+
+
+class _EntryFields(BaseModel):
+    """What every entry has besides its instrument items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date = Field(description="Date of the assessment")
+    timepoint: str | None = Field(None, description="Schedule time point; inferred when None")
+    notes: str | None = None
+
+
+_FIELDS: dict[str, Any] = {
+    item.name: (item.kind.annotation(), Field(None, description=item.help)) for item in ITEMS
+}
+_ItemFields = create_model("_ItemFields", __base__=_EntryFields, **_FIELDS)  # one per item
+
+if TYPE_CHECKING:  # mypy sees the fixed fields; the item fields are read with getattr
+    _Base = _EntryFields
+else:
+    _Base = _ItemFields
+
+
+class FollowupBase(_Base):
+    """What staff enter at one assessment. ``None`` means not assessed (never 0)."""
+
+
+def item_values(model: BaseModel) -> dict[str, Any]:
+    """The instrument item values of an entry model, by item name."""
+    return {item.name: getattr(model, item.name) for item in ITEMS}
+
+
+class FollowupCreate(FollowupBase):
+    """An entry as typed, before linking; scored instruments (ODI) are scored here."""
+
+    new_fractures: list[NewFractureCreate] = Field(default_factory=list)
+    complications: list[ComplicationCreate] = Field(default_factory=list)
+    entered_by: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _score_and_require_something(self) -> FollowupCreate:
+        for inst in INSTRUMENTS:
+            if inst.scored is None:
+                continue
+            sections = getattr(self, inst.scored.sections)
+            if sections is None:
+                continue
+            scored = inst.scored.score(sections)
+            total = getattr(self, inst.scored.total)
+            if total is not None and abs(total - scored) > 0.05:
+                msg = (
+                    f"{inst.scored.total} = {total:g} disagrees with the sections "
+                    f"(scored {scored:g}); give one or the other"
+                )
+                raise ValueError(msg)
+            setattr(self, inst.scored.total, scored)
+        assessed = [*item_values(self).values(), self.notes, *self.new_fractures]
+        assessed += self.complications
+        if all(v is None or v == "" for v in assessed):
+            names = ", ".join(inst.short for inst in INSTRUMENTS)
+            msg = (
+                f"an entry with nothing assessed refused: give at least one of {names}, "
+                "a new fracture, a complication or notes"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class FollowupPublic(FollowupBase):
+    """One stored version of an entry."""
+
+    entry_id: int
+    version: int
+    procedure_id: int
+    days_after: int = Field(description="Days after the procedure (negative: before)")
+    timepoint_inferred: bool
+    out_of_window: bool
+    new_fractures: list[NewFracturePublic]
+    complications: list[ComplicationPublic]
+    entered_by: str
+    entered_at: dt.datetime
+    reason: str | None = Field(None, description="Why this version corrects the previous one")
+    supersedes_version: int | None = None
+
+    @classmethod
+    def from_row(cls, row: FollowupVersion) -> FollowupPublic:
+        return cls.model_validate(
+            {
+                "entry_id": row.entry_id,
+                "version": row.version,
+                "procedure_id": row.procedure_id,
+                "date": row.entry_date,
+                "timepoint": row.timepoint,
+                "days_after": row.days_after,
+                "timepoint_inferred": row.timepoint_inferred,
+                "out_of_window": row.out_of_window,
+                **{item.name: getattr(row, item.name) for item in ITEMS},
+                "new_fractures": row.new_fractures,
+                "complications": row.complications,
+                "notes": row.notes,
+                "entered_by": row.entered_by,
+                "entered_at": row.entered_at,
+                "reason": row.reason,
+                "supersedes_version": row.version - 1 if row.supersedes_id is not None else None,
+            }
+        )
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    who: str
+    action: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any]
+
+
+def describe_validation_error(exc: ValidationError, names: dict[str, str] | None = None) -> str:
+    """One line per problem: the field, the value given, why, and what is allowed.
+
+    ``names`` maps a field to the user's word for it (``pain_rest`` -> ``--pain-rest`` on the
+    command line); a field not in it is named as is (the CSV column name).
+    """
+    names = names or {}
+    lines = []
+    for err in exc.errors():
+        loc = err["loc"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:
+            lines.append(msg)
+            continue
+        parts: list[str] = []
+        for part in loc:
+            if isinstance(part, int):
+                parts.append(f"[{part + 1}]")
+            elif parts:
+                parts.append(f".{part}")
+            else:
+                parts.append(names.get(str(part), str(part)))
+        field = "".join(parts)
+        name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+        allowed = ALLOWED.get(name)
+        shown = "" if err["type"] == "missing" else f" = {err['input']!r}"
+        if msg.startswith("section "):  # a section score: name the section, not the list
+            head, _, msg = msg.partition(": ")
+            shown = f" {head}"
+        lines.append(
+            f"{field}{shown} refused: {msg}" + (f" (allowed: {allowed})" if allowed else "")
+        )
+    return "\n".join(lines)
