@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
+from vp_log.db.repository import list_procedures
 from vp_log.db.tables import Procedure
 from vp_log.followup.instruments import ITEMS, Choice, Kind, Number
 
@@ -51,6 +52,7 @@ CONTENT_COLUMNS: tuple[str, ...] = (
     "new_fractures",
     "complications",
     "notes",
+    "closed_reason",
 )
 
 
@@ -87,9 +89,15 @@ class FollowupVersion(Base):
     out_of_window: Mapped[bool] = mapped_column(Boolean, default=False)
     days_after: Mapped[int] = mapped_column(Integer)
     # one nullable column per instrument item: added below, from the instrument table
-    new_fractures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    complications: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # JSON null (not SQL NULL): not assessed; []: none
+    new_fractures: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONType, default=list, nullable=False
+    )
+    complications: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONType, default=list, nullable=False
+    )
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 def item_column_type(kind: Kind) -> TypeEngine[Any]:
@@ -141,6 +149,30 @@ def find_procedures(*, session: Session, key: str) -> list[Procedure]:
         clauses.append(Procedure.id == int(key))
     stmt = select(Procedure).where(or_(*clauses)).order_by(Procedure.id)
     return list(session.scalars(stmt))
+
+
+def begin_write(*, session: Session) -> None:
+    """Take SQLite's write lock now (``BEGIN IMMEDIATE``); the first statement of a session.
+
+    Follow-up writes that check "one entry per time point" start with it, so two writers
+    cannot both see a time point free and both fill it. PostgreSQL: see :func:`lock_procedure`.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_procedure(*, session: Session, procedure_id: int) -> None:
+    """Lock the procedure row for the rest of the transaction (PostgreSQL ``FOR UPDATE``)."""
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = select(Procedure.id).where(Procedure.id == procedure_id).with_for_update()
+        session.execute(stmt)
+
+
+def worklist_procedures(*, session: Session) -> list[Procedure]:
+    """The records a follow-up worklist holds: what ``procedures list`` shows (vertebral
+    augmentation, by the record's own type and status), once the study is complete."""
+    rows = list_procedures(session=session, include_all=False)
+    return [r for r in rows if r.status != "receiving"]
 
 
 def all_procedures(*, session: Session) -> list[Procedure]:

@@ -16,17 +16,26 @@ Rendering for people lives in ``vp_log.cli``. ``vp_log.db`` derives its columns 
 table (:mod:`.instruments` imports nothing of the database, so either may be imported first).
 """
 
+from vp_log.followup import tabular
 from vp_log.followup.entries import (
     CORRECTABLE,
+    ImportResult,
     add_followup,
     audit_log,
     check_correction,
+    close_timepoint,
     correct_followup,
     entry_history,
+    import_entries,
     list_followups,
     merge_correction,
 )
-from vp_log.followup.errors import AmbiguousProcedureError, FollowupError, ScheduleError
+from vp_log.followup.errors import (
+    AmbiguousProcedureError,
+    DuplicateEntryError,
+    FollowupError,
+    ScheduleError,
+)
 from vp_log.followup.events import (
     COMPLICATION_ALIASES,
     ComplicationCreate,
@@ -51,8 +60,10 @@ from vp_log.followup.instruments import (
 )
 from vp_log.followup.linking import (
     ProcedureRef,
+    event_date,
     is_baseline,
     link_entry,
+    place_date,
     place_entry,
     procedures_for,
     resolve_procedure,
@@ -60,6 +71,7 @@ from vp_log.followup.linking import (
 from vp_log.followup.models import (
     ALLOWED,
     AuditPublic,
+    CloseReason,
     FollowupBase,
     FollowupCreate,
     FollowupPublic,
@@ -68,7 +80,7 @@ from vp_log.followup.models import (
 )
 from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
 from vp_log.followup.timeline import outcome_timeline
-from vp_log.followup.worklist import DueItem, due_worklist
+from vp_log.followup.worklist import DueItem, WorklistFilter, due_worklist
 
 __all__ = [
     "ALLOWED",
@@ -82,14 +94,17 @@ __all__ = [
     "AmbiguousProcedureError",
     "Analgesic",
     "AuditPublic",
+    "CloseReason",
     "ComplicationCreate",
     "ComplicationPublic",
     "ComplicationType",
     "DueItem",
+    "DuplicateEntryError",
     "FollowupBase",
     "FollowupCreate",
     "FollowupError",
     "FollowupPublic",
+    "ImportResult",
     "Instrument",
     "Item",
     "NewFractureCreate",
@@ -99,15 +114,19 @@ __all__ = [
     "ScheduleError",
     "SirSeverity",
     "TimePoint",
+    "WorklistFilter",
     "add_followup",
     "audit_log",
     "check_correction",
+    "close_timepoint",
     "correct_followup",
     "describe_validation_error",
     "due_worklist",
     "entry_history",
     "eq5d_profile",
+    "event_date",
     "fracture_adjacency",
+    "import_entries",
     "is_baseline",
     "item_values",
     "link_entry",
@@ -115,8 +134,10 @@ __all__ = [
     "load_schedule",
     "merge_correction",
     "outcome_timeline",
+    "place_date",
     "place_entry",
     "procedures_for",
     "resolve_procedure",
     "score_odi",
+    "tabular",
 ]

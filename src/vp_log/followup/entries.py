@@ -11,19 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from vp_log.db import Database
 from vp_log.db import followup_tables as store
 from vp_log.db.base import utcnow
-from vp_log.followup.errors import FollowupError
+from vp_log.followup.errors import DuplicateEntryError, FollowupError
 from vp_log.followup.instruments import INSTRUMENTS, ITEMS
 from vp_log.followup.linking import link_entry, procedures_for
 from vp_log.followup.models import AuditPublic, FollowupCreate, FollowupPublic, item_values
 from vp_log.followup.schedule import Schedule
+from vp_log.followup.tabular import Row
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ CORRECTABLE: tuple[str, ...] = (
     "new_fractures",
     "complications",
     "notes",
+    "closed",
 )
 
 
@@ -62,6 +65,73 @@ def _retrying(action: str, attempt: Callable[[], T], *, on: tuple[type[Exception
     raise RuntimeError(msg)
 
 
+def _holder(
+    session: Session, values: dict[str, Any], *, other_than: int | None = None
+) -> store.FollowupVersion | None:
+    """The current version of the entry that already holds this procedure's time point."""
+    if values["timepoint"] is None:  # unscheduled entries do not hold a time point
+        return None
+    rows = store.current_versions(session=session, procedure_ids=[values["procedure_id"]])
+    return next(
+        (r for r in rows if r.timepoint == values["timepoint"] and r.entry_id != other_than),
+        None,
+    )
+
+
+def _refuse_duplicate(holder: store.FollowupVersion, values: dict[str, Any]) -> NoReturn:
+    what = f"closed ({holder.closed_reason})" if holder.closed_reason else "entered"
+    hint = f"vp-log followup correct {holder.entry_id} --reason ..."
+    msg = (
+        f"time point {values['timepoint']} of procedure {values['procedure_id']} is already "
+        f"{what}: entry {holder.entry_id} of {holder.entry_date}. Correct that entry ({hint}), "
+        "or add it again with --replace and --reason to correct it with what you give"
+    )
+    raise DuplicateEntryError(msg, holder.entry_id)
+
+
+def _diff(previous: store.FollowupVersion, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    old = {c: getattr(previous, c) for c in store.CONTENT_COLUMNS}
+    return {c: {"from": old[c], "to": values[c]} for c in values if values[c] != old[c]}
+
+
+def _write_version(
+    session: Session,
+    *,
+    previous: store.FollowupVersion,
+    values: dict[str, Any],
+    diff: dict[str, dict[str, Any]],
+    reason: str,
+    entered_by: str,
+    action: str = "followup.correct",
+) -> store.FollowupVersion:
+    """A new version of ``previous``'s entry, audited."""
+    now = utcnow()
+    version = store.insert_version(
+        session=session,
+        previous=previous,
+        values=values,
+        reason=reason,
+        entered_by=entered_by,
+        now=now,
+    )
+    store.record_audit(
+        session=session,
+        who=entered_by,
+        action=action,
+        entity="followup_entry",
+        entity_id=str(previous.entry_id),
+        details={
+            "version": version.version,
+            "reason": reason,
+            "changes": {
+                c: {k: _jsonable({"v": v})["v"] for k, v in d.items()} for c, d in diff.items()
+            },
+        },
+        now=now,
+    )
+    return version
+
+
 def add_followup(
     *,
     database: Database,
@@ -69,15 +139,40 @@ def add_followup(
     data: FollowupCreate,
     schedule: Schedule,
     today: dt.date | None = None,
+    replace_reason: str | None = None,
 ) -> FollowupPublic:
-    """Store a new entry (version 1) and its audit record in one short transaction."""
+    """Store a new entry (version 1) and its audit record in one short transaction.
+
+    One entry per procedure and time point: when the time point already has one, refused with
+    :class:`DuplicateEntryError` (its ``entry_id``), unless ``replace_reason`` is given, which
+    stores these values as a correction of that entry (a new version; the old one stays).
+    """
     today = today or dt.date.today()
+    if replace_reason is not None and not replace_reason.strip():
+        msg = "reason refused: replacing an entry needs a reason (--reason)"
+        raise FollowupError(msg)
 
     def attempt() -> FollowupPublic:
         with database.session() as session:
+            store.begin_write(session=session)
+            store.lock_procedure(session=session, procedure_id=procedure_id)
             _, values = link_entry(
                 session, data=data, schedule=schedule, today=today, procedure_id=procedure_id
             )
+            holder = _holder(session, values)
+            if holder is not None:
+                if replace_reason is None:
+                    _refuse_duplicate(holder, values)
+                version = _write_version(
+                    session,
+                    previous=holder,
+                    values=values,
+                    diff=_diff(holder, values),
+                    reason=replace_reason.strip(),
+                    entered_by=data.entered_by,
+                    action="followup.replace",
+                )
+                return FollowupPublic.from_row(version)
             now = utcnow()
             version = store.insert_entry(
                 session=session, values=values, entered_by=data.entered_by, now=now
@@ -85,7 +180,7 @@ def add_followup(
             store.record_audit(
                 session=session,
                 who=data.entered_by,
-                action="followup.add",
+                action="followup.close" if data.closed else "followup.add",
                 entity="followup_entry",
                 entity_id=str(version.entry_id),
                 details={"version": 1, "values": _jsonable(values)},
@@ -96,17 +191,55 @@ def add_followup(
     return _retrying("followup add", attempt, on=(OperationalError,))
 
 
+def close_timepoint(
+    *,
+    database: Database,
+    procedure_id: int,
+    timepoint: str,
+    reason: str,
+    entered_by: str,
+    schedule: Schedule,
+    notes: str | None = None,
+    date: dt.date | None = None,
+    today: dt.date | None = None,
+) -> FollowupPublic:
+    """Close a time point without an assessment (lost, declined, unreachable, died, other).
+
+    Stored as an entry of its own (audited ``followup.close``): the time point leaves the
+    worklist and counts as closed. A correction of that entry reverses it (with values, it
+    becomes an assessment).
+    """
+    today = today or dt.date.today()
+    data = FollowupCreate.model_validate(
+        {
+            "date": date or today,
+            "timepoint": timepoint,
+            "closed": reason,
+            "notes": notes,
+            "entered_by": entered_by,
+        }
+    )
+    return add_followup(
+        database=database, procedure_id=procedure_id, data=data, schedule=schedule, today=today
+    )
+
+
 def _as_input(previous: FollowupPublic) -> dict[str, Any]:
     """A stored version as entry input again (what a correction starts from)."""
     return {
         "date": previous.date,
         "timepoint": None if previous.timepoint_inferred else previous.timepoint,
         **item_values(previous),
-        "new_fractures": [{"level": f.level, "date": f.date} for f in previous.new_fractures],
-        "complications": [
+        "new_fractures": None
+        if previous.new_fractures is None
+        else [{"level": f.level, "date": f.date} for f in previous.new_fractures],
+        "complications": None
+        if previous.complications is None
+        else [
             {"type": c.type, "severity": c.severity, "date": c.date} for c in previous.complications
         ],
         "notes": previous.notes,
+        "closed": previous.closed,
     }
 
 
@@ -127,9 +260,6 @@ def merge_correction(previous: FollowupPublic, changes: dict[str, Any]) -> dict[
             merged[total] = None
         if total in changes and sections not in changes:
             merged[sections] = None
-    for listed in ("new_fractures", "complications"):
-        if merged[listed] is None:
-            merged[listed] = []
     return merged
 
 
@@ -160,8 +290,10 @@ def _corrected(
         procedure_id=int(changes.get("procedure_id") or previous.procedure_id),
         timepoint_hint=previous.timepoint,
     )
-    old = {c: getattr(previous_row, c) for c in store.CONTENT_COLUMNS}
-    diff = {c: {"from": old[c], "to": values[c]} for c in values if values[c] != old[c]}
+    holder = _holder(session, values, other_than=entry_id)
+    if holder is not None:
+        _refuse_duplicate(holder, values)
+    diff = _diff(previous_row, values)
     if not diff:
         msg = f"entry {entry_id}: the correction changes nothing"
         raise FollowupError(msg)
@@ -217,6 +349,7 @@ def correct_followup(
 
     def attempt() -> FollowupPublic:
         with database.session() as session:
+            store.begin_write(session=session)
             previous_row, values, diff = _corrected(
                 session,
                 entry_id=entry_id,
@@ -225,34 +358,136 @@ def correct_followup(
                 schedule=schedule,
                 today=today,
             )
-            now = utcnow()
-            version = store.insert_version(
-                session=session,
+            store.lock_procedure(session=session, procedure_id=values["procedure_id"])
+            version = _write_version(
+                session,
                 previous=previous_row,
                 values=values,
+                diff=diff,
                 reason=reason.strip(),
                 entered_by=entered_by,
-                now=now,
-            )
-            store.record_audit(
-                session=session,
-                who=entered_by,
-                action="followup.correct",
-                entity="followup_entry",
-                entity_id=str(entry_id),
-                details={
-                    "version": version.version,
-                    "reason": reason.strip(),
-                    "changes": {
-                        c: {k: _jsonable({"v": v})["v"] for k, v in d.items()}
-                        for c, d in diff.items()
-                    },
-                },
-                now=now,
             )
             return FollowupPublic.from_row(version)
 
     return _retrying("followup correct", attempt, on=(IntegrityError, OperationalError))
+
+
+# --- importing a table ---------------------------------------------------------------------
+
+
+class ImportResult(BaseModel):
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    rows: int = Field(description="Data rows read")
+    added: list[int] = Field(description="Entry ids written (none on a dry run or a refusal)")
+    unchanged: int = Field(description="Rows already imported: the same entry is stored")
+    would_add: int = Field(description="Rows that are new entries")
+    problems: list[str] = Field(description="One line per problem, naming row and column")
+    written: bool
+
+
+def _same_content(row: store.FollowupVersion, values: dict[str, Any]) -> bool:
+    return not _diff(row, values)
+
+
+def _check_rows(
+    session: Session, rows: list[Row], schedule: Schedule, today: dt.date
+) -> tuple[list[tuple[int, str, dict[str, Any]]], int, list[str]]:
+    """The rows to add (number, who, placed values), how many are already stored, problems."""
+    problems = [p for r in rows for p in r.problems]
+    new: list[tuple[int, str, dict[str, Any]]] = []
+    unchanged = 0
+    taken: dict[tuple[int, str], int] = {}
+    for row in rows:
+        if row.data is None or row.key is None:
+            continue
+        try:
+            _, values = link_entry(
+                session, data=row.data, schedule=schedule, today=today, key=row.key
+            )
+        except FollowupError as exc:
+            problems.append(f"row {row.number}, column {row.key_column}: {exc}")
+            continue
+        holder = _holder(session, values)
+        if holder is None and values["timepoint"] is None:
+            current = store.current_versions(
+                session=session, procedure_ids=[values["procedure_id"]]
+            )
+            holder = next((c for c in current if _same_content(c, values)), None)
+        if holder is not None:
+            if _same_content(holder, values):
+                unchanged += 1
+                continue
+            problems.append(
+                f"row {row.number}, column timepoint: time point {values['timepoint']} of "
+                f"procedure {values['procedure_id']} already has entry {holder.entry_id} with "
+                "other values; correct that entry (vp-log followup correct) or drop the row"
+            )
+            continue
+        slot = (values["procedure_id"], values["timepoint"])
+        if values["timepoint"] is not None and slot in taken:
+            problems.append(
+                f"row {row.number}, column timepoint: time point {values['timepoint']} of "
+                f"procedure {values['procedure_id']} is also in row {taken[slot]}"
+            )
+            continue
+        if values["timepoint"] is not None:
+            taken[slot] = row.number
+        new.append((row.number, row.data.entered_by, values))
+    return new, unchanged, problems
+
+
+def import_entries(
+    *,
+    database: Database,
+    rows: list[Row],
+    source: str,
+    schedule: Schedule,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> ImportResult:
+    """Import parsed table rows, all or nothing: one problem anywhere writes no row.
+
+    Every row is checked (values, linking, dates, one entry per time point, within the file
+    and against what is stored) before anything is written, in one transaction. A row whose
+    entry is already stored with the same content is counted unchanged, so importing the same
+    file twice changes nothing. Each new entry is audited ``followup.import`` with its row.
+    """
+    today = today or dt.date.today()
+    with database.session() as session:
+        store.begin_write(session=session)
+        new, unchanged, problems = _check_rows(session, rows, schedule, today)
+        result = ImportResult(
+            rows=len(rows),
+            added=[],
+            unchanged=unchanged,
+            would_add=len(new),
+            problems=problems,
+            written=False,
+        )
+        if problems or dry_run or not new:
+            session.rollback()
+            return result
+        now = utcnow()
+        for number, who, values in new:
+            version = store.insert_entry(session=session, values=values, entered_by=who, now=now)
+            store.record_audit(
+                session=session,
+                who=who,
+                action="followup.import",
+                entity="followup_entry",
+                entity_id=str(version.entry_id),
+                details={
+                    "version": 1,
+                    "source": source,
+                    "row": number,
+                    "values": _jsonable(values),
+                },
+                now=now,
+            )
+            result.added.append(version.entry_id)
+        result.written = True
+    return result
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -22,3 +22,11 @@ class AmbiguousProcedureError(FollowupError):
 
 class ScheduleError(ValueError):
     """A follow-up schedule file vp_log refuses; the message names the entry."""
+
+
+class DuplicateEntryError(FollowupError):
+    """The time point already has an entry; ``entry_id`` is that entry (correct it instead)."""
+
+    def __init__(self, message: str, entry_id: int) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id

@@ -25,7 +25,12 @@ from vp_log import levels
 from vp_log.db import followup_tables as store
 from vp_log.db.tables import Procedure
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
-from vp_log.followup.events import ComplicationPublic, NewFracturePublic, fracture_adjacency
+from vp_log.followup.events import (
+    ComplicationPublic,
+    NewFractureCreate,
+    NewFracturePublic,
+    fracture_adjacency,
+)
 from vp_log.followup.instruments import ITEMS
 from vp_log.followup.models import FollowupCreate
 from vp_log.followup.schedule import Schedule, TimePoint
@@ -195,29 +200,38 @@ def is_baseline(schedule: Schedule, timepoint: str | None) -> bool | None:
     return schedule.get(timepoint).baseline
 
 
-def _placed(
-    procedure: ProcedureRef, data: FollowupCreate, schedule: Schedule, today: dt.date
+def place_date(
+    procedure: ProcedureRef,
+    date: dt.date,
+    timepoint: str | None,
+    schedule: Schedule,
+    today: dt.date,
 ) -> tuple[dt.date, int, TimePoint | None]:
-    """(procedure date, days after it, time point), or FollowupError for a date refused."""
-    if data.date > today:
-        msg = f"date = {data.date.isoformat()} refused: in the future (today is {today})"
+    """(procedure date, days after it, time point) of an assessment on ``date``.
+
+    FollowupError for a date the rules refuse: in the future, before the procedure unless a
+    baseline, a baseline after the procedure. Prompts call it as soon as date and time point
+    are known, so a refusal comes before the rest of the form is typed.
+    """
+    if date > today:
+        msg = f"date = {date.isoformat()} refused: in the future (today is {today})"
         raise FollowupError(msg)
     if procedure.study_date is None:
         msg = f"procedure {procedure.id} has no study date; a follow-up cannot be placed"
         raise FollowupError(msg)
-    days = (data.date - procedure.study_date).days
-    tp = schedule.get(data.timepoint) if data.timepoint is not None else schedule.infer(days)
+    days = (date - procedure.study_date).days
+    tp = schedule.get(timepoint) if timepoint is not None else schedule.infer(days)
     baseline = tp is not None and tp.baseline
     if days < 0 and not baseline:
         msg = (
-            f"date = {data.date.isoformat()} refused: before procedure {procedure.id} "
+            f"date = {date.isoformat()} refused: before procedure {procedure.id} "
             f"({procedure.study_date}); only a baseline entry may predate the procedure "
             "(--timepoint baseline)"
         )
         raise FollowupError(msg)
     if baseline and days > 0:
         msg = (
-            f"date = {data.date.isoformat()} refused: a baseline must be on or before the "
+            f"date = {date.isoformat()} refused: a baseline must be on or before the "
             f"procedure ({procedure.study_date})"
         )
         raise FollowupError(msg)
@@ -246,30 +260,40 @@ def event_date(
     return when
 
 
+def _fracture(
+    fracture: NewFractureCreate, procedure: ProcedureRef, when: dt.date
+) -> dict[str, Any]:
+    adjacent, at_treated = fracture_adjacency(fracture.level, procedure.levels)
+    return NewFracturePublic(
+        level=fracture.level, date=when, adjacent=adjacent, at_treated_level=at_treated
+    ).model_dump(mode="json")
+
+
 def place_entry(
     *, procedure: ProcedureRef, data: FollowupCreate, schedule: Schedule, today: dt.date
 ) -> dict[str, Any]:
     """The stored content of an entry (see ``store.CONTENT_COLUMNS``), or FollowupError."""
-    procedure_date, days, tp = _placed(procedure, data, schedule, today)
+    procedure_date, days, tp = place_date(procedure, data.date, data.timepoint, schedule, today)
     inferred = data.timepoint is None
     dates = {"procedure_date": procedure_date, "assessed": data.date, "today": today}
-    fractures = []
-    for fracture in data.new_fractures:
-        adjacent, at_treated = fracture_adjacency(fracture.level, procedure.levels)
-        fractures.append(
-            NewFracturePublic(
-                level=fracture.level,
-                date=event_date("new_fractures", fracture.date, **dates),
-                adjacent=adjacent,
-                at_treated_level=at_treated,
+    fractures = (
+        None
+        if data.new_fractures is None
+        else [
+            _fracture(f, procedure, event_date("new_fractures", f.date, **dates))
+            for f in data.new_fractures
+        ]
+    )
+    complications = (
+        None
+        if data.complications is None
+        else [
+            ComplicationPublic(
+                type=c.type, severity=c.severity, date=event_date("complications", c.date, **dates)
             ).model_dump(mode="json")
-        )
-    complications = [
-        ComplicationPublic(
-            type=c.type, severity=c.severity, date=event_date("complications", c.date, **dates)
-        ).model_dump(mode="json")
-        for c in data.complications
-    ]
+            for c in data.complications
+        ]
+    )
     items = {item.name: getattr(data, item.name) for item in ITEMS}
     return {
         "procedure_id": procedure.id,
@@ -282,6 +306,7 @@ def place_entry(
         "new_fractures": fractures,
         "complications": complications,
         "notes": data.notes or None,
+        "closed_reason": data.closed.value if data.closed else None,
     }
 
 

@@ -9,9 +9,18 @@ not assessed, never 0.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from vp_log.followup.events import (
     ComplicationCreate,
@@ -34,6 +43,7 @@ ALLOWED: dict[str, str] = {
     "type": ", ".join(c.value for c in ComplicationType),
     "severity": "SIR severity A, B, C, D, E or F",
     "entered_by": "1–128 characters",
+    "closed": "lost, declined, unreachable, died or other",
 }
 
 
@@ -58,8 +68,32 @@ else:
     _Base = _ItemFields
 
 
+class CloseReason(StrEnum):
+    """Why a time point was closed without an assessment."""
+
+    LOST = "lost"
+    """Lost to follow-up."""
+    DECLINED = "declined"
+    """The patient declined."""
+    UNREACHABLE = "unreachable"
+    """The patient could not be reached."""
+    DIED = "died"
+    """The patient died (no later time point is due)."""
+    OTHER = "other"
+    """Anything else; say what in the notes."""
+
+
 class FollowupBase(_Base):
     """What staff enter at one assessment. ``None`` means not assessed (never 0)."""
+
+    closed: CloseReason | None = Field(
+        None, description="Time point closed without an assessment, and why"
+    )
+
+    @field_validator("closed", mode="before")
+    @classmethod
+    def _closed(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 def item_values(model: BaseModel) -> dict[str, Any]:
@@ -70,12 +104,18 @@ def item_values(model: BaseModel) -> dict[str, Any]:
 class FollowupCreate(FollowupBase):
     """An entry as typed, before linking; scored instruments (ODI) are scored here."""
 
-    new_fractures: list[NewFractureCreate] = Field(default_factory=list)
-    complications: list[ComplicationCreate] = Field(default_factory=list)
+    new_fractures: list[NewFractureCreate] | None = Field(
+        None, description="New vertebral fractures; [] none, None not assessed"
+    )
+    complications: list[ComplicationCreate] | None = Field(
+        None, description="Complications; [] none, None not assessed"
+    )
     entered_by: str = Field(min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _score_and_require_something(self) -> FollowupCreate:
+        if self.closed is not None:
+            return self._closure()
         for inst in INSTRUMENTS:
             if inst.scored is None:
                 continue
@@ -91,14 +131,29 @@ class FollowupCreate(FollowupBase):
                 )
                 raise ValueError(msg)
             setattr(self, inst.scored.total, scored)
-        assessed = [*item_values(self).values(), self.notes, *self.new_fractures]
-        assessed += self.complications
+        assessed = [*item_values(self).values(), self.notes, self.new_fractures]
+        assessed.append(self.complications)  # [] is an answer ("none"); None is not
         if all(v is None or v == "" for v in assessed):
             names = ", ".join(inst.short for inst in INSTRUMENTS)
             msg = (
                 f"an entry with nothing assessed refused: give at least one of {names}, "
                 "a new fracture, a complication or notes"
             )
+            raise ValueError(msg)
+        return self
+
+    def _closure(self) -> FollowupCreate:
+        """A closed time point holds no assessment (notes may say more)."""
+        given = [n for n, v in item_values(self).items() if v is not None]
+        given += [n for n in ("new_fractures", "complications") if getattr(self, n) is not None]
+        if given:
+            msg = (
+                f"a closed time point ({self.closed}) refused with values: {', '.join(given)}; "
+                "enter an assessment or close the time point, not both"
+            )
+            raise ValueError(msg)
+        if self.timepoint is None:
+            msg = "closing needs the time point it closes (timepoint)"
             raise ValueError(msg)
         return self
 
@@ -112,8 +167,8 @@ class FollowupPublic(FollowupBase):
     days_after: int = Field(description="Days after the procedure (negative: before)")
     timepoint_inferred: bool
     out_of_window: bool
-    new_fractures: list[NewFracturePublic]
-    complications: list[ComplicationPublic]
+    new_fractures: list[NewFracturePublic] | None
+    complications: list[ComplicationPublic] | None
     entered_by: str
     entered_at: dt.datetime
     reason: str | None = Field(None, description="Why this version corrects the previous one")
@@ -135,6 +190,7 @@ class FollowupPublic(FollowupBase):
                 "new_fractures": row.new_fractures,
                 "complications": row.complications,
                 "notes": row.notes,
+                "closed": row.closed_reason,
                 "entered_by": row.entered_by,
                 "entered_at": row.entered_at,
                 "reason": row.reason,

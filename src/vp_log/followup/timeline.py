@@ -42,7 +42,10 @@ def _row(
         "date": entry.date.isoformat(),
         "days_after": entry.days_after,
         "out_of_window": entry.out_of_window,
+        "closed": entry.closed.value if entry.closed else None,
         **values,
+        "new_fractures_assessed": entry.new_fractures is not None,
+        "complications_assessed": entry.complications is not None,
         "eq5d_profile": eq5d_profile(values),
         "change_from_baseline": change,
     }
@@ -78,11 +81,11 @@ def outcome_timeline(
         "new_fractures": [
             {**f.model_dump(mode="json"), "entry_id": e.entry_id}
             for e in entries
-            for f in e.new_fractures
+            for f in e.new_fractures or []
         ],
         "complications": [
             {**c.model_dump(mode="json"), "entry_id": e.entry_id}
             for e in entries
-            for c in e.complications
+            for c in e.complications or []
         ],
     }
