@@ -11,15 +11,18 @@ import datetime as dt
 import getpass
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.markup import escape
+from rich.table import Table
 
 from vp_log import followup as fu
 from vp_log.cli import followup_views as views
-from vp_log.cli.common import console, print_json, state
+from vp_log.cli.common import console, err_console, print_json, state
 from vp_log.cli.common import fail as _fail
 
 app = typer.Typer(
@@ -41,6 +44,7 @@ OPTION_NAMES: dict[str, str] = {
     "complications": "--complication",
     "notes": "--notes",
     "entered_by": "--by",
+    "closed": "--reason",
 }
 
 #: Option name on the command line -> field of the entry (for --clear).
@@ -50,9 +54,24 @@ CLEARABLE: dict[str, str] = {
     "new-fractures": "new_fractures",
     "complications": "complications",
     "notes": "notes",
+    "closed": "closed",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def show(table: Table, *, wide: bool = False) -> None:
+    """Print a table; ``wide`` tables take the width they need (``less -S`` scrolls them)."""
+    if not wide:
+        console.print(table)
+        return
+    width = console.width
+    options = console.options.update_width(10_000)
+    console.width = max(width, console.measure(table, options=options).maximum)
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width
 
 
 def fail(message: str) -> NoReturn:
@@ -152,6 +171,16 @@ def _split_list(text: str) -> list[str]:
     return [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
 
 
+NONE_WORDS = ("none", "no", "0")
+
+
+def _events(texts: list[str], parse: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as typed: ``none`` is the answer "none" (an empty list), else each one parsed."""
+    if len(texts) == 1 and texts[0].strip().lower() in NONE_WORDS:
+        return []
+    return [parse(t) for text in texts for t in _split_list(text)]
+
+
 def _given(
     items: dict[str, str | None],
     *,
@@ -160,7 +189,8 @@ def _given(
     complication: list[str] | None,
     notes: str | None,
 ) -> dict[str, Any]:
-    """The fields given on the command line, as entry input."""
+    """The fields given on the command line, as entry input (an event option not given: not
+    assessed; ``--new-fracture none``: none)."""
     for inst in fu.INSTRUMENTS:
         scored = inst.scored
         if scored and items.get(scored.total) is not None and items.get(scored.sections):
@@ -170,9 +200,9 @@ def _given(
     given = {k: v for k, v in given.items() if v is not None}
     try:
         if new_fracture:
-            given["new_fractures"] = [_fracture(f) for f in new_fracture]
+            given["new_fractures"] = _events(new_fracture, _fracture)
         if complication:
-            given["complications"] = [_complication(c) for c in complication]
+            given["complications"] = _events(complication, _complication)
     except typer.BadParameter as exc:
         fail(f"nothing written: {exc.message}")
     return given
@@ -244,22 +274,68 @@ def _ask_instruments(given: dict[str, Any]) -> None:
             given[item.name] = _ask(_prompt(item), item.name)
 
 
-def _ask_list(label: str, field: str, parse: Callable[[str], dict[str, Any]]) -> Any:
-    def convert(text: str) -> list[dict[str, Any]]:
-        items = [parse(p) for p in _split_list(text)]
+def _ask_events(
+    label: str,
+    field: str,
+    parse: Callable[[str], dict[str, Any]],
+    check: Callable[[str, dict[str, Any]], None],
+) -> Any:
+    """A list of events: empty is not assessed, ``none`` is none; each date checked at once."""
+
+    def convert(text: str) -> list[dict[str, Any]] | None:
+        if not text.strip():
+            return None
+        items = _events([text], parse)
         _check_field(field, items)
+        for item in items:
+            check(field, item)
         return items
 
     return typer.prompt(
-        f"{label} (comma separated; empty: none)",
+        f"{label}, comma separated, or none (empty: not assessed)",
         default="",
         show_default=False,
         value_proc=convert,
     )
 
 
-def _ask_timepoint(schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date) -> str | None:
-    """The time point, the one the date falls in offered as the default."""
+def _event_check(
+    ref: fu.ProcedureRef, when: dt.date, today: dt.date
+) -> Callable[[str, dict[str, Any]], None]:
+    """Refuse an event dated before the procedure, after the assessment or in the future."""
+
+    def check(field: str, item: dict[str, Any]) -> None:
+        if ref.study_date is None:
+            return
+        try:
+            fu.event_date(
+                OPTION_NAMES[field],
+                item.get("date"),
+                procedure_date=ref.study_date,
+                assessed=when,
+                today=today,
+            )
+        except fu.FollowupError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return check
+
+
+def _window_warning(tp: fu.TimePoint | None, days: int) -> str | None:
+    if tp is None:
+        return f"day {days} is outside every time point's window: saved as unscheduled"
+    if not tp.contains(days):
+        return f"day {days} is outside the window of {tp.name} (day {tp.from_day} to {tp.to_day})"
+    return None
+
+
+def _ask_timepoint(
+    schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date, today: dt.date
+) -> str | None:
+    """The time point, the one the date falls in offered as the default; checked at once.
+
+    A time point the date rules refuse is asked again; one outside its window warns and asks.
+    """
     if ref.study_date is None:
         return None
     days = (when - ref.study_date).days
@@ -267,12 +343,15 @@ def _ask_timepoint(schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date) -
 
     def pick(text: str) -> str | None:
         text = text.strip()
-        if not text:
-            return None
         try:
-            return schedule.get(text).name
+            name = schedule.get(text).name if text else None
+            _, _, tp = fu.place_date(ref, when, name, schedule, today)
         except fu.FollowupError as exc:
             raise typer.BadParameter(str(exc)) from None
+        warning = _window_warning(tp, days)
+        if warning and not typer.confirm(f"Warning: {warning}. Keep it?", default=False):
+            raise typer.BadParameter("then give another time point")
+        return name
 
     chosen: str | None = typer.prompt(
         f"Time point ({', '.join(schedule.names)}; day {days})",
@@ -284,25 +363,53 @@ def _ask_timepoint(schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date) -
 
 
 def _ask_missing(
-    schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date, given: dict[str, Any]
+    schedule: fu.Schedule,
+    ref: fu.ProcedureRef,
+    when: dt.date,
+    given: dict[str, Any],
+    today: dt.date,
 ) -> None:
     console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
-    if "timepoint" not in given and (chosen := _ask_timepoint(schedule, ref, when)) is not None:
+    if "timepoint" in given:
+        _placement(schedule, ref, when, given["timepoint"], today)
+    elif (chosen := _ask_timepoint(schedule, ref, when, today)) is not None:
         given["timepoint"] = chosen
     _ask_instruments(given)
+    check = _event_check(ref, when, today)
     if "new_fractures" not in given:
-        given["new_fractures"] = _ask_list(
-            "New vertebral fractures LEVEL[@DATE]", "new_fractures", _fracture
+        given["new_fractures"] = _ask_events(
+            "New vertebral fractures LEVEL[@DATE]", "new_fractures", _fracture, check
         )
     if "complications" not in given:
-        given["complications"] = _ask_list(
-            "Complications TYPE:SEVERITY[@DATE]", "complications", _complication
+        given["complications"] = _ask_events(
+            "Complications TYPE:SEVERITY[@DATE]", "complications", _complication, check
         )
     if "notes" not in given:
         given["notes"] = _ask("Notes", "notes")
 
 
+def _placement(
+    schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date, timepoint: str, today: dt.date
+) -> None:
+    """A time point given as an option: refused before any prompt; out of window asks."""
+    try:
+        _, days, tp = fu.place_date(ref, when, timepoint, schedule, today)
+    except fu.FollowupError as exc:
+        _refuse(exc)
+    warning = _window_warning(tp, days)
+    if warning:
+        _confirm(f"Warning: {warning}. Keep it?")
+
+
 # --- steps of add ----------------------------------------------------------------------------
+
+
+def _past_date(text: str, today: dt.date) -> dt.date:
+    when = _date(text)
+    if when > today:
+        msg = f"date = {when.isoformat()} refused: in the future (today is {today})"
+        raise typer.BadParameter(msg)
+    return when
 
 
 def _assessment_date(date: str | None, yes: bool, today: dt.date) -> dt.date:
@@ -312,7 +419,9 @@ def _assessment_date(date: str | None, yes: bool, today: dt.date) -> dt.date:
         if yes:
             return today
         when: dt.date = typer.prompt(
-            "Date of the assessment", default=today.isoformat(), value_proc=_date
+            "Date of the assessment (YYYY-MM-DD)",
+            default=today.isoformat(),
+            value_proc=lambda text: _past_date(text, today),
         )
         return when
     except typer.BadParameter as exc:
@@ -400,6 +509,15 @@ def add(
     new_fracture: FractureOpt = None,
     complication: ComplicationOpt = None,
     notes: NotesOpt = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="The time point has an entry: make these values a correction of it"
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (with --replace: why it is replaced)")
+    ] = None,
     by: ByOpt = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
@@ -407,8 +525,12 @@ def add(
 ) -> None:
     """Enter a follow-up; fields not given are asked for, then confirmed (unless --yes).
 
-    An empty answer means not assessed (stored as unknown, never 0).
+    An empty answer means not assessed (stored as unknown, never 0); for new fractures and
+    complications, "none" is the answer none. One entry per procedure and time point: a second
+    is refused with the first one's number (--replace --reason R corrects it instead).
     """
+    if replace and not (reason or "").strip():
+        fail("--replace needs --reason: why the entry of that time point is replaced")
     schedule = _schedule(ctx)
     who = _who(by)
     given = _given(
@@ -419,7 +541,7 @@ def add(
     when = _assessment_date(date, yes, today)
     if not yes:
         ref = _resolve(ctx, procedure, when, schedule, given.get("timepoint"))
-        _ask_missing(schedule, ref, when, given)
+        _ask_missing(schedule, ref, when, given, today)
     data = _validated(given, when, who)
     ref, values = _linked(ctx, procedure, data, schedule, today)
     if not yes:
@@ -432,16 +554,24 @@ def add(
             data=data,
             schedule=schedule,
             today=today,
+            replace_reason=reason if replace else None,
         )
     except fu.FollowupError as exc:
         _refuse(exc)
+    _saved(entry, as_json)
+
+
+def _saved(entry: fu.FollowupPublic, as_json: bool) -> None:
     if as_json:
         print_json(entry.model_dump(mode="json"))
         return
-    flag = " [yellow](out of window)[/]" if entry.out_of_window else ""
+    flag = " [yellow](out of window)[/]" if entry.out_of_window and not entry.closed else ""
+    what = f"closed ({entry.closed.value})" if entry.closed else "entered"
+    kept = f", version {entry.version - 1} kept" if entry.version > 1 else ""
     console.print(
-        f"Saved follow-up entry [bold]{entry.entry_id}[/] (version 1) for procedure "
-        f"{entry.procedure_id}, time point {entry.timepoint or 'unscheduled'}{flag}."
+        f"Saved follow-up entry [bold]{entry.entry_id}[/] (version {entry.version}{kept}) for "
+        f"procedure {entry.procedure_id}: time point {entry.timepoint or 'unscheduled'} "
+        f"{what}{flag}."
     )
 
 
@@ -527,10 +657,62 @@ def correct(
     )
 
 
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column (the default fits 80 columns)")]
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    procedure: Annotated[str, typer.Argument(help=PROCEDURE_HELP)],
+    timepoint: Annotated[str, typer.Option("--timepoint", help="The time point to close")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="lost, declined, unreachable, died or other")
+    ],
+    notes: NotesOpt = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="When it was closed YYYY-MM-DD (default today)")
+    ] = None,
+    by: ByOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a time point without an assessment: it leaves the worklist, counted as closed.
+
+    Audited; reversed by correcting the entry it makes (give the values then measured).
+    """
+    schedule = _schedule(ctx)
+    who = _who(by)
+    today = dt.date.today()
+    when = _assessment_date(date, True, today)
+    try:
+        name = schedule.get(timepoint).name
+        kind = fu.CloseReason(reason.strip().lower())
+    except fu.FollowupError as exc:
+        _refuse(exc)
+    except ValueError:
+        fail(f"--reason {reason!r} refused (allowed: {fu.ALLOWED['closed']})")
+    ref = _resolve(ctx, procedure, when, schedule, name)
+    try:
+        entry = fu.close_timepoint(
+            database=state(ctx).database,
+            procedure_id=ref.id,
+            timepoint=name,
+            reason=kind.value,
+            notes=notes,
+            date=when,
+            entered_by=who,
+            schedule=schedule,
+            today=today,
+        )
+    except (ValidationError, fu.FollowupError) as exc:
+        _refuse(exc)
+    _saved(entry, as_json)
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
     procedure: Annotated[str | None, typer.Argument(help=PROCEDURE_HELP)] = None,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Follow-up entries (their current versions), of one procedure or patient or all."""
@@ -545,7 +727,37 @@ def list_(
     if not entries:
         console.print("No follow-up entries.")
         return
-    console.print(views.entries_table(entries, "Follow-up entries"))
+    show(views.entries_table(entries, "Follow-up entries", wide=wide), wide=wide)
+
+
+def _worklist_filter(
+    ctx: typer.Context,
+    schedule: fu.Schedule,
+    *,
+    timepoint: str | None,
+    procedure: str | None,
+    since: str | None,
+    until: str | None,
+    overdue: bool,
+) -> fu.WorklistFilter:
+    try:
+        ids = None
+        if procedure is not None:
+            with state(ctx).database.session() as session:
+                ids = [r.id for r in fu.procedures_for(session, procedure)]
+            if not ids:
+                fail(f"--procedure {procedure!r} refused: no such record, accession or patient")
+        return fu.WorklistFilter(
+            timepoint=schedule.get(timepoint).name if timepoint else None,
+            procedure_ids=ids,
+            since=_date(since, "--since") if since else None,
+            until=_date(until, "--until") if until else None,
+            overdue=overdue,
+        )
+    except fu.FollowupError as exc:
+        fail(f"--{exc}")
+    except typer.BadParameter as exc:
+        fail(exc.message)
 
 
 @app.command("due")
@@ -554,29 +766,52 @@ def due(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Date of the worklist YYYY-MM-DD (default today)")
     ] = None,
+    timepoint: Annotated[
+        str | None, typer.Option("--timepoint", help="Only this time point (1m, '1 month')")
+    ] = None,
+    procedure: Annotated[
+        str | None, typer.Option("--procedure", help="Only this record, accession or patient")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Procedure date from YYYY-MM-DD")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Procedure date until YYYY-MM-DD")
+    ] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue time points")] = False,
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The worklist: who is due or overdue for which time point, and by how many days."""
+    """The worklist: who is due or overdue for which time point, and by how many days.
+
+    Vertebral augmentation records only (what `procedures list` shows), once complete.
+    """
     schedule = _schedule(ctx)
     try:
-        day = _date(as_of, "as-of") if as_of else dt.date.today()
+        day = _date(as_of, "--as-of") if as_of else dt.date.today()
     except typer.BadParameter as exc:
         fail(exc.message)
+    only = _worklist_filter(
+        ctx, schedule, timepoint=timepoint, procedure=procedure, since=since, until=until,
+        overdue=overdue,
+    )  # fmt: skip
     with state(ctx).database.session() as session:
-        items = fu.due_worklist(session, as_of=day, schedule=schedule)
+        items = fu.due_worklist(session, as_of=day, schedule=schedule, only=only)
     if as_json:
         print_json([i.model_dump(mode="json") for i in items])
         return
     if not items:
         console.print(f"Nobody is due for follow-up on {day}.")
         return
-    console.print(views.due_table(items, f"Follow-up due on {day}"))
+    title = f"Follow-up due on {day}: {len(items)} time point(s)"
+    show(views.due_table(items, title, wide=wide), wide=wide)
 
 
 @app.command("history")
 def history(
     ctx: typer.Context,
     entry: Annotated[int, typer.Argument(help="Follow-up entry number")],
+    wide: WideOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Every version of an entry, with who changed what and why."""
@@ -588,7 +823,7 @@ def history(
     if as_json:
         print_json([v.model_dump(mode="json") for v in versions])
         return
-    console.print(views.entries_table(versions, f"History of follow-up entry {entry}"))
+    console.print(views.entries_table(versions, f"History of follow-up entry {entry}", wide=wide))
     for v in versions:
         when = v.entered_at.astimezone().strftime("%Y-%m-%d %H:%M")
         why = f": {v.reason}" if v.reason else " (as entered)"
@@ -625,3 +860,77 @@ def audit(
         console.print("No changes recorded.")
         return
     console.print(views.audit_table(events))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .csv or .xlsx table, one row per entry")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and say what would be written")
+    ] = False,
+    by: ByOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import entries from a table (the columns of `followup template`): all or nothing.
+
+    Every row is checked before anything is written; one problem anywhere writes nothing and
+    every problem is listed by row and column. Rows already imported are left as they are, so
+    importing the same file again changes nothing.
+    """
+    schedule = _schedule(ctx)
+    who = _who(by)
+    try:
+        cells = fu.tabular.read_rows(file)
+    except fu.tabular.TableError as exc:
+        fail(f"nothing written: {exc}")
+    rows = [fu.tabular.parse_row(n, c, entered_by=who) for n, c in cells]
+    result = fu.import_entries(
+        database=state(ctx).database,
+        rows=rows,
+        source=file.name,
+        schedule=schedule,
+        dry_run=dry_run,
+    )
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    if result.problems:
+        if not as_json:
+            for line in result.problems:
+                err_console.print(escape(line), highlight=False, soft_wrap=True)
+        fail(f"nothing written: {len(result.problems)} problem(s) in {len(rows)} row(s)")
+    if as_json:
+        return
+    if dry_run:
+        console.print(
+            f"Dry run: {result.would_add} new entr(y/ies), {result.unchanged} already stored; "
+            "nothing written.",
+            highlight=False,
+        )
+        return
+    console.print(
+        f"Imported {len(result.added)} entr(y/ies) from {escape(file.name)}; "
+        f"{result.unchanged} row(s) already stored, left as they are.",
+        highlight=False,
+    )
+
+
+@app.command("template")
+def template(
+    file: Annotated[
+        Path | None, typer.Argument(help="Write an empty import table (.csv or .xlsx)")
+    ] = None,
+) -> None:
+    """The import table's columns and what each holds (with FILE: an empty table to fill)."""
+    if file is not None:
+        if file.suffix.lower() not in (".csv", ".xlsx"):
+            fail(f"{file}: give a .csv or .xlsx file name")
+        fu.tabular.write_template(file)
+        console.print(f"Wrote {escape(str(file))}: {len(fu.tabular.COLUMNS)} columns.")
+        return
+    table = Table(title="Follow-up import columns", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("column", no_wrap=True)
+    table.add_column("meaning")
+    for column in fu.tabular.COLUMNS:
+        table.add_row(column, escape(fu.tabular.MEANINGS[column]))
+    console.print(table)

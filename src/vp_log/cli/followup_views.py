@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
@@ -30,19 +31,28 @@ def cell(value: Any) -> str:
     return escape(str(value))
 
 
-def fractures_text(fractures: list[dict[str, Any]]) -> str:
+def fractures_text(fractures: list[dict[str, Any]] | None) -> str:
+    """New fractures as typed back: ``none`` and ``not assessed`` are different answers."""
+    if fractures is None:
+        return "[dim]not assessed[/]"
+    if not fractures:
+        return "none"
     adjacency = {True: " adjacent", False: " not adjacent", None: " adjacency unknown"}
     return ", ".join(f"{f['level']}@{f['date']}{adjacency[f['adjacent']]}" for f in fractures)
 
 
-def complications_text(complications: list[dict[str, Any]]) -> str:
+def complications_text(complications: list[dict[str, Any]] | None) -> str:
+    if complications is None:
+        return "[dim]not assessed[/]"
+    if not complications:
+        return "none"
     return ", ".join(f"{c['type']} SIR {c['severity']} @{c['date']}" for c in complications)
 
 
 def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Table:
     """What is about to be saved, every item of every instrument included."""
     table = Table(show_header=False, title="Follow-up to be saved", title_justify="left")
-    table.add_column(style="bold")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
     timepoint = values["timepoint"] or "none (unscheduled)"
     if values["timepoint_inferred"]:
@@ -52,61 +62,109 @@ def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Tab
     table.add_row("Procedure", escape(procedure.describe()))
     table.add_row("Date", f"{values['entry_date']} (day {values['days_after']})")
     table.add_row("Time point", timepoint)
-    for item in fu.ITEMS:
-        table.add_row(item.title, cell(values[item.name]))
-    table.add_row("New fractures", fractures_text(values["new_fractures"]) or "[dim]none[/]")
-    table.add_row("Complications", complications_text(values["complications"]) or "[dim]none[/]")
+    if values.get("closed_reason"):
+        table.add_row("Closed", values["closed_reason"])
+    else:
+        for item in fu.ITEMS:
+            table.add_row(item.title, cell(values[item.name]))
+        table.add_row("New fractures", fractures_text(values["new_fractures"]))
+        table.add_row("Complications", complications_text(values["complications"]))
     table.add_row("Notes", cell(values["notes"]))
     table.add_row("Entered by", escape(who))
     return table
 
 
-def entries_table(entries: list[fu.FollowupPublic], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("Entry", "Proc", "Date", "Time point", "Day"):
-        table.add_column(column)
-    for item in fu.ITEMS:
-        table.add_column(item.header)
-    for column in ("New fractures", "Complications", "By"):
-        table.add_column(column)
+def _timepoint_text(e: fu.FollowupPublic) -> str:
+    text = e.timepoint or "unscheduled"
+    if e.closed:
+        return f"{text} [yellow]closed: {e.closed.value}[/]"
+    if e.out_of_window:
+        text += " [yellow]⚑ out of window[/]"
+    return text
+
+
+def _events_text(e: fu.FollowupPublic) -> str:
+    fractures = (
+        None if e.new_fractures is None else [f.model_dump(mode="json") for f in e.new_fractures]
+    )
+    complications = (
+        None if e.complications is None else [c.model_dump(mode="json") for c in e.complications]
+    )
+    return (
+        f"fractures: {fractures_text(fractures)}; "
+        f"complications: {complications_text(complications)}"
+    )
+
+
+#: The items an 80-column entry table shows (``--wide``: all of them).
+NARROW_ITEMS = ("pain", "odi_percent", "rmdq", "analgesic")
+
+
+def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = False) -> Table:
+    """Entries at 80 columns (the outcomes that matter, events wrapped); ``wide``: everything."""
+    items = [i for i in fu.ITEMS if wide or i.name in NARROW_ITEMS]
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Entry", no_wrap=True)
+    if wide:
+        table.add_column("Proc", no_wrap=True)
+    table.add_column("Date", no_wrap=True)
+    table.add_column("Time point", no_wrap=not wide, min_width=5)
+    if wide:
+        table.add_column("Day", justify="right")
+    for item in items:
+        table.add_column(item.header, justify="right" if item.name != "analgesic" else "left")
+    table.add_column("Events", ratio=1, min_width=12)
+    if wide:
+        table.add_column("By")
     for e in entries:
-        timepoint = e.timepoint or "unscheduled"
-        if e.out_of_window:
-            timepoint += " [yellow]⚑ out of window[/]"
-        table.add_row(
-            f"{e.entry_id} v{e.version}",
-            str(e.procedure_id),
-            e.date.isoformat(),
-            timepoint,
-            str(e.days_after),
-            *(cell(v) for v in fu.item_values(e).values()),
-            fractures_text([f.model_dump(mode="json") for f in e.new_fractures]) or DASH,
-            complications_text([c.model_dump(mode="json") for c in e.complications]) or DASH,
-            escape(e.entered_by),
-        )
+        values = fu.item_values(e)
+        row = [f"{e.entry_id} v{e.version}"]
+        if wide:
+            row.append(str(e.procedure_id))
+        row += [e.date.isoformat(), _timepoint_text(e)]
+        if wide:
+            row.append(str(e.days_after))
+        row += [cell(values[i.name]) for i in items]
+        row.append(DASH if e.closed else _events_text(e))
+        if wide:
+            row.append(escape(e.entered_by))
+        table.add_row(*row)
     return table
 
 
-def due_table(items: list[fu.DueItem], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("Status", "Proc", "Patient", "Accession", "Procedure date", "Time point"):
-        table.add_column(column)
-    table.add_column("Window")
-    table.add_column("Days", justify="right")
+def _patient(i: fu.DueItem) -> str:
+    name = f"\n[dim]{escape(i.patient_name)}[/]" if i.patient_name else ""
+    return escape(i.patient_id or "?") + name
+
+
+def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Table:
+    """The worklist at 80 columns: accession, dates and time points never cut; ``wide``: all."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Status", no_wrap=True)
+    if wide:
+        table.add_column("Proc", no_wrap=True)
+    table.add_column("Patient", overflow="fold", min_width=8)
+    table.add_column("Accession", no_wrap=True)
+    if wide:
+        table.add_column("Type")
+    table.add_column("Procedure", no_wrap=True)
+    table.add_column("Due", no_wrap=True)
+    if wide:
+        table.add_column("Window", no_wrap=True)
+    table.add_column("Days", justify="right", no_wrap=True)
     for i in items:
-        days = (
-            f"[red]{i.days_overdue} overdue[/]" if i.status == "overdue" else f"{i.days_left} left"
-        )
-        table.add_row(
-            "[red]overdue[/]" if i.status == "overdue" else "due",
-            str(i.procedure_id),
-            escape(i.patient_id or "?"),
-            escape(i.accession_number or "?"),
-            i.study_date.isoformat(),
-            i.label,
-            f"{i.window_from} – {i.window_to}",
-            days,
-        )
+        days = f"[red]{i.days_overdue} over[/]" if i.status == "overdue" else f"{i.days_left} left"
+        row = ["[red]overdue[/]" if i.status == "overdue" else "due"]
+        if wide:
+            row.append(str(i.procedure_id))
+        row += [_patient(i), escape(i.accession_number or "?")]
+        if wide:
+            row.append(i.procedure_type)
+        row += [i.study_date.isoformat(), i.timepoint if not wide else f"{i.timepoint} ({i.label})"]
+        if wide:
+            row.append(f"{i.window_from} – {i.window_to}")
+        row.append(days)
+        table.add_row(*row)
     return table
 
 
@@ -149,7 +207,9 @@ def render_outcome_timeline(timeline: dict[str, Any]) -> RenderableType:
     for row in timeline["timepoints"]:
         change = row["change_from_baseline"] or {}
         label = row["timepoint"] or "unscheduled"
-        if row["out_of_window"]:
+        if row.get("closed"):
+            label += f" [yellow](closed: {row['closed']})[/]"
+        elif row["out_of_window"]:
             label += " [yellow](out of window)[/]"
         table.add_row(
             label,
