@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from conftest import run_cli, storescu, wait_for
 from vp_log.samples import write_case
@@ -99,3 +100,50 @@ def test_baseline_and_three_follow_ups_for_a_case_received_over_dicom(
     assert "3m" in people and "baseline" in people
     audit = json.loads(run_cli("audit", "--json", env=env).stdout)
     assert len(audit) >= 4 and {a["who"] for a in audit} == {"research-nurse"}
+
+
+def test_pacs_forwarding_everything_leaves_only_augmentation_on_the_worklist(
+    listener_factory: object, tmp_path: Path
+) -> None:
+    """Issue 10: a PACS forwards every study (the public samples and the generated cases)."""
+    from conftest import sample_files
+    from vp_log.samples import write_all_cases
+
+    manifests = write_all_cases(tmp_path / "cases", seed=3, size="small")
+    lst = listener_factory()  # type: ignore[operator]
+    storescu(lst.port, sample_files())  # files of classes vp_log does not take are refused
+    for manifest in manifests:
+        assert storescu(lst.port, manifest.paths()).returncode == 0
+    env = lst.env
+
+    def records(*extra: str) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = json.loads(
+            run_cli("procedures", "list", "--json", *extra, env=env).stdout
+        )
+        return data
+
+    def settled() -> bool:
+        spool = lst.data_dir / "spool"
+        found = records("--all")
+        return (
+            not any(spool.glob("*.dcm"))
+            and len(found) > len(manifests)
+            and all(r["status"] != "receiving" for r in found)
+        )
+
+    assert wait_for(settled, timeout=120)
+    every = records("--all")
+    augmentation = {r["id"] for r in records()}
+    dated = {r["id"] for r in records() if r.get("study_date")}
+    due = json.loads(run_cli("followup", "due", "--json", env=env).stdout)
+    on_worklist = {d["procedure_id"] for d in due}
+    assert on_worklist == dated, "every dated augmentation record, nothing else"
+    assert on_worklist <= augmentation < {r["id"] for r in every}
+    kinds = {r["procedure_type"] for r in every if r["id"] not in augmentation}
+    assert kinds == {"unclassified"}
+    for case in manifests:
+        expected = case.procedure_type != "unclassified"
+        ids = {r["id"] for r in every if r["study_instance_uid"] == case.study_instance_uid}
+        assert bool(ids & on_worklist) == expected, case.case
+    people = run_cli("followup", "due", env={**env, "COLUMNS": "80"}).stdout
+    assert max(len(line) for line in people.splitlines()) <= 80

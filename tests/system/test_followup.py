@@ -133,7 +133,8 @@ def test_baseline_may_predate_the_procedure(database: Database) -> None:
     pid = add_procedure(database)
     inferred = add(database, pid, date=D("2025-01-03"), pain=8)
     assert (inferred.timepoint, inferred.days_after) == ("baseline", -7)
-    same_day = add(database, pid, date=D("2025-01-10"), timepoint="baseline", pain=8)
+    other = add_procedure(database, accession="ACC2")  # one baseline per procedure
+    same_day = add(database, other, date=D("2025-01-10"), timepoint="baseline", pain=8)
     assert same_day.days_after == 0
 
 
@@ -317,7 +318,8 @@ def test_concurrent_corrections_and_entries_lose_nothing(database: Database) -> 
         try:
             for i in range(6):
                 correct(database, shared.entry_id, reason=f"w{worker} #{i}", notes=f"{worker}-{i}")
-                add(database, pid, date=D("2025-02-12"), pain=worker, notes=f"{worker}-{i}")
+                # day 17: outside every window, so entries of one day do not share a time point
+                add(database, pid, date=D("2025-01-27"), pain=worker, notes=f"{worker}-{i}")
         except BaseException as exc:  # collected and re-raised in the test thread
             errors.append(exc)
 
