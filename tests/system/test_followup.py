@@ -424,7 +424,7 @@ def test_outcome_timeline_with_change_from_baseline(database: Database) -> None:
     console = Console(width=120, record=True)
     console.print(render_outcome_timeline(timeline))
     shown = console.export_text()
-    assert "2.5 (-5.5)" in shown and "adjacent to a treated level" in shown
+    assert "2.5" in shown and "(-5.5)" in shown and "adjacent to a treated level" in shown
 
 
 # --- the instrument table and the migrations agree; EQ-5D-5L end to end ----------------------

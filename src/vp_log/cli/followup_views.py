@@ -74,16 +74,18 @@ def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Tab
     return table
 
 
-def _timepoint_text(e: fu.FollowupPublic) -> str:
+def _timepoint_text(e: fu.FollowupPublic, *, wide: bool) -> str:
     text = e.timepoint or "unscheduled"
-    if e.closed:
+    if e.closed and wide:
         return f"{text} [yellow]closed: {e.closed.value}[/]"
-    if e.out_of_window:
-        text += " [yellow]⚑ out of window[/]"
+    if e.out_of_window and not e.closed:
+        text += " [yellow]⚑[/]" if not wide else " [yellow]⚑ out of window[/]"
     return text
 
 
 def _events_text(e: fu.FollowupPublic) -> str:
+    if e.closed:
+        return f"[yellow]closed: {e.closed.value}[/]"
     fractures = (
         None if e.new_fractures is None else [f.model_dump(mode="json") for f in e.new_fractures]
     )
@@ -91,7 +93,7 @@ def _events_text(e: fu.FollowupPublic) -> str:
         None if e.complications is None else [c.model_dump(mode="json") for c in e.complications]
     )
     return (
-        f"fractures: {fractures_text(fractures)}; "
+        f"fractures: {fractures_text(fractures)}\n"
         f"complications: {complications_text(complications)}"
     )
 
@@ -103,43 +105,63 @@ NARROW_ITEMS = ("pain", "odi_percent", "rmdq", "analgesic")
 def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = False) -> Table:
     """Entries at 80 columns (the outcomes that matter, events wrapped); ``wide``: everything."""
     items = [i for i in fu.ITEMS if wide or i.name in NARROW_ITEMS]
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("Entry", no_wrap=True)
     if wide:
         table.add_column("Proc", no_wrap=True)
     table.add_column("Date", no_wrap=True)
-    table.add_column("Time point", no_wrap=not wide, min_width=5)
+    table.add_column("Time point", no_wrap=True)
     if wide:
         table.add_column("Day", justify="right")
     for item in items:
-        table.add_column(item.header, justify="right" if item.name != "analgesic" else "left")
-    table.add_column("Events", ratio=1, min_width=12)
+        choice = item.name == "analgesic"
+        table.add_column(item.header, justify="left" if choice else "right", no_wrap=True)
+    table.add_column("Events", ratio=1, min_width=14)
     if wide:
         table.add_column("By")
     for e in entries:
         values = fu.item_values(e)
-        row = [f"{e.entry_id} v{e.version}"]
+        row = [str(e.entry_id) if e.version == 1 else f"{e.entry_id} v{e.version}"]
         if wide:
             row.append(str(e.procedure_id))
-        row += [e.date.isoformat(), _timepoint_text(e)]
+        row += [e.date.isoformat(), _timepoint_text(e, wide=wide)]
         if wide:
             row.append(str(e.days_after))
         row += [cell(values[i.name]) for i in items]
-        row.append(DASH if e.closed else _events_text(e))
+        row.append(_events_text(e))
         if wide:
             row.append(escape(e.entered_by))
         table.add_row(*row)
     return table
 
 
+def person_name(value: str) -> str:
+    """A DICOM person name as people write it: ``NOVAK^INGRID`` -> ``NOVAK, INGRID``."""
+    family, _, rest = value.partition("^")
+    given = " ".join(p for p in rest.split("^") if p)
+    return f"{family}, {given}" if given else family
+
+
 def _patient(i: fu.DueItem) -> str:
-    name = f"\n[dim]{escape(i.patient_name)}[/]" if i.patient_name else ""
+    name = f"\n[dim]{escape(person_name(i.patient_name))}[/]" if i.patient_name else ""
     return escape(i.patient_id or "?") + name
 
 
 def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Table:
     """The worklist at 80 columns: accession, dates and time points never cut; ``wide``: all."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("Status", no_wrap=True)
     if wide:
         table.add_column("Proc", no_wrap=True)
@@ -187,42 +209,63 @@ def audit_table(events: list[fu.AuditPublic]) -> Table:
 
 
 def _show(value: Any, change: Any = None) -> str:
+    """A value, its change from baseline below it in brackets."""
     if value is None:
         return DASH
     text = f"{value:g}" if isinstance(value, float) else str(value)
     if change is not None:
-        text += f" ({change:+g})"
+        text += f"\n[dim]({change:+g})[/]"
     return text
 
 
+#: The outcomes the timeline shows people (the JSON and ``followup list --wide`` have all).
+TIMELINE_OUTCOMES = ("pain", "odi_percent", "rmdq", "eq5d_vas")
+
+
 def render_outcome_timeline(timeline: dict[str, Any]) -> RenderableType:
-    """A rich renderable of ``fu.outcome_timeline`` (changes from baseline in brackets)."""
-    outcomes = [fu.BY_NAME[name] for name in fu.OUTCOMES]
-    table = Table(title="Outcomes", title_justify="left")
-    for column in ("Time point", "Date", "Day", *(item.header for item in outcomes)):
-        table.add_column(column, justify="left" if column in ("Time point", "Date") else "right")
-    table.add_column("Analgesic")
-    table.add_column("EQ-5D")
-    table.add_column("Entry", justify="right", style="dim")
-    for row in timeline["timepoints"]:
+    """A rich renderable of ``fu.outcome_timeline`` (changes from baseline in brackets).
+
+    The main outcomes that were assessed at some time point get a column, so the table fits
+    80 columns.
+    """
+    rows = timeline["timepoints"]
+    outcomes = [
+        fu.BY_NAME[name] for name in TIMELINE_OUTCOMES if any(r.get(name) is not None for r in rows)
+    ]
+    extras = [(key, head) for key, head in (("analgesic", "Analgesic"),)
+              if any(r.get(key) for r in rows)]  # fmt: skip
+    table = Table(
+        title="Outcomes", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True
+    )
+    table.add_column("Time point", no_wrap=True)
+    table.add_column("Date", no_wrap=True)
+    table.add_column("Day", justify="right")
+    for item in outcomes:
+        table.add_column(item.header, justify="right")
+    for _, head in extras:
+        table.add_column(head)
+    for row in rows:
         change = row["change_from_baseline"] or {}
         label = row["timepoint"] or "unscheduled"
         if row.get("closed"):
-            label += f" [yellow](closed: {row['closed']})[/]"
+            label += "\n[yellow]closed[/]"
         elif row["out_of_window"]:
-            label += " [yellow](out of window)[/]"
+            label += " [yellow]⚑[/]"
         table.add_row(
             label,
             row["date"],
             str(row["days_after"]),
             *(_show(row[item.name], change.get(item.name)) for item in outcomes),
-            _show(row["analgesic"]),
-            _show(row.get("eq5d_profile")),
-            f"{row['entry_id']}v{row['version']}",
+            *(_show(row.get(key)) for key, _ in extras),
         )
     parts: list[RenderableType] = [table]
     if not timeline["timepoints"]:
         parts = [Text("No follow-up entered yet.", style="dim")]
+    for row in rows:
+        if row.get("closed"):
+            parts.append(
+                Text(f"Time point {row['timepoint']} closed on {row['date']}: {row['closed']}")
+            )
     where = {True: "adjacent to a treated level", False: "not adjacent", None: "adjacency unknown"}
     for f in timeline["new_fractures"]:
         extra = ", at a treated level" if f.get("at_treated_level") else ""
