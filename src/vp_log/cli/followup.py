@@ -228,7 +228,7 @@ def _prompt(item: fu.Item) -> str:
     return f"{item.prompt} ({item.kind.allowed()})"
 
 
-def _ask(label: str, field: str) -> Any:
+def _ask(label: str, field: str, empty: str = "not assessed") -> Any:
     """Prompt for one field; an empty answer is not assessed (None), never 0."""
 
     def convert(text: str) -> Any:
@@ -236,7 +236,7 @@ def _ask(label: str, field: str) -> Any:
         return _check_field(field, text) if text else None
 
     return typer.prompt(
-        f"{label} (empty: not assessed)", default="", show_default=False, value_proc=convert
+        f"{label} (empty: {empty})", default="", show_default=False, value_proc=convert
     )
 
 
@@ -385,7 +385,7 @@ def _ask_missing(
             "Complications TYPE:SEVERITY[@DATE]", "complications", _complication, check
         )
     if "notes" not in given:
-        given["notes"] = _ask("Notes", "notes")
+        given["notes"] = _ask("Notes", "notes", empty="none")
 
 
 def _placement(

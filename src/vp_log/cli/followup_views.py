@@ -74,6 +74,17 @@ def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Tab
     return table
 
 
+def compact_table(title: str) -> Table:
+    """A table that spends its width on content: a rule under the header, one space between."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
 def _timepoint_text(e: fu.FollowupPublic, *, wide: bool) -> str:
     text = e.timepoint or "unscheduled"
     if e.closed and wide:
@@ -105,13 +116,7 @@ NARROW_ITEMS = ("pain", "odi_percent", "rmdq", "analgesic")
 def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = False) -> Table:
     """Entries at 80 columns (the outcomes that matter, events wrapped); ``wide``: everything."""
     items = [i for i in fu.ITEMS if wide or i.name in NARROW_ITEMS]
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = compact_table(title)
     table.add_column("Entry", no_wrap=True)
     if wide:
         table.add_column("Proc", no_wrap=True)
@@ -155,13 +160,7 @@ def _patient(i: fu.DueItem) -> str:
 
 def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Table:
     """The worklist at 80 columns: accession, dates and time points never cut; ``wide``: all."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = compact_table(title)
     table.add_column("Status", no_wrap=True)
     if wide:
         table.add_column("Proc", no_wrap=True)

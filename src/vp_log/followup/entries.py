@@ -21,9 +21,15 @@ from vp_log.db import Database
 from vp_log.db import followup_tables as store
 from vp_log.db.base import utcnow
 from vp_log.followup.errors import DuplicateEntryError, FollowupError
-from vp_log.followup.instruments import INSTRUMENTS, ITEMS
+from vp_log.followup.instruments import INSTRUMENTS
 from vp_log.followup.linking import link_entry, procedures_for
-from vp_log.followup.models import AuditPublic, FollowupCreate, FollowupPublic, item_values
+from vp_log.followup.models import (
+    ENTRY_FIELDS,
+    AuditPublic,
+    FollowupCreate,
+    FollowupPublic,
+    item_values,
+)
 from vp_log.followup.schedule import Schedule
 from vp_log.followup.tabular import Row
 
@@ -35,17 +41,7 @@ T = TypeVar("T")
 WRITE_ATTEMPTS = 8
 
 #: Fields a correction may change (``procedure``, a key, or ``procedure_id`` re-link the entry).
-CORRECTABLE: tuple[str, ...] = (
-    "procedure",
-    "procedure_id",
-    "date",
-    "timepoint",
-    *(item.name for item in ITEMS),
-    "new_fractures",
-    "complications",
-    "notes",
-    "closed",
-)
+CORRECTABLE: tuple[str, ...] = ("procedure", "procedure_id", *ENTRY_FIELDS)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

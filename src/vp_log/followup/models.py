@@ -47,6 +47,18 @@ ALLOWED: dict[str, str] = {
 }
 
 
+#: What an entry holds, as staff give it: the fields of corrections and of the import table.
+ENTRY_FIELDS: tuple[str, ...] = (
+    "date",
+    "timepoint",
+    *(item.name for item in ITEMS),
+    "new_fractures",
+    "complications",
+    "notes",
+    "closed",
+)
+
+
 class _EntryFields(BaseModel):
     """What every entry has besides its instrument items."""
 

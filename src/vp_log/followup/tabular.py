@@ -26,22 +26,12 @@ from pydantic import ValidationError
 
 from vp_log.followup.events import ComplicationType
 from vp_log.followup.instruments import ITEMS
-from vp_log.followup.models import ALLOWED, FollowupCreate
+from vp_log.followup.models import ALLOWED, ENTRY_FIELDS, FollowupCreate
 
 KEY_COLUMNS = ("procedure_id", "accession_number", "patient_id")
 
 #: Every column of the import template, in order.
-COLUMNS: tuple[str, ...] = (
-    *KEY_COLUMNS,
-    "date",
-    "timepoint",
-    *(item.name for item in ITEMS),
-    "new_fractures",
-    "complications",
-    "notes",
-    "closed",
-    "entered_by",
-)
+COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *ENTRY_FIELDS, "entered_by")
 
 #: What each column holds (the template's documentation; ``followup template --columns``).
 MEANINGS: dict[str, str] = {
