@@ -498,8 +498,8 @@ def test_eq5d5l_by_options_and_by_prompts(site: dict[str, Any]) -> None:
     assert "--eq5d-mo = '9' refused" in flat(result.output)
     entry = listed()[-1]
     assert [entry[f"eq5d_{d}"] for d in ("mobility", "anxiety_depression", "vas")] == [2, 1, 80]
-    shown = json.loads(invoke("procedures", "show", "ACC1", "--json").stdout)
-    rows = shown["outcomes"]["timepoints"]
+    with site["db"].session() as session:  # what `procedures show` prints as "outcomes"
+        rows = fu.outcome_timeline(session, site["ids"]["l1"])["timepoints"]
     assert [r["eq5d_profile"] for r in rows] == ["32341", "21221"]
     assert rows[1]["change_from_baseline"]["eq5d_vas"] == 40
     history = invoke("followup", "correct", str(entry["entry_id"]), "--reason", "r",
