@@ -3,8 +3,8 @@
 The profile is stored, not a country value set (an index is computed by whoever analyses the
 data, with the value set of their choice). Nullable: an entry without it did not assess it.
 
-Revision ID: 0003_eq5d5l
-Revises: 0002_followup
+Revision ID: 0004_eq5d5l
+Revises: 0003_observation_fields
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_eq5d5l"
-down_revision = "0002_followup"
+revision = "0004_eq5d5l"
+down_revision = "0003_observation_fields"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """closed time points: a follow-up entry may close its time point (lost, declined, ...)
 
-Revision ID: 0004_closed_timepoints
-Revises: 0003_eq5d5l
+Revision ID: 0005_closed_timepoints
+Revises: 0004_eq5d5l
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_closed_timepoints"
-down_revision = "0003_eq5d5l"
+revision = "0005_closed_timepoints"
+down_revision = "0004_eq5d5l"
 branch_labels = None
 depends_on = None
 
