@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
-from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.followup import load_schedule, outcome_timeline
 from vp_log.record import ProcedurePublic
 
