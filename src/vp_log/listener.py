@@ -313,6 +313,8 @@ class Listener:
 
     def stop(self) -> None:
         """Stop accepting, let running associations finish, drain the spool, stop the worker."""
+        if self._server is None and self._worker is None:
+            return  # start() refused before anything ran (a bad TLS key, a busy spool)
         if self._server is not None:
             server, self._server = self._server, None
             server.shutdown()  # no new associations

@@ -121,6 +121,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+_decoding = threading.local()
+"""Set while a :class:`GuardedDUL` decodes a PDU (see :class:`OneLineFilter`)."""
+
+
 class _PeerGone(Exception):
     """The connection ended or stalled while a PDU was read (already logged if need be)."""
 
@@ -234,10 +238,13 @@ class GuardedDUL(DULServiceProvider):
             if self.socket is not None and sock.socket is not None:
                 sock.socket.settimeout(self.limits.network_timeout_s)
         try:
+            _decoding.active = True  # pynetdicom's own lines meanwhile give way to ours
             pdu, event = self._decode_pdu(bytearray(header + body))
         except Exception as exc:  # any decoding failure is the peer's malformed PDU
             self._malformed(f"malformed {name} PDU ({length} bytes): {_describe(exc)}", state)
             return
+        finally:
+            _decoding.active = False
         if isinstance(pdu, P_DATA_TF) and not self._command_set_fits(pdu):
             self._refuse(f"DIMSE command set over {COMMAND_SET_LIMIT} bytes")
             return
@@ -511,13 +518,17 @@ class _Counting:
 class OneLineFilter(logging.Filter):
     """pynetdicom's log records in one line: the exception summarised, no traceback.
 
-    Put on a handler (filters on the ``pynetdicom`` logger do not see its child loggers). The
-    peer is taken from the thread name our request handler gives each connection's threads.
+    Put on a handler (filters on the ``pynetdicom`` logger do not see its child loggers).
+    What pynetdicom logs while a :class:`GuardedDUL` decodes a PDU is dropped: the DUL writes
+    the one line for it. The peer is taken from the thread name our request handler gives
+    each connection's threads.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("pynetdicom"):
             return True
+        if getattr(_decoding, "active", False):
+            return False  # GuardedDUL logs the one line for a PDU it cannot decode
         message = record.getMessage()
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
