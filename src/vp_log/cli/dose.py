@@ -169,3 +169,161 @@ def levels_text(levels: AlertLevels) -> str:
         f" fluoroscopy {shown(fluoro, 'min')}, window {levels.window_days} days"
         f" (defaults: {levels.source.split(',')[0]})"
     )
+
+
+# --- procedures show: events, subtotals, alerts ------------------------------------------------
+
+_TYPE_SHORT = {
+    "fluoroscopy": "fluoro",
+    "stationary-acquisition": "acq",
+    "stepping-acquisition": "step",
+    "rotational-acquisition": "rot",
+    "acquisition": "acq",
+}
+
+
+def _num(value: Any, digits: str = ".4g") -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "[dim]?[/]"
+    return format(value, digits)
+
+
+def _measured(technique: Mapping[str, Any], name: str, digits: str = ".3g") -> str:
+    found = technique.get(name)
+    if not isinstance(found, Mapping):
+        return "[dim]-[/]"
+    return _num(found.get("value"), digits)
+
+
+def _clock(start: Any) -> str:
+    if not isinstance(start, str) or "T" not in start:
+        return "[dim]?[/]"
+    return start.split("T", 1)[1][:8]
+
+
+def _filters(technique: Mapping[str, Any]) -> str:
+    parts = []
+    for item in technique.get("filters") or []:
+        material = (item.get("material") or {}).get("meaning") or "?"
+        symbol = next(
+            (s for word, s in (("copper", "Cu"), ("alumin", "Al")) if word in material.casefold()),
+            material[:6],
+        )
+        low = (item.get("thickness_min") or {}).get("value")
+        high = (item.get("thickness_max") or {}).get("value")
+        values = [v for v in (low, high) if isinstance(v, int | float)]
+        mean = f"{sum(values) / len(values):g}" if values else "?"
+        parts.append(f"{symbol} {mean}")
+    return " + ".join(parts) or "[dim]-[/]"
+
+
+def _field(technique: Mapping[str, Any]) -> str:
+    area = technique.get("collimated_field_area")
+    if isinstance(area, Mapping) and isinstance(area.get("value"), int | float):
+        return f"{area['value'] * 1e4:.0f} cm²"
+    ii = technique.get("ii_field_size")
+    if isinstance(ii, Mapping) and isinstance(ii.get("value"), int | float):
+        return f"⌀{ii['value']:g} mm"
+    return "[dim]-[/]"
+
+
+def render_events(record: Mapping[str, Any]) -> None:
+    """Every irradiation event: its dose, then its technique (two tables that fit 80 columns)."""
+    events = record.get("events") or []
+    if not events:
+        console.print("[dim]no irradiation events listed by a dose report[/]")
+        return
+    dose = Table(
+        "#",
+        "start",
+        "type",
+        "plane",
+        "protocol",
+        "DAP Gy·cm²",
+        "Ka,r mGy",
+        "time s",
+        title=f"Irradiation events ({len(events)})",
+        title_justify="left",
+    )
+    technique = Table(
+        "#",
+        "kVp",
+        "mA",
+        "pulse ms",
+        "p/s",
+        "pulses",
+        "filter mm",
+        "field",
+        "SID mm",
+        "angles °",
+        title="Technique",
+        title_justify="left",
+    )
+    for index, event in enumerate(events, start=1):
+        dose.add_row(
+            str(index),
+            _clock(event.get("start")),
+            _TYPE_SHORT.get(str(event.get("type")), escape(str(event.get("type") or "?"))[:8]),
+            escape(str(event.get("plane") or "?")),
+            escape(str(event.get("protocol") or "-"))[:22],
+            _num(event.get("dap_gy_cm2")),
+            _num(event.get("ka_r_mgy")),
+            _num(event.get("duration_s"), ".3g"),
+        )
+        t = event.get("technique") or {}
+        primary = _measured(t, "positioner_primary_angle", ".3g")
+        secondary = _measured(t, "positioner_secondary_angle", ".3g")
+        technique.add_row(
+            str(index),
+            _measured(t, "kvp"),
+            _measured(t, "tube_current"),
+            _measured(t, "pulse_width"),
+            _measured(t, "pulse_rate"),
+            _measured(t, "number_of_pulses", ".0f"),
+            _filters(t),
+            _field(t),
+            _measured(t, "distance_source_to_detector", ".4g"),
+            f"{primary}/{secondary}",
+        )
+    console.print(dose)
+    console.print(technique)
+    render_subtotals(record)
+
+
+def render_subtotals(record: Mapping[str, Any]) -> None:
+    """Per plane and per event type: events, DAP, Ka,r and time added up from the events."""
+    per_plane = record.get("event_subtotals_per_plane") or {}
+    if not per_plane:
+        return
+    table = Table(
+        "plane",
+        "type",
+        "events",
+        "DAP Gy·cm²",
+        "Ka,r mGy",
+        "time s",
+        title="Subtotals from the events",
+        title_justify="left",
+    )
+    for plane in sorted(per_plane):
+        for kind, subtotal in per_plane[plane].items():
+            table.add_row(
+                escape(plane),
+                escape(kind),
+                str(subtotal.get("events")),
+                _num(subtotal.get("dap_gy_cm2")),
+                _num(subtotal.get("ka_r_mgy")),
+                _num(subtotal.get("duration_s"), ".4g"),
+            )
+    console.print(table)
+
+
+def render_alerts(alerts: Sequence[DoseAlert], levels: AlertLevels) -> None:
+    """The record's dose alerts (or that it has none), with the levels in force."""
+    shown = shown_alerts(alerts)
+    if not shown:
+        console.print(f"[green]dose alerts:[/] none [dim]({escape(levels_text(levels))})[/]")
+        return
+    for alert in shown:
+        console.print(f"[bold red]dose alert:[/] {escape(alert_text(alert))}")
+    console.print(f"[dim]{escape(levels_text(levels))}[/]")
