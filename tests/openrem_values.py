@@ -9,7 +9,10 @@ tests/system/test_dose_alerts.py).
 ``where`` is a path into what vp_log reports for that one file (see ``view`` in the test):
 ``record.<field>`` is the procedure record (``procedures show --json``),
 ``events[i].<field>`` the i-th irradiation event in document order (``record.events``),
-``subtotals.<type>.<field>`` the per-type subtotals (``record.event_subtotals``).
+``subtotals.<type>.<field>`` the per-type subtotals added up from the events
+(``record.event_subtotals``). OpenREM's detail view shows the report's accumulated totals on
+its Fluoroscopy/Acquisition/Total rows and the events' sum on a row per acquisition kind
+(``- Stationary Acquisition``); the table maps each row to the same kind of number.
 
 Units: OpenREM stores DAP in Gy·m² and shows cGy·cm² in its detail view; Ka,r in Gy;
 vp_log shows DAP in Gy·cm² and Ka,r in mGy.
@@ -63,9 +66,9 @@ OPENREM_VALUES: tuple[OpenremValue, ...] = (
     OpenremValue(ZEE, f"{IMPORT}::ImportRFRDSRSiemens", "number of planes",
                  "1", "record.planes#count", 1),
     OpenremValue(ZEE, DETAIL, "fluoroscopy DAP", "16.0 cGy·cm²",
-                 "subtotals.fluoroscopy.dap_gy_cm2", 0.16),
+                 "record.dap_fluoro_gy_cm2", 0.16),
     OpenremValue(ZEE, DETAIL, "fluoroscopy RP dose", "0.00252 Gy",
-                 "subtotals.fluoroscopy.ka_r_mgy", 2.52),
+                 "record.ka_r_fluoro_mgy", 2.52),
     OpenremValue(ZEE, DETAIL, "fluoroscopy time", "28.00 s", "record.fluoro_time_s", 28.0),
     OpenremValue(ZEE, DETAIL, "acquisition DAP", "0 cGy·cm²",
                  "record.dap_acquisition_gy_cm2", 0.0),
@@ -110,14 +113,14 @@ OPENREM_VALUES: tuple[OpenremValue, ...] = (
                  "Yamada^Tarou=山田^太郎=やまだ^たろう", "record.performing_physicians[0]",
                  "Yamada^Tarou=山田^太郎=やまだ^たろう"),
     OpenremValue(ALLURA, DETAIL, "fluoroscopy DAP", "10.558274 cGy·cm²",
-                 "subtotals.fluoroscopy.dap_gy_cm2", 0.10558274),
+                 "record.dap_fluoro_gy_cm2", 0.10558274),
     OpenremValue(ALLURA, DETAIL, "fluoroscopy RP dose", "0.000293081169 Gy",
-                 "subtotals.fluoroscopy.ka_r_mgy", 0.293081169),
+                 "record.ka_r_fluoro_mgy", 0.293081169),
     OpenremValue(ALLURA, DETAIL, "fluoroscopy time", "13.00 s", "record.fluoro_time_s", 13.0),
     OpenremValue(ALLURA, DETAIL, "acquisition DAP", "143.010366 cGy·cm²",
-                 "subtotals.acquisition.dap_gy_cm2", 1.43010366),
+                 "record.dap_acquisition_gy_cm2", 1.43010366),
     OpenremValue(ALLURA, DETAIL, "acquisition RP dose", "0.003978199182 Gy",
-                 "subtotals.acquisition.ka_r_mgy", 3.978199182),
+                 "record.ka_r_acquisition_mgy", 3.978199182),
     OpenremValue(ALLURA, DETAIL, "acquisition time", "14.75 s",
                  "record.acquisition_time_s", 14.75),
     OpenremValue(ALLURA, DETAIL, "stationary acquisition DAP", "143.0104 cGy·cm²",
@@ -132,11 +135,11 @@ OPENREM_VALUES: tuple[OpenremValue, ...] = (
                  4.271280351),
     OpenremValue(ALLURA, DETAIL, "total time", "27.75 s", "record.irradiation_time_s", 27.75),
     OpenremValue(ALLURA, f"{EXPORT}::test_filters",
-                 "filter materials, first event of protocol 'abdomen 2fps 25%'", "Cu | Al",
-                 "protocol[abdomen 2fps 25%].filter_materials", "Cu | Al"),
+                 "filter materials, first event of 'Abdomen 2fps 25%' (sheet abdomen_2fps_25%)", "Cu | Al",
+                 "protocol[Abdomen 2fps 25%].filter_materials", "Cu | Al"),
     OpenremValue(ALLURA, f"{EXPORT}::test_filters",
                  "mean filter thicknesses, same event", "0.1000 | 1.0000",
-                 "protocol[abdomen 2fps 25%].filter_thicknesses", "0.1000 | 1.0000"),
+                 "protocol[Abdomen 2fps 25%].filter_thicknesses", "0.1000 | 1.0000"),
     OpenremValue(ALLURA, f"{FILTERS}::test_filter_patient_weight", "patient weight",
                  "86.2 kg (80-90 kept, >=90 and <=80 excluded)",
                  "record.patient.weight.value", 86.2),

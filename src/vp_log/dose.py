@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vp_log.events import list_events, report_findings, subtotals, subtotals_per_plane
 from vp_log.models import (
     DoseDevice,
     DoseReport,
@@ -31,6 +32,7 @@ from vp_log.models import (
     payload_of,
 )
 from vp_log.record import DeviceInfo, DoseSummary, PlaneDose
+from vp_log.technique import Measurement, PatientCharacteristics
 
 logger = logging.getLogger(__name__)
 
@@ -617,6 +619,58 @@ def _study_devices(
     return (devices[0] if devices else _header_device(study.by_instance)), devices
 
 
+def _study_patient(
+    study: _Study, sources: dict[str, list[str]]
+) -> tuple[PatientCharacteristics | None, list[str]]:
+    """Height, weight, age (dose report first, then the most frequent header value) and the
+    software versions of the instances (dose reports first)."""
+    found: dict[str, list[tuple[bool, Measurement, str]]] = defaultdict(list)
+    sex: list[str] = []
+    versions: list[str] = []
+    for sop in sorted(study.by_instance, key=lambda s: (s not in study.reports, s)):
+        for obs in study.by_instance[sop]:
+            if obs.kind is Kind.SOFTWARE_VERSIONS and isinstance(obs.value, list):
+                versions.extend(v for v in obs.value if isinstance(v, str) and v not in versions)
+            if obs.kind is not Kind.PATIENT_CHARACTERISTICS or not isinstance(obs.value, dict):
+                continue
+            try:
+                patient = PatientCharacteristics.model_validate(obs.value)
+            except ValueError:
+                continue
+            from_report = obs.provenance.path.startswith("sr:")
+            for name in ("height", "weight", "age"):
+                measured: Measurement | None = getattr(patient, name)
+                if measured is not None and measured.value is not None:
+                    where = f"{measured.path}@{obs.provenance.sop_instance_uid}"
+                    found[name].append((from_report, measured, where))
+            if patient.sex:
+                sex.append(patient.sex)
+    if not found:
+        return None, versions
+    chosen: dict[str, Measurement] = {}
+    for name, candidates in found.items():
+        reported = [c for c in candidates if c[0]] or candidates
+        counts = Counter(c[1].value for c in reported)
+        best = max(dict.fromkeys(c[1].value for c in reported), key=lambda v: counts[v])
+        if len(counts) > 1 or len({c[1].value for c in candidates}) > 1:
+            study.flags.append(f"conflicting-patient-{name}")
+        pick = next(c for c in reported if c[1].value == best)
+        chosen[name] = pick[1]
+        sources[f"patient.{name}"] = [c[2] for c in reported if c[1].value == best][:3]
+    patient = PatientCharacteristics(
+        **chosen,
+        sex=Counter(sex).most_common(1)[0][0] if sex else None,
+        sources={name: sources[f"patient.{name}"][0] for name in chosen},
+    )
+    return patient, versions
+
+
+def _sum_known(*values: float | None) -> float | None:
+    if any(v is None for v in values):
+        return None
+    return _tidy(sum(v for v in values if v is not None))
+
+
 def summarise_dose(observations: Sequence[Observation]) -> DoseSummary:
     """Dose, fluoroscopy time and timing of one study from all its observations."""
     study = _group_study(observations)
@@ -625,8 +679,26 @@ def summarise_dose(observations: Sequence[Observation]) -> DoseSummary:
     timing = _study_timing(study, merged, kept, totals.sources)
     device, devices = _study_devices(study, kept)
     fluoro_flags = [r.info.is_fluoroscopy for r in study.reports.values()]
+    events = (
+        list_events([(r.uid, r.observations) for r in kept], merged.events.keys())
+        if merged.counts_events
+        else []
+    )
+    # Only the reports that count: a superseded (subset) report says nothing of the record.
+    findings = [finding for r in kept for finding in report_findings(r.uid, r.info, r.observations)]
+    study.flags.extend(f.check for f in findings)
+    patient, software_versions = _study_patient(study, totals.sources)
     return DoseSummary(
         **totals.values,
+        irradiation_time_s=_sum_known(
+            totals.values["fluoro_time_s"], totals.values["acquisition_time_s"]
+        ),
+        events=events,
+        event_subtotals=subtotals(events),
+        event_subtotals_per_plane=subtotals_per_plane(events),
+        dose_consistency=findings,
+        patient=patient,
+        software_versions=software_versions,
         irradiation_events=len(merged.events) if merged.counts_events else None,
         planes=[p for p in totals.planes if p != UNSPECIFIED_PLANE],
         per_plane=totals.per_plane,

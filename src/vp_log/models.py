@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from vp_log.technique import EventTechnique
+
 
 class Kind(StrEnum):
     """What an observation says. Values are stable: they are stored in the database."""
@@ -156,10 +158,10 @@ class IrradiationEvent(_Payload):
     ka_r_mgy: float | None = None
     duration_s: float | None = None
     reference_point: str | None = Field(
-        default=None, description="Reference point definition (meaning), TID 10003"
+        default=None, description="Reference Point Definition, as the report words it"
     )
-    technique: dict[str, Any] = Field(
-        default_factory=dict, description="vp_log.technique.EventTechnique as JSON"
+    technique: EventTechnique | None = Field(
+        default=None, description="X-ray source and mechanical rows (TID 10003A/B)"
     )
 
 
@@ -180,6 +182,9 @@ class DoseReport(_Payload):
     planes: list[str] = []
     event_count: int | None = Field(
         default=None, description="None: a template that never lists events"
+    )
+    radiographic_frames: dict[str, float] = Field(
+        default={}, description="plane → Total Number of Radiographic Frames stated"
     )
     procedure_reported: CodeValue | None = None
     scope: CodeValue | None = None

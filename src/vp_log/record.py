@@ -25,7 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from vp_log.consistency import Finding
 from vp_log.models import DeviceInfo
+from vp_log.technique import EventTechnique, PatientCharacteristics
 from vp_log.vocabulary import ProcedureType
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "DoseFindings",
     "DoseSummary",
     "DoseTotals",
+    "EventSubtotal",
+    "EventSummary",
     "HeaderFindings",
     "HeaderSummary",
     "PlaneDose",
@@ -51,7 +55,7 @@ __all__ = [
     "study_status",
 ]
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 """The shape of the stored record; a stored record of an older version is rebuilt from its
 study's observations (``procedures.record_version``; 0 = made before the record was typed)."""
 
@@ -147,6 +151,39 @@ class PlaneDose(DoseTotals):
     model_config = ConfigDict(frozen=True)
 
 
+class EventSummary(BaseModel):
+    """One irradiation event as the record lists it (the study's events, each once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uid: str
+    start: str | None = Field(default=None, description="ISO 8601; offset where the file gave one")
+    type: str | None = Field(
+        default=None, description="fluoroscopy, stationary-acquisition, rotational-acquisition..."
+    )
+    category: str | None = Field(default=None, description="fluoroscopy | acquisition | None")
+    protocol: str | None = None
+    plane: str | None = None
+    dap_gy_cm2: float | None = None
+    ka_r_mgy: float | None = None
+    duration_s: float | None = None
+    reference_point: str | None = None
+    technique: EventTechnique | None = None
+    report_uid: str = Field(description="SOP Instance UID of the dose report it was read from")
+    source: str = Field(description="`path@sop_instance_uid` of the event container")
+
+
+class EventSubtotal(BaseModel):
+    """Events of one type (and plane) added up; ``None``: an event has that value unknown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events: int
+    dap_gy_cm2: float | None = None
+    ka_r_mgy: float | None = None
+    duration_s: float | None = None
+
+
 class DoseFindings(DoseTotals):
     """Dose and timing of one study: the procedure totals (sum of the planes) and more."""
 
@@ -161,6 +198,29 @@ class DoseFindings(DoseTotals):
     is_fluoroscopy: bool | None = None
     templates: list[str] = Field(default_factory=list)
     dose_reports: list[str] = Field(default_factory=list, description="report UIDs counted")
+    irradiation_time_s: float | None = Field(
+        default=None, description="fluoroscopy + acquisition time as the reports state them"
+    )
+    events: list[EventSummary] = Field(
+        default_factory=list, description="every irradiation event once, in time order"
+    )
+    event_subtotals: dict[str, EventSubtotal] = Field(
+        default_factory=dict,
+        description="by type: fluoroscopy, acquisition and each acquisition kind, other",
+    )
+    event_subtotals_per_plane: dict[str, dict[str, EventSubtotal]] = Field(
+        default_factory=dict, description="plane → type → subtotal"
+    )
+    dose_consistency: list[Finding] = Field(
+        default_factory=list,
+        description="where a dose report's totals disagree with its own events",
+    )
+    patient: PatientCharacteristics | None = Field(
+        default=None, description="height, weight, age: dose report first, then image headers"
+    )
+    software_versions: list[str] = Field(
+        default_factory=list, description="SoftwareVersions of the instances, dose report first"
+    )
     origins: dict[str, str] = Field(
         default_factory=dict,
         description="field → kind of source: a template id (TID10001, private-...) or "

@@ -62,6 +62,19 @@ def test_three_weeks_apart_alerts_a_year_apart_does_not(tmp_path: Path) -> None:
     # the listing a person reads
     text = run_cli("dose", "alerts", env={**env, "COLUMNS": "80"}).stdout
     assert "PT-3WEEKS" in text and "cumulative Ka,r" in text and "PT-1YEAR" not in text
+    # procedures show: the alert on the record, its events and subtotals
+    later = alert["record_id"]
+    shown = json.loads(run_cli("procedures", "show", str(later), "--json", env=env).stdout)
+    assert [a["scope"] + ":" + a["metric"] for a in shown["dose_alerts"]] == ["cumulative:ka_r"]
+    assert len(shown["events"]) == shown["irradiation_events"] > 0
+    assert shown["event_subtotals"]["fluoroscopy"]["events"] == len(shown["events"])
+    assert shown["events"][0]["technique"]["kvp"]["unit"] == "kV"
+    text = run_cli("procedures", "show", str(later), "--events", env={**env, "COLUMNS": "80"})
+    lines = text.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("dose alert:") for line in lines)
+    assert any("Irradiation events" in line for line in lines)
+    assert any("Subtotals from the events" in line for line in lines)
     bad = run_cli("dose", "alerts", "--since", "last week", env=env, check=False)
     assert bad.returncode == 2 and "--since must be a date" in bad.stderr
 

@@ -327,3 +327,23 @@ def render_alerts(alerts: Sequence[DoseAlert], levels: AlertLevels) -> None:
     for alert in shown:
         console.print(f"[bold red]dose alert:[/] {escape(alert_text(alert))}")
     console.print(f"[dim]{escape(levels_text(levels))}[/]")
+
+
+def render_patient(record: Mapping[str, Any]) -> None:
+    """Patient height, weight and age, and the software versions, where the files give them."""
+    patient = record.get("patient") or {}
+    parts = []
+    for name, unit in (("height", "m"), ("weight", "kg"), ("age", "years")):
+        value = (patient.get(name) or {}).get("value")
+        parts.append(f"{name} {value:g} {unit}" if isinstance(value, int | float) else f"{name} ?")
+    software = ", ".join(record.get("software_versions") or []) or "?"
+    console.print(f"[bold]patient:[/] {', '.join(parts)}   [bold]software:[/] {escape(software)}")
+    consistency = record.get("dose_consistency") or []
+    for finding in consistency:
+        events_value = finding.get("from_events")
+        said = f"{events_value:g}" if isinstance(events_value, int | float) else "-"
+        console.print(
+            f"[yellow]dose report disagrees with its events:[/] {escape(str(finding['check']))}"
+            f" (plane {escape(str(finding['plane']))}: stated {finding['stated']:g}"
+            f" {escape(str(finding['unit']))}, events {said}, {finding['events']} events)"
+        )

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from vp_log.cli import dose as dose_cli
 from vp_log.cli.common import console, fail, print_json, state
 from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.db import repository as repo
@@ -93,6 +94,10 @@ def show(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Record id, accession number or Study Instance UID")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    events: Annotated[
+        bool,
+        typer.Option("--events", help="Every irradiation event: dose, technique, subtotals"),
+    ] = False,
 ) -> None:
     """Show one procedure record with the source of each value."""
     st = state(ctx)
@@ -106,12 +111,20 @@ def show(
         fail(f"{key!r} matches several records: {ids}; give the record id")
     record = records[0]
     schedule = load_schedule(st.settings.followup_schedule_path)
+    levels = dose_cli.alert_levels(st.settings)
+    public = record.to_json()
     with st.database.session() as session:
         outcomes = outcome_timeline(session, record.id, schedule=schedule)
+        alerts = dose_cli.record_alerts(session, levels, record.id, public)
     if as_json:
-        print_json({**record.to_json(), "outcomes": outcomes})
+        dose_alerts = [a.model_dump(mode="json") for a in alerts]
+        print_json({**public, "dose_alerts": dose_alerts, "outcomes": outcomes})
         return
     render_record(record)
+    dose_cli.render_patient(public)
+    dose_cli.render_alerts(alerts, levels)
+    if events:
+        dose_cli.render_events(public)
     console.print(render_outcome_timeline(outcomes))
 
 

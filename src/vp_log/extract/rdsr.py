@@ -67,6 +67,7 @@ SCOPE_OF_ACCUMULATION: Code = ("113705", "DCM")
 
 TOTAL_FLUORO_TIME: Code = ("113730", "DCM")
 TOTAL_ACQUISITION_TIME: Code = ("113855", "DCM")
+TOTAL_RADIOGRAPHIC_FRAMES: Code = ("113731", "DCM")
 DAP_TOTAL: Code = ("113722", "DCM")
 DAP_FLUORO: Code = ("113726", "DCM")
 DAP_ACQUISITION: Code = ("113727", "DCM")
@@ -344,14 +345,23 @@ _ACCUMULATED_FIELDS: tuple[tuple[Code, Kind, str], ...] = (
 )
 
 
-def _read_accumulated(ctx: _Context, ds: Dataset) -> tuple[list[str], dict[str, float]]:
-    """Per-plane accumulated totals; returns the planes and the fluoro indicators seen."""
+def _read_accumulated(
+    ctx: _Context, ds: Dataset, frames: dict[str, float]
+) -> tuple[list[str], dict[str, float]]:
+    """Per-plane accumulated totals; returns the planes and the fluoro indicators seen.
+
+    ``frames`` gets each plane's Total Number of Radiographic Frames, where stated.
+    """
     planes: list[str] = []
     fluoro_seen: dict[str, float] = {}
     for index, container in enumerate(find_content_items(ds, name=ACCUMULATED_DATA)):
         plane = _plane_of(container.item)
         planes.append(plane)
         container_path = _indexed("sr:", ACCUMULATED_DATA, index)
+        for child in find_content_items(container.item, name=TOTAL_RADIOGRAPHIC_FRAMES)[:1]:
+            value, _, _ = numeric_value(child.item)
+            if value is not None and math.isfinite(value) and value >= 0:
+                frames[plane] = value
         for code, kind, quantity in _ACCUMULATED_FIELDS:
             # The totals sit in TID 10002 (fluoroscopy) or 10003 sub-templates: search below.
             for child in find_content_items(container.item, name=code):
@@ -453,7 +463,7 @@ def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
                         plane=plane,
                         **numbers,
                         reference_point=reference_point.meaning if reference_point else None,
-                        technique=technique.model_dump(mode="json", exclude_none=True),
+                        technique=technique,
                     )
                 ),
                 provenance=ctx.provenance(path, uid),
@@ -545,7 +555,8 @@ def _template_id(ds: Dataset) -> str:
 
 
 def _read_tid10001(ctx: _Context, ds: Dataset) -> None:
-    planes, fluoro_seen = _read_accumulated(ctx, ds)
+    frames: dict[str, float] = {}
+    planes, fluoro_seen = _read_accumulated(ctx, ds, frames)
     event_count, any_fluoro_event = _read_events(ctx, ds)
     _device(ctx, ds)
     _patient(ctx, ds)
@@ -561,6 +572,7 @@ def _read_tid10001(ctx: _Context, ds: Dataset) -> None:
                 "is_fluoroscopy": is_fluoroscopy,
                 "planes": sorted(set(planes)),
                 "event_count": event_count,
+                "radiographic_frames": frames,
                 "procedure_reported": _code_dict(_child(ds, PROCEDURE_REPORTED)),
                 "scope": _code_dict(_child(ds, SCOPE_OF_ACCUMULATION)),
             },
