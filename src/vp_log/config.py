@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL; empty means SQLite in the data folder"
     )
     quiet_period_s: float = Field(
-        120.0, gt=0, description="Seconds without a new instance before a study is complete"
+        120.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds without a new instance before a study is complete",
     )
     keep_pixel_data: bool = Field(
         False, description="Keep the whole instance after extraction (default: header only)"
@@ -103,6 +106,29 @@ class Settings(BaseSettings):
     )
     dose_alert_window_days: int = Field(
         42, ge=1, le=3650, description="Days over which a patient's doses are added up"
+    )
+    # --- bounded work per file (vp_log.limits): exceeding one quarantines the file --------
+    max_header_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Bytes before the pixel data a file may have"
+    )
+    max_element_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Longest data element (pixel data aside)"
+    )
+    max_text_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Longest text value (LO, LT, UT, PN, ...)"
+    )
+    max_sequence_depth: int = Field(32, ge=4, description="Deepest nesting of sequences")
+    max_sequence_items: int = Field(
+        100_000, ge=100, description="Sequence items in one file, all sequences together"
+    )
+    max_seconds_per_file: float = Field(
+        20.0, gt=0, allow_inf_nan=False, description="Wall time to read and extract one file"
+    )
+    max_memory_mb: int = Field(
+        3072, ge=0, description="Address space of the worker and of import (0: no limit)"
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Worker crashes on one file before it is set aside"
     )
 
     @field_validator("ae_title")

@@ -31,7 +31,7 @@ from vp_log.config import Settings
 from vp_log.pipeline import Pipeline
 from vp_log.spool import DiskReserveError, IncomingFile, Spool
 from vp_log.transport import GuardedAE, GuardedServer, NetworkLimits, make_ssl_context
-from vp_log.worker import drain, run_worker
+from vp_log.worker import run_worker
 
 logger = logging.getLogger(__name__)
 
@@ -276,12 +276,8 @@ class Listener:
         if cleared:
             logger.info("removed %d partial receptions (never acknowledged)", cleared)
         pending = len(self.spool.pending())
-        if pending:
-            logger.info("draining %d spooled instances left from the last run", pending)
-            try:
-                drain(self.pipeline)
-            except Exception:  # the worker tries again; receiving must not wait for it
-                logger.exception("could not drain the spool at start; the worker will retry")
+        if pending:  # the worker drains them (in its own process, under the worker lock)
+            logger.info("%d spooled instances left from the last run go first", pending)
         install_receive_hook(self.spool)
         handlers: list[Any] = [
             (evt.EVT_C_ECHO, self.handle_echo),

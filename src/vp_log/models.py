@@ -77,6 +77,11 @@ class Kind(StrEnum):
     APPROACH = "approach"  # str; `level` set where known
     SIDE = "side"  # str left | right | bilateral; `level` set where known
 
+    # --- the instance itself (vp_log.extract, vp_log.pipeline) -----------------------------
+    # dict: {"issue": "extractor-failed" | "invalid-uid" | "reused-uid", ...}; its flags
+    # (prefix "invalid-") reach the record, so a reader sees what could not be read.
+    INSTANCE_ISSUE = "instance_issue"
+
 
 class Provenance(BaseModel):
     """Where a value came from: the instance, the place inside it, the raw text."""

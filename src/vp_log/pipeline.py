@@ -8,10 +8,15 @@ studies touched. A spool file is removed only after the database commit.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import hashlib
 import io
 import logging
 import os
+import re
 import shutil
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +26,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
@@ -29,7 +35,8 @@ from vp_log.config import Settings
 from vp_log.db import Database
 from vp_log.db import repository as repo
 from vp_log.extract import ExtractionContext, extract_all
-from vp_log.models import Observation
+from vp_log.limits import LimitExceeded, Limits, check_dataset, prescan, time_limit
+from vp_log.models import Kind, Observation, Provenance
 from vp_log.record import ProcedureRecord, Status
 from vp_log.spool import Spool, fsync_dir, write_durably
 from vp_log.vocabulary import load_vocabulary
@@ -38,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 MAX_UID_LENGTH = 128  # the columns' size; DICOM allows 64, some devices overrun it
+_VALID_UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_DISK_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT, errno.EMFILE, errno.ENFILE}
+    | {errno.ENOMEM, errno.EACCES, errno.EPERM}
+)
 
 
 class Outcome(StrEnum):
@@ -53,6 +65,7 @@ class Result:
     sop_instance_uid: str | None = None
     study_instance_uid: str | None = None
     reason: str | None = None
+    flags: tuple[str, ...] = ()
 
 
 def is_data_error(exc: StatementError) -> bool:
@@ -60,17 +73,92 @@ def is_data_error(exc: StatementError) -> bool:
     return not isinstance(exc, OperationalError | InterfaceError)
 
 
+def is_disk_error(exc: OSError) -> bool:
+    """An ``OSError`` about the disk (full, read-only, I/O error), not about a file's content."""
+    return exc.errno in _DISK_ERRNOS
+
+
 class RejectedFile(ValueError):
-    """A file that cannot become an instance; the message says why."""
+    """A file that cannot become an instance; the message says why (one line).
+
+    ``kind`` says what sort of reason it is, for machines (``quarantine list``): ``unreadable``
+    (pydicom could not read it), ``invalid`` (read, but not an instance we can store),
+    ``limit`` (``limit`` names the setting), ``database`` (refused by the database),
+    ``error`` (an unexpected exception; ``details`` holds the traceback).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "invalid",
+        limit: str | None = None,
+        details: str = "",
+        sop_instance_uid: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.limit = limit
+        self.details = details
+        self.sop_instance_uid = sop_instance_uid
+
+
+def rejection(exc: BaseException, *, sop_instance_uid: str | None = None) -> RejectedFile:
+    """Any exception met while reading one file, as the :class:`RejectedFile` that sets it aside."""
+    if isinstance(exc, RejectedFile):
+        if sop_instance_uid and not exc.sop_instance_uid:
+            exc.sop_instance_uid = sop_instance_uid
+        return exc
+    details = "".join(traceback.format_exception(exc))
+    if isinstance(exc, LimitExceeded):
+        return RejectedFile(
+            str(exc), kind="limit", limit=exc.limit, sop_instance_uid=sop_instance_uid
+        )
+    if isinstance(exc, RecursionError):
+        return RejectedFile(
+            "limit max_sequence_depth exceeded: nesting too deep to read",
+            kind="limit",
+            limit="max_sequence_depth",
+            details=details,
+            sop_instance_uid=sop_instance_uid,
+        )
+    if isinstance(exc, MemoryError):
+        return RejectedFile(
+            "limit max_memory_mb exceeded: the file needs more memory than allowed",
+            kind="limit",
+            limit="max_memory_mb",
+            details=details,
+            sop_instance_uid=sop_instance_uid,
+        )
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and f"{os.sep}pydicom{os.sep}" in frames[-1].filename:
+        # Raised inside pydicom while it decoded a value: the file's content is at fault.
+        return RejectedFile(
+            f"unreadable DICOM content: {type(exc).__name__}: {_one_line(exc)}",
+            kind="unreadable",
+            details=details,
+            sop_instance_uid=sop_instance_uid,
+        )
+    return RejectedFile(
+        f"processing failed: {type(exc).__name__}: {_one_line(exc)}",
+        kind="error",
+        details=details,
+        sop_instance_uid=sop_instance_uid,
+    )
 
 
 @dataclass
 class _Parsed:
     path: Path
-    dataset: Dataset
+    dataset: Dataset | None  # dropped once archived: a batch keeps observations only
     sop_instance_uid: str
     study_instance_uid: str
     observations: list[Observation]
+    sop_class_uid: str = ""
+    series_instance_uid: str = ""
+    modality: str = ""
+    transfer_syntax_uid: str = ""
+    flags: tuple[str, ...] = ()
 
 
 def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContext]:
@@ -84,35 +172,148 @@ def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContex
     )
 
 
-def read_header(path: Path) -> Dataset:
+def read_header(path: Path, limits: Limits | None = None) -> Dataset:
     """The dataset without pixel data; :class:`RejectedFile` naming the problem otherwise.
 
-    An ``OSError`` (the disk, not the file's content) is raised as it is: the file stays
-    where it is and is tried again, it is not rejected.
+    Values longer than ``limits.max_text_bytes`` are not read (pydicom's ``defer_size``);
+    :func:`vp_log.limits.check_dataset` judges them by their length. An ``OSError`` about
+    the disk (not the file's content) is raised as it is: the file stays where it is and
+    is tried again, it is not rejected.
     """
+    limits = limits or Limits()
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        prescan(path, limits)
+        with open(path, "rb") as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=limits.max_text_bytes)
+            header_size = fh.tell()
     except InvalidDicomError as exc:
-        raise RejectedFile(f"not a DICOM file (no DICM prefix or file meta): {exc}") from None
-    except OSError:
-        raise
+        msg = f"not a DICOM file (no DICM prefix or file meta): {_one_line(exc)}"
+        raise RejectedFile(msg, kind="unreadable") from None
+    except OSError as exc:
+        if is_disk_error(exc) or isinstance(exc, FileNotFoundError):
+            raise
+        msg = f"unreadable DICOM header: {type(exc).__name__}: {_one_line(exc)}"
+        raise RejectedFile(msg, kind="unreadable") from None
+    except (LimitExceeded, MemoryError, RecursionError) as exc:
+        raise rejection(exc) from None
     except Exception as exc:  # pydicom raises many kinds (zlib.error on bad deflate, ...)
-        raise RejectedFile(f"unreadable DICOM header: {type(exc).__name__}: {exc}") from None
+        msg = f"unreadable DICOM header: {type(exc).__name__}: {_one_line(exc)}"
+        raise RejectedFile(
+            msg, kind="unreadable", details="".join(traceback.format_exception(exc))
+        ) from None
+    if header_size > limits.max_header_bytes:
+        raise rejection(
+            LimitExceeded(
+                "max_header_bytes",
+                f"{header_size} bytes before the pixel data (at most {limits.max_header_bytes})",
+            )
+        )
+    return ds
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def uid_text(value: object) -> str:
+    """A UID element's value as text: multi-values joined by a backslash, padding removed."""
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value).strip(" \x00")
+    return str(value).strip(" \x00")
+
+
+def is_valid_uid(uid: str) -> bool:
+    """True for a UID as PS3.5 9.1 writes it: digits and dots, at most 64 characters."""
+    return len(uid) <= 64 and bool(_VALID_UID.match(uid))
+
+
+def storage_key(uid: str) -> str:
+    """The UID as stored: itself when it fits the column, otherwise a prefix and its digest."""
+    if len(uid) <= MAX_UID_LENGTH:
+        return uid
+    digest = hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return f"{uid[:64]}#sha256:{digest}"
 
 
 def instance_uids(ds: Dataset) -> tuple[str, str]:
+    """SOP Instance UID and Study Instance UID as stored (see :func:`storage_key`).
+
+    A UID that is not a valid UID (path characters, backslashes, too long) is kept: the PACS
+    is the authority on what it sent; :func:`uid_issues` flags it. File names never come from
+    it (:mod:`vp_log.spool` hashes it).
+    """
     meta = getattr(ds, "file_meta", None)
-    sop_uid = str(ds.get("SOPInstanceUID") or (meta or {}).get("MediaStorageSOPInstanceUID") or "")
-    study_uid = str(ds.get("StudyInstanceUID") or "")
-    if not sop_uid.strip():
+    sop_uid = uid_text(ds.get("SOPInstanceUID")) or uid_text(
+        (meta or {}).get("MediaStorageSOPInstanceUID")
+    )
+    study_uid = uid_text(ds.get("StudyInstanceUID"))
+    if not sop_uid:
         raise RejectedFile("no SOP Instance UID (0008,0018) in the dataset or file meta")
-    if not study_uid.strip():
-        raise RejectedFile("no Study Instance UID (0020,000D): cannot link to a study")
-    for name, uid in (("SOP Instance UID", sop_uid), ("Study Instance UID", study_uid)):
-        if len(uid.strip()) > MAX_UID_LENGTH:
-            msg = f"{name} is {len(uid.strip())} characters long (a UID has at most 64)"
-            raise RejectedFile(msg)
-    return sop_uid.strip(), study_uid.strip()
+    if not study_uid:
+        raise RejectedFile(
+            "no Study Instance UID (0020,000D): cannot link to a study", sop_instance_uid=sop_uid
+        )
+    return storage_key(sop_uid), storage_key(study_uid)
+
+
+def uid_issues(ds: Dataset) -> list[Observation]:
+    """One observation per UID of ``ds`` that is not a valid UID, flagged ``invalid-uid:...``."""
+    out: list[Observation] = []
+    sop_uid = uid_text(ds.get("SOPInstanceUID"))
+    for keyword, flag in (
+        ("SOPInstanceUID", "sop-instance-uid"),
+        ("StudyInstanceUID", "study-instance-uid"),
+        ("SeriesInstanceUID", "series-instance-uid"),
+    ):
+        raw = uid_text(ds.get(keyword))
+        if not raw or is_valid_uid(raw):
+            continue
+        out.append(
+            Observation(
+                kind=Kind.INSTANCE_ISSUE,
+                value={"issue": "invalid-uid", "attribute": keyword, "stored_as": storage_key(raw)},
+                provenance=Provenance(
+                    sop_instance_uid=storage_key(sop_uid), path=keyword, raw=raw[:4096]
+                ),
+                flags=(f"invalid-uid:{flag}",),
+            )
+        )
+    return out
+
+
+def reused_uid_issue(parsed: _Parsed, first_study: str) -> Observation:
+    """The flag of a second instance that reuses a stored SOP Instance UID with other content."""
+    return Observation(
+        kind=Kind.INSTANCE_ISSUE,
+        value={
+            "issue": "reused-uid",
+            "sop_instance_uid": parsed.sop_instance_uid,
+            "first_study_instance_uid": first_study,
+        },
+        provenance=Provenance(
+            sop_instance_uid=parsed.sop_instance_uid, path="SOPInstanceUID", raw=first_study
+        ),
+        flags=("invalid-uid:sop-instance-uid-reused",),
+    )
+
+
+def reused_uid_key(sop_instance_uid: str, study_instance_uid: str) -> str:
+    """The key of an instance whose SOP Instance UID is already stored for another study."""
+    digest = hashlib.sha256(study_instance_uid.encode("utf-8", "surrogateescape")).hexdigest()
+    return storage_key(f"{sop_instance_uid}#study:{digest[:16]}")
+
+
+def _database_rejection(item: _Parsed, exc: Exception) -> RejectedFile:
+    orig = getattr(exc, "orig", None)
+    cause = orig if orig is not None else exc
+    return RejectedFile(
+        f"refused by the database: {type(cause).__name__}: {_one_line(cause)}",
+        kind="database",
+        details="".join(traceback.format_exception(exc)),
+        sop_instance_uid=item.sop_instance_uid,
+    )
 
 
 def header_bytes(ds: Dataset) -> bytes:
@@ -138,24 +339,57 @@ class Pipeline:
         self.spool = spool
         self.clock = clock
         self.context, self.assembly = load_contexts(settings)
+        self.limits = Limits.from_settings(settings)
         self._folders: set[Path] = set()  # archive folders known to exist
         self._failed_studies: set[str] = set()  # logged once each
 
     # --- single files -------------------------------------------------------------------
     def _parse(self, path: Path) -> _Parsed:
-        ds = read_header(path)
+        ds = read_header(path, self.limits)
+        meta = getattr(ds, "file_meta", None) or Dataset()
         if str(ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS or (
-            str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
-            == DICOMDIR_SOP_CLASS
+            str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS
         ):
             raise RejectedFile("a DICOMDIR is an index, not an instance")
         sop_uid, study_uid = instance_uids(ds)
         try:
-            observations = extract_all(ds, self.context)
-        except Exception as exc:  # an extractor bug must not hold up the spool
-            logger.exception("extraction failed for %s", path.name)
-            raise RejectedFile(f"extraction failed: {type(exc).__name__}: {exc}") from exc
-        return _Parsed(path, ds, sop_uid, study_uid, observations)
+            check_dataset(ds, self.limits)
+            observations = [*uid_issues(ds), *extract_all(ds, self.context)]
+            return _Parsed(
+                path,
+                ds,
+                sop_uid,
+                study_uid,
+                observations,
+                sop_class_uid=uid_text(ds.get("SOPClassUID"))[:128],
+                series_instance_uid=storage_key(uid_text(ds.get("SeriesInstanceUID"))),
+                modality=str(ds.get("Modality", "") or "")[:16],
+                transfer_syntax_uid=uid_text(meta.get("TransferSyntaxUID"))[:128],
+                flags=tuple(f for o in observations for f in o.flags if f.startswith("invalid-")),
+            )
+        except Exception as exc:
+            raise rejection(exc, sop_instance_uid=sop_uid) from None
+
+    def _read(self, path: Path, *, from_spool: bool) -> _Parsed:
+        """Read, extract and archive one file within the limits; :class:`RejectedFile` if not.
+
+        Whatever the file makes pydicom or an extractor raise ends here as a rejection of
+        this file alone; only an ``OSError`` about the disk is raised as it is.
+        """
+        try:
+            with time_limit(self.limits.max_seconds_per_file):
+                item = self._parse(path)
+                self._archive(item, move_from_spool=from_spool)
+        except OSError as exc:
+            if is_disk_error(exc) or (from_spool and isinstance(exc, FileNotFoundError)):
+                raise
+            raise RejectedFile(
+                f"cannot read: {type(exc).__name__}: {_one_line(exc)}", kind="unreadable"
+            ) from None
+        except Exception as exc:
+            raise rejection(exc) from None
+        item.dataset = None
+        return item
 
     def _archive(self, parsed: _Parsed, *, move_from_spool: bool) -> Path:
         """Archive the instance; the caller fsyncs ``dest.parent`` before the commit."""
@@ -179,6 +413,9 @@ class Pipeline:
                     os.fsync(fh.fileno())
             os.replace(tmp, dest)
         else:
+            if parsed.dataset is None:
+                msg = "the dataset is dropped once archived; archive before dropping it"
+                raise RuntimeError(msg)
             write_durably(dest, header_bytes(parsed.dataset), sync_dir=False)
         return dest
 
@@ -190,19 +427,24 @@ class Pipeline:
     def _store(
         self, parsed: Sequence[_Parsed], *, now: datetime, received_from: str, from_spool: bool
     ) -> list[Result]:
-        """Insert a batch of instances with their observations in one transaction."""
+        """Insert a batch of instances with their observations in one transaction.
+
+        A SOP Instance UID already stored for ANOTHER study (a dose report "adjusted" and
+        re-issued under the same UID, say) is not a duplicate: the second instance is kept
+        under the UID with the study's digest appended, flagged
+        ``invalid-uid:sop-instance-uid-reused``, so both studies get their record. The same
+        UID in the same study is a duplicate (a re-send), as before.
+        """
         results: list[Result] = []
         with self.database.session() as session:
             for item in parsed:
                 info = repo.InstanceInfo(
                     sop_instance_uid=item.sop_instance_uid,
-                    sop_class_uid=str(item.dataset.get("SOPClassUID", ""))[:128],
+                    sop_class_uid=item.sop_class_uid,
                     study_instance_uid=item.study_instance_uid,
-                    series_instance_uid=str(item.dataset.get("SeriesInstanceUID", ""))[:128],
-                    modality=str(item.dataset.get("Modality", ""))[:16],
-                    transfer_syntax_uid=str(
-                        getattr(item.dataset, "file_meta", {}).get("TransferSyntaxUID", "")
-                    )[:128],
+                    series_instance_uid=item.series_instance_uid,
+                    modality=item.modality,
+                    transfer_syntax_uid=item.transfer_syntax_uid,
                     file_size=item.path.stat().st_size,
                     archive_path=str(
                         self.spool.archive_path(
@@ -210,21 +452,55 @@ class Pipeline:
                         ).relative_to(self.spool.data_dir)
                     ),
                     received_at=(from_spool and self.spool.received_time(item.path)) or now,
-                    received_from=received_from,
+                    received_from=received_from[:256],
                 )
+                observations = item.observations
+                flags = item.flags
                 new_id = repo.insert_instance(session=session, info=info)
+                if new_id is None:
+                    first_study = repo.instance_study(
+                        session=session, sop_instance_uid=item.sop_instance_uid
+                    )
+                    if first_study is not None and first_study != item.study_instance_uid:
+                        key = reused_uid_key(item.sop_instance_uid, item.study_instance_uid)
+                        new_id = repo.insert_instance(
+                            session=session, info=dataclasses.replace(info, sop_instance_uid=key)
+                        )
+                        issue = reused_uid_issue(item, first_study)
+                        observations = [*observations, issue]
+                        flags = (*flags, *issue.flags)
                 outcome = Outcome.DUPLICATE if new_id is None else Outcome.NEW
                 if new_id is not None:
                     repo.add_observations(
                         session=session,
                         instance_id=new_id,
                         study_instance_uid=item.study_instance_uid,
-                        observations=item.observations,
+                        observations=observations,
                     )
                 results.append(
-                    Result(item.path, outcome, item.sop_instance_uid, item.study_instance_uid)
+                    Result(
+                        item.path,
+                        outcome,
+                        item.sop_instance_uid,
+                        item.study_instance_uid,
+                        flags=tuple(dict.fromkeys(flags)),
+                    )
                 )
         return results
+
+    def _reject(self, path: Path, exc: RejectedFile, *, from_spool: bool) -> Result:
+        if from_spool:
+            self.spool.to_quarantine(
+                path,
+                str(exc),
+                kind=exc.kind,
+                limit=exc.limit,
+                sop_instance_uid=exc.sop_instance_uid,
+                details=exc.details,
+            )
+        return Result(
+            path, Outcome.REJECTED, sop_instance_uid=exc.sop_instance_uid, reason=str(exc)
+        )
 
     # --- batches ------------------------------------------------------------------------
     def process(
@@ -237,25 +513,23 @@ class Pipeline:
         """Store a batch of files in one transaction (records follow in :meth:`assemble_stale`).
 
         Spool files that cannot be read go to quarantine; spool files stored (or found to be
-        duplicates) are removed after the commit. Imported files are never touched.
+        duplicates) are removed after the commit. Imported files are never touched. One file
+        never stops the others: whatever it raises (bar the disk or the database being
+        down) rejects that file alone, with its reason.
         """
         results: list[Result] = []
         parsed: list[_Parsed] = []
         for path in paths:
             try:
-                item = self._parse(path)
-                self._archive(item, move_from_spool=from_spool)
+                parsed.append(self._read(path, from_spool=from_spool))
             except RejectedFile as exc:
-                results.append(Result(path, Outcome.REJECTED, reason=str(exc)))
-                if from_spool:
-                    self.spool.to_quarantine(path, str(exc))
-                continue
+                results.append(self._reject(path, exc, from_spool=from_spool))
             except OSError as exc:
                 if from_spool:
                     raise  # the disk, not the file: the batch is tried again later
-                results.append(Result(path, Outcome.REJECTED, reason=f"cannot read: {exc}"))
-                continue
-            parsed.append(item)
+                results.append(
+                    Result(path, Outcome.REJECTED, reason=f"cannot read: {_one_line(exc)}")
+                )
 
         for folder in self._archive_folders(parsed):
             fsync_dir(folder)  # the archive copies are durable before the database says so
@@ -264,9 +538,9 @@ class Pipeline:
             results.extend(
                 self._store(parsed, now=now, received_from=received_from, from_spool=from_spool)
             )
-        except StatementError as exc:
-            if not is_data_error(exc):
-                raise  # the database is down or busy: the batch waits in the spool
+        except Exception as exc:
+            if isinstance(exc, OSError | OperationalError | InterfaceError):
+                raise  # the disk or the database is down or busy: the batch waits
             # One instance the database refuses (a value too long for its column, say) must
             # not hold up the others: store one at a time, set aside the one refused.
             for item in parsed:
@@ -276,15 +550,14 @@ class Pipeline:
                             [item], now=now, received_from=received_from, from_spool=from_spool
                         )
                     )
-                except StatementError as item_exc:
-                    if not is_data_error(item_exc):
+                except Exception as item_exc:
+                    if isinstance(item_exc, OSError | OperationalError | InterfaceError):
                         raise
-                    reason = f"refused by the database: {type(item_exc.orig).__name__}: " + (
-                        str(item_exc.orig).splitlines()[0] if item_exc.orig else str(item_exc)
+                    results.append(
+                        self._reject(
+                            item.path, _database_rejection(item, item_exc), from_spool=from_spool
+                        )
                     )
-                    results.append(Result(item.path, Outcome.REJECTED, reason=reason))
-                    if from_spool:
-                        self.spool.to_quarantine(item.path, reason)
         if from_spool:
             for item in parsed:
                 self.spool.discard(item.path)
@@ -342,15 +615,25 @@ class Pipeline:
                         self.reassemble(
                             session=session, study_instance_uid=study_uid, now=now, final=final
                         )
-                except StatementError as exc:
-                    if not is_data_error(exc):
-                        raise
-                    if study_uid not in self._failed_studies:
-                        logger.error(
-                            "cannot save the record of study %s: %s", study_uid, exc.orig or exc
-                        )
-                        self._failed_studies.add(study_uid)
+                except Exception as exc:
+                    if isinstance(exc, OperationalError | InterfaceError):
+                        raise  # the database is down: the round is tried again
+                    self._study_failed(study_uid, exc)
         return stale
+
+    def _study_failed(self, study_uid: str, exc: Exception) -> None:
+        """Log (once per study) a record that cannot be assembled or saved; the rest go on."""
+        if study_uid in self._failed_studies:
+            return
+        self._failed_studies.add(study_uid)
+        cause = getattr(exc, "orig", None) or exc
+        logger.error(
+            "cannot assemble or save the record of study %s: %s: %s",
+            study_uid,
+            type(cause).__name__,
+            _one_line(cause),
+            exc_info=not isinstance(exc, StatementError),
+        )
 
     def complete_quiet_studies(self) -> list[str]:
         """Move studies past their quiet period from `receiving` to complete / needs review."""
@@ -360,7 +643,16 @@ class Pipeline:
                 session=session, now=now, quiet_period_s=self.settings.quiet_period_s
             )
             for study_uid in due:
-                record = self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                try:
+                    with session.begin_nested():
+                        record = self.reassemble(
+                            session=session, study_instance_uid=study_uid, now=now
+                        )
+                except Exception as exc:
+                    if isinstance(exc, OperationalError | InterfaceError):
+                        raise
+                    self._study_failed(study_uid, exc)
+                    continue
                 logger.info(
                     "study %s %s: %s, %s instances",
                     study_uid,
@@ -378,8 +670,17 @@ class Pipeline:
             studies: dict[str, None] = {}
             for inst in repo.all_instances(session=session):
                 path = self.spool.data_dir / inst.archive_path
-                ds = read_header(path)
-                observations = extract_all(ds, self.context)
+                try:
+                    with time_limit(self.limits.max_seconds_per_file):
+                        ds = read_header(path, self.limits)
+                        check_dataset(ds, self.limits)
+                        observations = [*uid_issues(ds), *extract_all(ds, self.context)]
+                except Exception as exc:
+                    if isinstance(exc, OperationalError | InterfaceError):
+                        raise
+                    # The stored observations stay as they were; the next instance goes on.
+                    logger.error("cannot re-extract %s: %s", inst.sop_instance_uid, rejection(exc))
+                    continue
                 repo.replace_observations(
                     session=session,
                     instance_id=inst.id,

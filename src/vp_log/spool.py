@@ -17,16 +17,25 @@ import errno
 import fcntl
 import hashlib
 import itertools
+import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from vp_log.text import printable
+
 logger = logging.getLogger(__name__)
+
+REASON_SUFFIX = ".reason.txt"
+INFLIGHT = ".inflight"  # the batch the worker is processing (spool folder)
+ATTEMPTS = ".attempts.json"  # worker deaths counted per spool file
+WORKER_LOCK = ".worker.lock"  # held by the one worker of a spool
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
@@ -316,18 +325,196 @@ class Spool:
             names = names[:limit]
         return [self.ready / n for n in names]
 
-    def to_quarantine(self, path: Path, reason: str) -> Path:
-        """Move ``path`` to quarantine with the reason written beside it; nothing is deleted."""
+    def to_quarantine(
+        self,
+        path: Path,
+        reason: str,
+        *,
+        kind: str = "invalid",
+        limit: str | None = None,
+        sop_instance_uid: str | None = None,
+        attempts: int | None = None,
+        details: str = "",
+    ) -> Path:
+        """Move ``path`` to quarantine with the reason written beside it; nothing is deleted.
+
+        The reason file (``<name>.reason.txt``, see :func:`format_reason`) starts with the
+        reason in one line, then ``key: value`` lines for machines, then the traceback.
+        """
         dest = self.quarantine / path.name
         if dest.exists():
             dest = self.quarantine / f"{path.stem}-{time.time_ns()}{path.suffix}"
-        reason_file = dest.with_name(dest.name + ".reason.txt")
-        write_durably(reason_file, (reason.strip() + "\n").encode())
+        reason_file = dest.with_name(dest.name + REASON_SUFFIX)
+        text = format_reason(
+            QuarantineReason(
+                reason=reason,
+                kind=kind,
+                limit=limit,
+                sop_instance_uid=sop_instance_uid,
+                attempts=attempts,
+                spool_name=path.name,
+                quarantined_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                details=details,
+            )
+        )
+        write_durably(reason_file, text.encode("utf-8", "backslashreplace"))
         os.replace(path, dest)
         fsync_dir(self.quarantine)
-        logger.warning("Quarantined %s: %s", dest.name, reason)
+        self.forget_attempts(path.name)
+        logger.warning("Quarantined %s: %s", dest.name, printable(reason))
         return dest
+
+    # --- files that kill the worker -----------------------------------------------------
+    def begin_batch(self, paths: list[Path]) -> None:
+        """Note the files the worker is about to process, until :meth:`end_batch`.
+
+        If the worker dies meanwhile (killed, out of memory, a crash in a C library), the
+        next worker finds the note and counts one attempt against each of those files
+        (:meth:`recover_attempts`).
+        """
+        # Not fsynced: the note is for a process that dies, and the page cache outlives it.
+        tmp = self.ready / f"{INFLIGHT}.{os.getpid()}.tmp"
+        tmp.write_text("\n".join(p.name for p in paths))
+        os.replace(tmp, self.ready / INFLIGHT)
+
+    def end_batch(self) -> None:
+        (self.ready / INFLIGHT).unlink(missing_ok=True)
+
+    def attempts(self) -> dict[str, int]:
+        """Worker deaths counted against spool files, by file name."""
+        try:
+            data = json.loads((self.ready / ATTEMPTS).read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+    def _save_attempts(self, attempts: dict[str, int]) -> None:
+        if attempts:
+            write_durably(self.ready / ATTEMPTS, json.dumps(attempts).encode())
+        else:
+            (self.ready / ATTEMPTS).unlink(missing_ok=True)
+
+    def recover_attempts(self) -> dict[str, int]:
+        """After a worker died in a batch: count an attempt against each file of that batch."""
+        inflight = self.ready / INFLIGHT
+        try:
+            names = [n for n in inflight.read_text().splitlines() if n]
+        except FileNotFoundError:
+            return self.attempts()
+        attempts = self.attempts()
+        for name in names:
+            if (self.ready / name).exists():
+                attempts[name] = attempts.get(name, 0) + 1
+        attempts = {n: c for n, c in attempts.items() if (self.ready / n).exists()}
+        self._save_attempts(attempts)
+        inflight.unlink(missing_ok=True)
+        if names:
+            logger.warning(
+                "the last worker died while processing %d spool files; "
+                "they are tried one at a time now",
+                len(names),
+            )
+        return attempts
+
+    def forget_attempts(self, name: str) -> None:
+        attempts = self.attempts()
+        if attempts.pop(name, None) is not None:
+            self._save_attempts(attempts)
+
+    def lock_worker(self, *, wait: Callable[[], bool] | None = None) -> int:
+        """Become the one worker of this spool; returns the lock's descriptor.
+
+        A worker left behind by a listener killed with ``kill -9`` keeps draining until it
+        is done; a new worker waits for it (``wait()`` is called between tries and returns
+        False to give up, raising :class:`SpoolBusyError`).
+        """
+        fd = os.open(self.ready / WORKER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if not told:
+                    logger.warning(
+                        "another worker (left by a listener that was killed) still drains "
+                        "%s; waiting for it to finish",
+                        self.ready,
+                    )
+                    told = True
+                if wait is None or not wait():
+                    os.close(fd)
+                    raise SpoolBusyError(f"another worker drains the spool {self.ready}") from None
 
     def archive_path(self, study_instance_uid: str, sop_instance_uid: str) -> Path:
         study = uid_hash(study_instance_uid)
         return self.archive / study[:2] / study / f"{uid_hash(sop_instance_uid)}.dcm"
+
+
+@dataclass(frozen=True)
+class QuarantineReason:
+    """Why a file is in quarantine, as written beside it and read back by tools."""
+
+    reason: str
+    kind: str = "invalid"
+    limit: str | None = None
+    sop_instance_uid: str | None = None
+    attempts: int | None = None
+    spool_name: str | None = None
+    quarantined_at: str | None = None
+    details: str = ""
+
+
+_REASON_KEYS = ("kind", "limit", "sop_instance_uid", "attempts", "spool_name", "quarantined_at")
+
+
+def format_reason(reason: QuarantineReason) -> str:
+    """The reason file's text::
+
+        <reason, one line>
+        kind: limit
+        limit: max_sequence_depth
+        sop_instance_uid: 1.2.3
+        attempts: 3
+        spool_name: 0000...-<hash>.dcm
+        quarantined_at: 2026-12-02T01:00:00+00:00
+
+        <traceback or other details>
+
+    ``kind`` is one of ``unreadable``, ``invalid``, ``limit``, ``database``, ``error``,
+    ``poison`` (the worker died on it ``attempts`` times). Values are escaped to one line.
+    """
+    lines = [printable(" ".join(reason.reason.split()))]
+    for key in _REASON_KEYS:
+        value = getattr(reason, key)
+        if value is not None:
+            lines.append(f"{key}: {printable(str(value))}")
+    text = "\n".join(lines) + "\n"
+    if reason.details.strip():
+        text += "\n" + reason.details.rstrip() + "\n"
+    return text
+
+
+def read_reason(path: Path) -> QuarantineReason:
+    """Parse a reason file written by :func:`format_reason` (or by older versions: one line)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    head, _, details = text.partition("\n\n")
+    lines = head.splitlines() or [""]
+    values: dict[str, str] = {}
+    for line in lines[1:]:
+        key, sep, value = line.partition(": ")
+        if sep and key in _REASON_KEYS:
+            values[key] = value
+    attempts = values.get("attempts")
+    return QuarantineReason(
+        reason=lines[0],
+        kind=values.get("kind", "invalid"),
+        limit=values.get("limit"),
+        sop_instance_uid=values.get("sop_instance_uid"),
+        attempts=int(attempts) if attempts and attempts.isdigit() else None,
+        spool_name=values.get("spool_name"),
+        quarantined_at=values.get("quarantined_at"),
+        details=details.strip("\n"),
+    )

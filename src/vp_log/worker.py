@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from vp_log.config import Settings
 from vp_log.db import Database
+from vp_log.limits import limit_memory
 from vp_log.pipeline import Pipeline
-from vp_log.spool import Spool
+from vp_log.spool import Spool, SpoolBusyError
+from vp_log.text import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -62,22 +65,68 @@ def drain(
     (a study's record is `receiving` then anyway), so a study of thousands of instances is
     not re-assembled thousands of times. While ``busy()`` (the listener is receiving), files
     younger than :data:`MAX_DEFER_S` wait.
+
+    Files the last worker died on (see :meth:`Spool.recover_attempts`) are processed first,
+    one at a time; one that has killed ``max_attempts`` workers is quarantined as poison.
     """
+    spool = pipeline.spool
     handled = 0
+    suspects = spool.recover_attempts()
+    if suspects:
+        handled += _process_suspects(pipeline, suspects)
     last_assembly = time.monotonic()
-    while paths := pipeline.spool.pending(limit=batch_size):
-        received = pipeline.spool.received_time(paths[0])
+    while paths := spool.pending(limit=batch_size):
+        received = spool.received_time(paths[0])
         age = (datetime.now(UTC) - received).total_seconds() if received else MAX_DEFER_S
         if busy() and age < MAX_DEFER_S:
             time.sleep(0.05)
             continue
-        pipeline.process(paths, received_from="dicom", from_spool=True)
+        _process_batch(pipeline, paths)
         handled += len(paths)
         if time.monotonic() - last_assembly >= assemble_every_s:
             pipeline.assemble_stale()
             last_assembly = time.monotonic()
     pipeline.assemble_stale()
     return handled
+
+
+def _process_batch(pipeline: Pipeline, paths: list[Path]) -> None:
+    """Process ``paths``, noted as in flight so that a worker's death is counted against them."""
+    pipeline.spool.begin_batch(paths)
+    try:
+        pipeline.process(paths, received_from="dicom", from_spool=True)
+    finally:  # an exception is not a death: the disk or the database, tried again later
+        pipeline.spool.end_batch()
+
+
+def _process_suspects(pipeline: Pipeline, attempts: dict[str, int]) -> int:
+    spool = pipeline.spool
+    limit = pipeline.settings.max_attempts
+    done = 0
+    for name, count in sorted(attempts.items()):
+        path = spool.ready / name
+        if not path.exists():
+            spool.forget_attempts(name)
+            continue
+        if count >= limit:
+            spool.to_quarantine(
+                path,
+                f"poison file: the worker died {count} times while processing it "
+                f"(killed, out of memory, or a crash inside a library); limit max_attempts",
+                kind="poison",
+                limit="max_attempts",
+                attempts=count,
+                details=(
+                    "The worker process ended without a Python exception while this file "
+                    "was being processed, so there is no traceback; the listener's log has "
+                    "the worker's exit code."
+                ),
+            )
+        else:
+            _process_batch(pipeline, [path])
+            spool.forget_attempts(name)
+        done += 1
+    return done
 
 
 class _Signals:
@@ -114,13 +163,13 @@ def error_kind(exc: BaseException) -> str:
     return kind
 
 
-def work(pipeline: Pipeline, conn: Connection) -> None:
+def work(pipeline: Pipeline, conn: Connection, *, signals: _Signals | None = None) -> None:
     """Drain when woken (or every half second) and complete quiet studies, until the pipe closes.
 
     A failing round (disk full, database down) is logged once per kind of error and retried
     with a growing pause; the files wait in the spool.
     """
-    signals = _Signals(conn)
+    signals = signals or _Signals(conn)
     last_sweep = 0.0
     backoff = 0.0
     last_error = ""
@@ -153,18 +202,35 @@ def work(pipeline: Pipeline, conn: Connection) -> None:
 
 
 def run_worker(settings_data: dict[str, Any], conn: Connection) -> None:
-    """Entry point of the worker process (``multiprocessing``, spawn start method)."""
+    """Entry point of the worker process (``multiprocessing``, spawn start method).
+
+    The worker holds the spool's worker lock for its whole life: one worker per spool, even
+    when a listener killed with ``kill -9`` left its worker draining (the new one waits).
+    Its address space is capped at ``max_memory_mb`` (``RLIMIT_AS``): a file that makes it
+    grow ends in a ``MemoryError`` that quarantines that file.
+    """
     settings = Settings(**settings_data)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
         os.nice(NICE_INCREMENT)
     except OSError:
         logger.debug("could not lower the worker's priority")
+    signals = _Signals(conn)
+    spool = Spool(settings.data_dir)
+
+    def keep_waiting() -> bool:
+        signals.wait(0.5)
+        return not signals.closed
+
+    try:
+        lock = spool.lock_worker(wait=keep_waiting)
+    except SpoolBusyError:
+        logger.info("the listener stopped while another worker drained the spool")
+        return
+    limit_memory(settings.max_memory_mb)
     database = Database(settings.db_url, upgrade=False)
     try:
-        work(Pipeline(settings, database, Spool(settings.data_dir)), conn)
+        work(Pipeline(settings, database, spool), conn, signals=signals)
     finally:
         database.dispose()
+        os.close(lock)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from vp_log.config import Settings, SettingsError, load_settings
 from vp_log.db import Database
+from vp_log.text import configure_logging
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for logs
@@ -66,11 +67,7 @@ def print_json(data: Any) -> None:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(level, stream=sys.stderr)
     # pynetdicom logs every PDU at INFO/DEBUG; one line per association is ours to write.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     # What pynetdicom still logs (handled errors) stays one line, without a traceback.

@@ -13,13 +13,16 @@ import pydicom
 import typer
 from pydicom.errors import InvalidDicomError
 from pydicom.fileset import FileSet
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vp_log.cli.common import console, fail, print_json, setup_logging, state
+from vp_log.limits import limit_memory
 from vp_log.listener import make_listener
 from vp_log.pipeline import Outcome, Pipeline, Result
 from vp_log.spool import Spool
+from vp_log.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ def import_files(
     setup_logging("WARNING")
     files = list(_expand(paths))
     pipeline = Pipeline(st.settings, st.database, Spool(st.settings.data_dir))
+    limit_memory(st.settings.max_memory_mb)  # runaway growth rejects one file, not the import
     results: list[Result] = []
     batch = 100
     with Progress(
@@ -88,6 +92,7 @@ def import_files(
         pipeline.assemble_stale(final=True)
     counts = Counter(r.outcome.value for r in results)
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
+    flagged = [r for r in results if r.flags]
     studies = sorted({r.study_instance_uid for r in results if r.study_instance_uid})
     if as_json:
         print_json(
@@ -96,6 +101,7 @@ def import_files(
                 "new": counts["new"],
                 "duplicate": counts["duplicate"],
                 "rejected": [{"path": str(r.path), "reason": r.reason} for r in rejected],
+                "flagged": [{"path": str(r.path), "flags": list(r.flags)} for r in flagged],
                 "studies": studies,
             }
         )
@@ -104,10 +110,17 @@ def import_files(
         f"{len(files)} files: [green]{counts['new']} new[/], {counts['duplicate']} duplicate, "
         f"[red]{counts['rejected']} rejected[/] ({len(studies)} studies)"
     )
+    if flagged:
+        console.print(
+            f"{len(flagged)} stored with flags "
+            f"({', '.join(sorted({f for r in flagged for f in r.flags}))})",
+            markup=False,
+            highlight=False,
+        )
     if rejected:
         table = Table("rejected file", "reason", title="Rejected")
         for r in rejected:
-            table.add_row(str(r.path), r.reason or "")
+            table.add_row(escape(printable(r.path)), escape(printable(r.reason or "")))
         console.print(table)
 
 

@@ -52,6 +52,14 @@ def insert_instance(*, session: Session, info: InstanceInfo) -> int | None:
     return new_id
 
 
+def instance_study(*, session: Session, sop_instance_uid: str) -> str | None:
+    """The Study Instance UID stored with ``sop_instance_uid``; ``None`` if not stored."""
+    study: str | None = session.scalar(
+        select(Instance.study_instance_uid).where(Instance.sop_instance_uid == sop_instance_uid)
+    )
+    return study
+
+
 def add_observations(
     *,
     session: Session,

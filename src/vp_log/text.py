@@ -1,0 +1,64 @@
+"""Text from files and users made safe to print: control characters shown, never obeyed.
+
+A Study Instance UID with a newline must not write a forged log line, and an escape
+sequence in a patient name must not recolour (or rewrite) the terminal that shows it.
+:func:`printable` is used for every log line (:class:`SafeFormatter`) and every table cell
+that shows such text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TextIO
+
+# C0 controls (tab included: it shifts columns), DEL, C1 controls, and the Unicode format
+# characters that reorder or hide text (bidi overrides and isolates, zero-width marks).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(value: object) -> str:
+    """``value`` as text with control characters escaped (``\\n``, ``\\e``, ``\\x07``, ...)."""
+    text = value if isinstance(value, str) else str(value)
+    return _CONTROL.sub(_escape, text)
+
+
+class SafeFormatter(logging.Formatter):
+    """A formatter whose message part is :func:`printable`: one record, one log line.
+
+    A traceback appended by ``logger.exception`` keeps its line breaks, each of its lines
+    indented by ``  | `` so that no text inside it (an exception message quoting a file's
+    value) can start a line that looks like a record of its own.
+    """
+
+    def formatException(self, ei: object) -> str:  # noqa: N802  (logging's name)
+        text = super().formatException(ei)  # type: ignore[arg-type]
+        return "\n".join("  | " + printable(line) for line in text.splitlines())
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802  (logging's name)
+        return "\n".join("  | " + printable(line) for line in stack_info.splitlines())
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str | int, stream: TextIO | None = None) -> None:
+    """``logging.basicConfig`` with :class:`SafeFormatter` on the root handlers."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=stream)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter(LOG_FORMAT))
