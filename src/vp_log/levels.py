@@ -6,9 +6,12 @@ finding site usually names) or the coccyx (``Co``). Its value and its ``str`` ar
 form (``T12``); levels compare in craniocaudal order.
 
 Notations read (case-insensitive): ``T12``, ``Th12``, ``D12`` (dorsal, Italy and France),
-``BWK 12`` / ``LWK 1`` / ``HWK 3`` (German *Brust-/Lenden-/Halswirbelkörper*), ``Th.12``, ranges
-``L1-L2``, ``T11–L1`` (hyphen, en or em dash, ``to``, ``bis``, ``a``, ``à``, ``tot``, ``through``),
-short ranges ``L1-3`` and lists ``L1, L2 and L3``. Sites may add prefixes through
+``BWK 12`` / ``LWK 1`` / ``HWK 3`` (German *Brust-/Lenden-/Halswirbelkörper*), ``LV1``, ``BW 8``,
+``Th.12``, a space or a dot after one letter (``T 12``, ``L. 1``; then the number must not be a
+volume: ``L 1,5 ml`` is none), ranges ``L1-L2``, ``T11–L1`` (hyphen, en or em dash, ``to``,
+``bis``, ``a``, ``à``, ``tot``, ``through``), short ranges ``L1-3``, lists ``L1, L2 and L3`` and
+``LWK 1 und 2``. ``L4/5`` (a slash and the next number) is a *joint* (disc or facet level,
+:attr:`LevelMention.joint`), not two vertebrae. Sites may add prefixes through
 ``[levels]`` in the vocabulary (:mod:`vp_log.vocabulary`); every function here takes them as
 the optional ``notations`` argument.
 
@@ -218,10 +221,10 @@ def expand_range(a: SpinalLevel | str, b: SpinalLevel | str) -> list[SpinalLevel
 # --- notations -------------------------------------------------------------------------
 
 DEFAULT_NOTATIONS: Mapping[Region, tuple[str, ...]] = {
-    Region.CERVICAL: ("C", "HWK"),
-    Region.THORACIC: ("T", "Th", "D", "BWK", "TWK"),
-    Region.LUMBAR: ("L", "LWK"),
-    Region.SACRAL: ("S", "SWK"),
+    Region.CERVICAL: ("C", "HWK", "HW", "CV"),
+    Region.THORACIC: ("T", "Th", "D", "BWK", "TWK", "BW", "ThWK"),
+    Region.LUMBAR: ("L", "LWK", "LW", "LV"),
+    Region.SACRAL: ("S", "SWK", "SW"),
 }
 """Prefixes followed by a number, per region (matched case-insensitively)."""
 
@@ -323,10 +326,14 @@ def _compile(
     short = [p for p, _ in prefixes if len(p) == 1]
     long = [p for p, _ in prefixes if len(p) > 1]
     prefix_alts = []
+    # A number that is not a volume or a decimal ("L 1,5 ml" and "T 2 ml" are no levels).
+    whole_number = r"(?=\d{1,2}(?!\d)(?![.,]\d)(?!\s*(?:ml|cc|cm|ccm|mm|mg|%|x)(?![a-z])))"
     if long:
         # Multi-letter prefixes may be followed by a space or a dot: "BWK 12", "Th.12".
         prefix_alts.append(rf"(?:{_alternatives(long)})\.?\s?")
     if short:
+        # One letter, then a dot or a space before a whole number: "T 12", "L. 1".
+        prefix_alts.append(rf"(?:{_alternatives(short)})(?:\.\s?|\s){whole_number}")
         prefix_alts.append(rf"(?:{_alternatives(short)})")
     prefix = "|".join(prefix_alts)
 
@@ -337,8 +344,15 @@ def _compile(
     # A bare number ends a short range ("L1-3") unless it starts a volume ("L1-2 ml", "L1-2.5").
     short_end = r"(?P<sn>\d{1,2})(?![\d.,]\d|\s*(?:ml|cc|cm|ccm)(?![a-z]))"
     boundary = "A-Za-z0-9À-ÿ"
+    # "L4/5", "LWK 4/5": a slash and a bare number name the joint (disc, facets) between two.
+    joint_end = r"(?P<jn>\d{1,2})(?![\d.,]\d|\s*(?:ml|cc|cm|ccm)(?![a-z]))"
+    # "LWK 1 und 2", "L1, 2 and 3": bare numbers listed after one prefix.
+    bare = r"\d{1,2}(?![\d.,]\d|\s*(?:ml|cc|cm|ccm|mm|mg|%)(?![a-z]))(?!\s*[/-])"
+    list_word = r"(?:,|&|\+|\band\b|\bund\b|\bu\.|\bet\b|\be\b|\by\b|\ben\b|\boch\b|\bi\b)"
+    list_end = rf"(?P<ln>(?:\s*{list_word}\s*{bare})+)"
     text = (
-        rf"(?<![{boundary}])(?:{seg('a')}(?:\s*{_RANGE_WORDS}\s*(?:{seg('b')}|{short_end}))?"
+        rf"(?<![{boundary}])(?:{seg('a')}(?:\s*{_RANGE_WORDS}\s*(?:{seg('b')}|{short_end})"
+        rf"|\s*/\s*{joint_end}|{list_end})?"
         rf"|{word})(?![{boundary}])"
     )
     return _Notations(
@@ -377,6 +391,48 @@ class LevelMention:
     text: str
     levels: tuple[SpinalLevel, ...]
     is_range: bool
+    joint: bool = False
+    """A joint between two neighbouring vertebrae (``L4/5``): a disc or facet level, not two
+    vertebrae."""
+
+
+def _first_only(match: re.Match[str], first: SpinalLevel) -> LevelMention:
+    """The first level alone (what followed it was no valid range, list or joint end)."""
+    end = match.start() + len(match.group("ap")) + len(match.group("an"))
+    return LevelMention(match.start(), end, match.string[match.start() : end], (first,), False)
+
+
+def _listed(match: re.Match[str], first: SpinalLevel) -> LevelMention:
+    """``LWK 1 und 2``: bare numbers after one prefix, each higher than the last."""
+    listed = [first]
+    for number in (int(n) for n in re.findall(r"\d{1,2}", match.group("ln"))):
+        previous = listed[-1].number or 0
+        if previous < number <= _REGION_SIZE[first.region]:
+            listed.append(SpinalLevel(f"{first.region.value}{number}"))
+    if len(listed) == 1:
+        return _first_only(match, first)
+    return LevelMention(match.start(), match.end(), match.group(0), tuple(listed), False)
+
+
+def _joint_of(match: re.Match[str], first: SpinalLevel) -> LevelMention:
+    """``L4/5``: the joint between a vertebra and the next one."""
+    number = int(match.group("jn"))
+    if first.number is None or number != first.number + 1 or number > _REGION_SIZE[first.region]:
+        return _first_only(match, first)
+    second = SpinalLevel(f"{first.region.value}{number}")
+    return LevelMention(match.start(), match.end(), match.group(0), (first, second), False, True)
+
+
+def _range_end(
+    compiled: _Notations, match: re.Match[str], first: SpinalLevel
+) -> SpinalLevel | None:
+    if match.group("bp"):
+        return _segment(compiled, match.group("bp"), match.group("bn"))
+    if match.group("sn"):
+        number = int(match.group("sn"))
+        if first.number is not None and first.number < number <= _REGION_SIZE[first.region]:
+            return SpinalLevel(f"{first.region.value}{number}")
+    return None
 
 
 def _mention(compiled: _Notations, match: re.Match[str]) -> LevelMention | None:
@@ -387,21 +443,15 @@ def _mention(compiled: _Notations, match: re.Match[str]) -> LevelMention | None:
     first = _segment(compiled, match.group("ap"), match.group("an"))
     if first is None:
         return None
-    last: SpinalLevel | None = None
-    end = match.end()
-    if match.group("bp"):
-        last = _segment(compiled, match.group("bp"), match.group("bn"))
-    elif match.group("sn"):
-        number = int(match.group("sn"))
-        region = first.region
-        if first.number is not None and first.number < number <= _REGION_SIZE[region]:
-            last = SpinalLevel(f"{region.value}{number}")
+    if match.group("ln"):
+        return _listed(match, first)
+    if match.group("jn"):
+        return _joint_of(match, first)
+    last = _range_end(compiled, match, first)
     if last is None:
-        # Not a valid range end: keep the first level alone.
-        end = match.start() + len(match.group("ap")) + len(match.group("an"))
-        return LevelMention(match.start(), end, match.string[match.start() : end], (first,), False)
+        return _first_only(match, first)
     return LevelMention(
-        match.start(), end, match.group(0), tuple(expand_range(first, last)), first != last
+        match.start(), match.end(), match.group(0), tuple(expand_range(first, last)), first != last
     )
 
 

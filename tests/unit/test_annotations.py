@@ -38,10 +38,17 @@ def tokens(parse: AnnotationParse) -> list[str]:
             text += f":{item.side.value}"
         if item.mention_only:
             text += "?"
+        elif not item.treated:
+            text += "~"  # a volume or level with no procedure or cement word in this text
         out.append(text)
     out += [f"total={v:g}" for v in parse.total_cement_ml]
     out += [f"cement={v:g}" for v in parse.unassigned_cement_ml]
-    out += [f"hint={h.value}" for h in parse.procedure_hints]
+    out += [
+        f"hint={h.procedure_type.value}"
+        if h.kind == h.procedure_type.value
+        else f"hint={h.procedure_type.value}:{h.kind}"
+        for h in parse.procedure_hints
+    ]
     if parse.approach is not None:
         out.append(f"approach={parse.approach.value}")
     if parse.side is not None:
@@ -51,57 +58,60 @@ def tokens(parse: AnnotationParse) -> list[str]:
 
 CASES: list[tuple[str, list[str]]] = [
     # --- the examples of the issue -----------------------------------------------------
-    ("L1 4.5 ml", ["L1=4.5"]),
-    ("T12: 3,5 ml", ["T12=3.5"]),
-    ("Th12 3.5cc", ["T12=3.5"]),
-    ("D12 3 cc", ["T12=3"]),
-    ("BWK 12 3ml", ["T12=3"]),
-    ("LWK 1 4ml", ["L1=4"]),
+    ("L1 4.5 ml", ["L1=4.5~"]),
+    ("T12: 3,5 ml", ["T12=3.5~"]),
+    ("Th12 3.5cc", ["T12=3.5~"]),
+    ("D12 3 cc", ["T12=3~"]),
+    ("BWK 12 3ml", ["T12=3~"]),
+    ("LWK 1 4ml", ["L1=4~"]),
     ("L2 cement 4cc bipedicular", ["L2=4/bipedicular"]),
     ("VP T11-L1", ["T11", "T12", "L1", "hint=vertebroplasty"]),
-    ("L1 4.5ml + L2 3ml", ["L1=4.5", "L2=3"]),
+    ("L1 4.5ml + L2 3ml", ["L1=4.5~", "L2=3~"]),
     ("S1 sacroplasty 2 ml left", ["S1=2:left", "hint=sacroplasty"]),
-    ("kyphoplasty L3 balloon, cement 4.0 mL", ["L3=4", "hint=kyphoplasty"]),
+    (
+        "kyphoplasty L3 balloon, cement 4.0 mL",
+        ["L3=4", "hint=kyphoplasty", "hint=kyphoplasty:balloon"],
+    ),
     ("total cement 9 ml", ["total=9"]),
     # --- variations: notation, units, decimal comma, spacing, case -----------------------
-    ("l1 4.5 ML", ["L1=4.5"]),
-    ("L1: 4,5ml", ["L1=4.5"]),
-    ("L1 4,5 cm3", ["L1=4.5"]),
-    ("L1 4,5 cm³", ["L1=4.5"]),
+    ("l1 4.5 ML", ["L1=4.5~"]),
+    ("L1: 4,5ml", ["L1=4.5~"]),
+    ("L1 4,5 cm3", ["L1=4.5~"]),
+    ("L1 4,5 cm³", ["L1=4.5~"]),
     ("L1 4.5 cm^3", ["L1?"]),
-    ("T12 - 3 ccm", ["T12=3"]),
-    ("TH12 3.5 CC", ["T12=3.5"]),
-    ("Th.12 2,5 ml", ["T12=2.5"]),
-    ("D7 2 cc", ["T7=2"]),
-    ("D 12 3 cc", []),  # a one-letter prefix takes no space: not a level, no context
-    ("HWK 3 1 ml", ["C3=1"]),
-    ("LWK1 4 ml", ["L1=4"]),
-    ("L1 .5 ml", ["L1=0.5"]),
-    ("L 1 4 ml", []),
+    ("T12 - 3 ccm", ["T12=3~"]),
+    ("TH12 3.5 CC", ["T12=3.5~"]),
+    ("Th.12 2,5 ml", ["T12=2.5~"]),
+    ("D7 2 cc", ["T7=2~"]),
+    ("D 12 3 cc", ["T12=3~"]),
+    ("HWK 3 1 ml", ["C3=1~"]),
+    ("LWK1 4 ml", ["L1=4~"]),
+    ("L1 .5 ml", ["L1=0.5~"]),
+    ("L 1 4 ml", ["L1=4~"]),
     ("T12 3.5 mL (PMMA)", ["T12=3.5"]),
     ("L4 cemento 3 ml", ["L4=3"]),
     ("LWK 2 Zement 3,5 ml", ["L2=3.5"]),
     ("Th12 ciment 3 cc", ["T12=3"]),
     # --- several levels ----------------------------------------------------------------
-    ("T12 3 ml, L1 4 ml", ["T12=3", "L1=4"]),
-    ("T12 3ml; L1 4ml; total 7 ml", ["T12=3", "L1=4", "total=7"]),
-    ("T12 3ml\nL1 4ml", ["T12=3", "L1=4"]),
-    ("L1 4.5ml + L2 3ml = 7.5ml", ["L1=4.5", "L2=3", "total=7.5"]),
-    ("L1 und L2 je 3 ml", ["L1", "L2=3"]),
-    ("T11-L1 9 ml", ["T11", "T12", "L1", "total=9"]),
+    ("T12 3 ml, L1 4 ml", ["T12=3~", "L1=4~"]),
+    ("T12 3ml; L1 4ml; total 7 ml", ["T12=3~", "L1=4~", "total=7"]),
+    ("T12 3ml\nL1 4ml", ["T12=3~", "L1=4~"]),
+    ("L1 4.5ml + L2 3ml = 7.5ml", ["L1=4.5~", "L2=3~", "total=7.5"]),
+    ("L1 und L2 je 3 ml", ["L1=3~", "L2=3~"]),
+    ("T11-L1 9 ml", ["T11~", "T12~", "L1~", "total=9"]),
     ("VP T11–L1", ["T11", "T12", "L1", "hint=vertebroplasty"]),
     ("VP T11 to L1", ["T11", "T12", "L1", "hint=vertebroplasty"]),
     ("Vertebroplasty L1-3", ["L1", "L2", "L3", "hint=vertebroplasty"]),
     ("BKP L2, L3", ["L2", "L3", "hint=kyphoplasty"]),
     ("PVP L1/L2", ["L1", "L2", "hint=vertebroplasty"]),
     # --- approach and side -------------------------------------------------------------
-    ("L1 unipedicular left 3 ml", ["L1=3/unipedicular:left"]),
-    ("L1 3 ml unipedicular right", ["L1=3/unipedicular:right"]),
-    ("L3 transpedicular 4 ml", ["L3=4/transpedicular"]),
-    ("L3 parapedicular 4 ml", ["L3=4/parapedicular"]),
-    ("T8 extrapedicular 2 ml", ["T8=2/extrapedicular"]),
-    ("L2 bipediculaire 5 ml", ["L2=5/bipedicular"]),
-    ("LWK 2 bipedikulär 4 ml", ["L2=4/bipedicular"]),
+    ("L1 unipedicular left 3 ml", ["L1=3/unipedicular:left~"]),
+    ("L1 3 ml unipedicular right", ["L1=3/unipedicular:right~"]),
+    ("L3 transpedicular 4 ml", ["L3=4/transpedicular~"]),
+    ("L3 parapedicular 4 ml", ["L3=4/parapedicular~"]),
+    ("T8 extrapedicular 2 ml", ["T8=2/extrapedicular~"]),
+    ("L2 bipediculaire 5 ml", ["L2=5/bipedicular~"]),
+    ("LWK 2 bipedikulär 4 ml", ["L2=4/bipedicular~"]),
     (
         "Vertebroplastie LWK 2 li 2 ml re 2,5 ml",
         ["L2=2:left", "L2=2.5:right", "hint=vertebroplasty"],
@@ -125,11 +135,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("Kyphoplastie LWK 1 4 ml", ["L1=4", "hint=kyphoplasty"]),
     ("kyfoplastiek L2 3,5 ml", ["L2=3.5", "hint=kyphoplasty"]),
     ("Ballonkyphoplastie BWK 12", ["T12", "hint=kyphoplasty"]),
-    ("cementoplasty L1 3 ml", ["L1=3", "hint=vertebroplasty"]),
-    ("cementoplasty sacrum 5 ml", ["sacrum=5", "hint=sacroplasty"]),
+    ("cementoplasty L1 3 ml", ["L1=3", "hint=vertebroplasty:augmentation"]),
+    ("cementoplasty sacrum 5 ml", ["sacrum=5", "hint=sacroplasty:augmentation"]),
     ("cementoplasty 5 ml", ["cement=5"]),
     # --- no cement volume --------------------------------------------------------------
-    ("L1 pedicle screw", ["L1?"]),
+    ("L1 pedicle screw", ["L1?", "hint=other:fusion"]),
     ("12 ml contrast", []),
     ("S/P L1 fracture", ["L1?"]),
     ("20 ml lidocaine", []),
@@ -137,10 +147,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("Omnipaque 300 10 ml", []),
     ("lidocaine 1% 10 ml", []),
     ("Xylocain 5 ml L4", ["L4?"]),
-    ("L1 4 ml, contrast 2 ml", ["L1=4"]),
+    ("L1 4 ml, contrast 2 ml", ["L1=4~"]),
     ("L1, 12 ml contrast", ["L1?"]),
     ("balloon 3 ml", []),
-    ("L2 balloon 3 ml", ["L2?"]),
+    ("L2 balloon 3 ml", ["L2", "hint=kyphoplasty:balloon"]),
     ("4 ml", []),
     ("L1", ["L1?"]),
     ("T12", ["T12?"]),

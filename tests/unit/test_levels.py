@@ -243,3 +243,48 @@ def test_adjacency_is_symmetric(a: SpinalLevel, b: SpinalLevel) -> None:
 def test_find_levels_never_raises(text: str) -> None:
     for level in find_levels(text):
         assert isinstance(level, SpinalLevel)
+
+
+# --- notations seen in the field (issue 11) ------------------------------------------------
+
+MENTIONS: list[tuple[str, list[tuple[list[str], bool]]]] = [
+    # (text, [(levels, is a joint)])
+    ("T 12", [(["T12"], False)]),
+    ("t 12", [(["T12"], False)]),
+    ("L 1", [(["L1"], False)]),
+    ("L. 1", [(["L1"], False)]),
+    ("Th 12", [(["T12"], False)]),
+    ("TH12", [(["T12"], False)]),
+    ("D 12", [(["T12"], False)]),
+    ("LV1", [(["L1"], False)]),
+    ("LV 5", [(["L5"], False)]),
+    ("LW 3", [(["L3"], False)]),
+    ("BW 8", [(["T8"], False)]),
+    ("HW 5", [(["C5"], False)]),
+    ("ThWK 11", [(["T11"], False)]),
+    ("BWK 12 / LWK 1", [(["T12"], False), (["L1"], False)]),
+    ("LWK 1 und 2", [(["L1", "L2"], False)]),
+    ("L1, 2 and 3", [(["L1", "L2", "L3"], False)]),
+    ("T 11 - L 1", [(["T11", "T12", "L1"], False)]),
+    ("L4/5", [(["L4", "L5"], True)]),
+    ("LWK 4/5", [(["L4", "L5"], True)]),
+    ("BWK 11/12", [(["T11", "T12"], True)]),
+    ("L 4/5", [(["L4", "L5"], True)]),
+    ("L4/L5", [(["L4"], False), (["L5"], False)]),
+    ("L4-5", [(["L4", "L5"], False)]),
+    # negatives: numbers that are volumes, doses or out of range
+    ("L 1,5 ml", []),
+    ("T 2 ml", []),
+    ("C 3 mg", []),
+    ("L 6", []),
+    ("T 13", []),
+    ("L1 und 2,5 ml", [(["L1"], False)]),
+    ("T12 und 1", [(["T12"], False)]),
+    ("L4/6", [(["L4"], False)]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MENTIONS, ids=[t for t, _ in MENTIONS])
+def test_field_notations(text: str, expected: list[tuple[list[str], bool]]) -> None:
+    found = [([str(lv) for lv in m.levels], m.joint) for m in find_level_mentions(text)]
+    assert found == expected

@@ -139,10 +139,95 @@ def test_description_hints(keyword: str, text: str, expected: list[str]) -> None
 
 
 def test_abbreviation_flag() -> None:
-    assert procedure_hints("VP L1", VOCABULARY) == [(ProcedureType.VERTEBROPLASTY, True)]
-    assert procedure_hints("Vertebroplasty (VP) L1", VOCABULARY) == [
-        (ProcedureType.VERTEBROPLASTY, False)
-    ]
+    (hit,) = procedure_hints("VP L1", VOCABULARY)
+    assert (hit.procedure_type, hit.abbreviation, hit.rank) == (
+        ProcedureType.VERTEBROPLASTY,
+        True,
+        35,
+    )
+    (hit,) = procedure_hints("Vertebroplasty (VP) L1", VOCABULARY)
+    assert (hit.procedure_type, hit.abbreviation, hit.rank) == (
+        ProcedureType.VERTEBROPLASTY,
+        False,
+        40,
+    )
+
+
+def test_hint_says_why_in_its_flags() -> None:
+    ds = Dataset()
+    ds.SOPInstanceUID = "7"
+    ds.StudyDescription = "Facettengelenksinfiltration L4/5 bds."
+    (hint,) = [o for o in extract_procedure(ds, VOCABULARY) if o.kind is Kind.PROCEDURE_HINT]
+    assert hint.value == "other"
+    assert hint.flags == ("kind:facet-injection", "rank:37", "word:Facett")
+
+
+# Study, series and requested procedure descriptions as RIS and C-arms write them.
+DESCRIPTIONS: list[tuple[str, list[str]]] = [
+    ("VERTEBROPLASTIE LWK 1", ["vertebroplasty"]),
+    ("Vertébroplastie L2", ["vertebroplasty"]),
+    ("VERTEBROPLASTIA D12", ["vertebroplasty"]),
+    ("Vertebroplastiek Th12", ["vertebroplasty"]),
+    ("Vertebroplastik L1", ["vertebroplasty"]),
+    ("Wertebroplastyka przezskórna L1", ["vertebroplasty"]),
+    ("IR KYPHO LWS", ["kyphoplasty"]),
+    ("KYPHO TH12", ["kyphoplasty"]),
+    ("Kyfoplastik", ["kyphoplasty"]),
+    ("Kyfoplastyka balonowa Th12", ["kyphoplasty"]),
+    ("Cifoplastia L1", ["kyphoplasty"]),
+    ("Cyphoplastie L1", ["kyphoplasty"]),
+    ("SACRO BILAT", ["sacroplasty"]),
+    ("Sakroplastik", ["sacroplasty"]),
+    ("Sakroplastyka obustronna", ["sacroplasty"]),
+    ("VERTEBRO L2", ["vertebroplasty"]),
+    ("PVP L1", ["vertebroplasty"]),
+    ("Vertebral augmentation T12", ["vertebroplasty"]),
+    ("Vertebral augmentation with cavity creation T12", ["vertebroplasty", "kyphoplasty"]),
+    # other procedures
+    ("Facet joint injection L4/5", ["other"]),
+    ("Facettengelenksinfiltration LWS bds.", ["other"]),
+    ("PRT L5 rechts", ["other"]),
+    ("Periradikuläre Therapie L5", ["other"]),
+    ("Infiltration foraminale L5", ["other"]),
+    ("Lumbar puncture", ["other"]),
+    ("Lumbalpunktion", ["other"]),
+    ("Ponction lombaire", ["other"]),
+    ("Rachicentesi", ["other"]),
+    ("Punción lumbar", ["other"]),
+    ("Lumbaalpunctie", ["other"]),
+    ("Lumbalpunktion under genomlysning", ["other"]),
+    ("Punkcja lędźwiowa", ["other"]),
+    ("Myelographie lumbal", ["other"]),
+    ("Discography L3-S1", ["other"]),
+    ("Epidural steroid injection L4-5", ["other"]),
+    ("Biopsie LWK 2", ["other"]),
+    ("Spondylodese L4-S1", ["other"]),
+    ("Vertebroplastie LWK 2 und Biopsie", ["vertebroplasty", "other"]),
+    # nothing
+    ("RX SACRO COCCIGE", []),
+    ("Vertebro-basilar angiography", []),
+    ("Coronary angiography", []),
+    ("Infusion", []),
+    ("KP clinic", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DESCRIPTIONS, ids=[t for t, _ in DESCRIPTIONS])
+def test_description_table(text: str, expected: list[str]) -> None:
+    ds = Dataset()
+    ds.SOPInstanceUID = "7"
+    ds.StudyDescription = text
+    hints = [o for o in extract_procedure(ds, VOCABULARY) if o.kind is Kind.PROCEDURE_HINT]
+    assert list(dict.fromkeys(h.value for h in hints)) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "ptype"), [("64493", "other"), ("62270", "other"), ("20225", "other")]
+)
+def test_other_procedure_codes(code: str, ptype: str) -> None:
+    ds = _dataset(ProcedureCodeSequence=[_code(code, "C4")])
+    (obs,) = [o for o in extract_procedure(ds, VOCABULARY) if o.kind is Kind.PROCEDURE_CODE]
+    assert isinstance(obs.value, dict) and obs.value["procedure_type"] == ptype
 
 
 def test_request_attributes_sequence() -> None:

@@ -124,15 +124,47 @@ def test_sacrum_with_laterality() -> None:
     [
         _group(_coded(FINDING_SITE, ("10200004", "SCT")), _num(VOLUME, "4")),  # liver
         _group(_num(VOLUME, "4")),  # no site
-        _group(_coded(FINDING_SITE, ("66794005", "SCT")), _num(VOLUME, "4", "mm3")),
+        _group(_coded(FINDING_SITE, ("66794005", "SCT")), _num(VOLUME, "4", "g")),
         _group(_coded(FINDING_SITE, ("66794005", "SCT")), _num(("410668003", "SCT"), "4", "mm")),
         _group(_coded(FINDING_SITE, ("66794005", "SCT")), _num(VOLUME, "")),  # unknown value
         _group(_text(FINDING_SITE, "spine"), _num(VOLUME, "4")),
     ],
-    ids=["liver", "no-site", "mm3", "length", "empty-value", "text-not-a-level"],
+    ids=["liver", "no-site", "not-a-volume-unit", "length", "empty-value", "text-not-a-level"],
 )
 def test_not_cement(group: Dataset) -> None:
     assert extract_sr_volumes(_report(group), VOCABULARY) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected_ml", "flag"),
+    [
+        ("4", "ml", 4.0, None),
+        ("4", "mL", 4.0, None),
+        ("4", "ML", 4.0, None),
+        ("4", "cm3", 4.0, None),
+        ("4", "cm[3]", 4.0, None),
+        ("4", "cc", 4.0, None),
+        ("3500", "mm3", 3.5, "converted-from:mm3"),
+        ("3500", "mm[3]", 3.5, "converted-from:mm[3]"),
+        ("4500", "uL", 4.5, "converted-from:uL"),
+        ("4500", "µL", 4.5, "converted-from:µL"),
+        ("4500", "ul", 4.5, "converted-from:ul"),
+        ("0.004", "L", 4.0, "converted-from:L"),
+        ("0.004", "l", 4.0, "converted-from:l"),
+        ("0.04", "dL", 4.0, "converted-from:dL"),
+    ],
+)
+def test_volume_units_are_converted_by_ucum(
+    value: str, unit: str, expected_ml: float, flag: str | None
+) -> None:
+    group = _group(_coded(FINDING_SITE, ("66794005", "SCT")), _num(VOLUME, value, unit))
+    (obs,) = extract_sr_volumes(_report(group), VOCABULARY)
+    assert obs.value == pytest.approx(expected_ml) and obs.level == "L1"
+    assert obs.provenance.raw is not None and unit in obs.provenance.raw
+    if flag is None:
+        assert not [f for f in obs.flags if f.startswith("converted-from:")]
+    else:
+        assert flag in obs.flags
 
 
 def test_local_cement_concept_needs_no_site(tmp_path: Path) -> None:

@@ -15,10 +15,13 @@ CPT codes are read only in a CPT coding scheme (``[cpt] schemes``); local RIS co
 Text: Requested Procedure Description, Performed Procedure Step Description, Scheduled
 Procedure Step Description, Protocol Name, Study and Series Description, code meanings and the
 dose report's Acquisition Protocol (DCM 125203, TID 10003) become ``PROCEDURE_HINT``
-observations (``vertebroplasty``, ``kyphoplasty``, ``sacroplasty``). Abbreviations (VP, PVP,
-BKP, KP) count only when the same text names a spinal level or a spine word and no blocker
-(``VP shunt``); such hints carry the flag ``abbreviation``. A generic word (cementoplasty)
-counts only with a level that says where.
+observations (``vertebroplasty``, ``kyphoplasty``, ``sacroplasty``, or ``other`` for another
+procedure: facet injection, lumbar puncture, fusion...), read through the classification table
+of the vocabulary (``[procedures.kinds]``). Each hint says why in its flags: ``kind:<row>``,
+``rank:<n>``, ``word:<the words matched>`` and ``abbreviation`` when only an abbreviation named
+it. Abbreviations (VP, PVP, BKP, KP, KYPHO) count only when the same text names a spinal level or
+a spine word and no blocker (``VP shunt``). A generic word (cementoplasty, vertebral
+augmentation) counts only with a level that says where; a balloon only with a vertebra.
 """
 
 from __future__ import annotations
@@ -31,11 +34,17 @@ from pydicom.dataset import Dataset
 from vp_log.extract.sr import code_of, find_content_items
 from vp_log.levels import find_levels
 from vp_log.models import Kind, Observation, ProcedureCode, Provenance
-from vp_log.vocabulary import ProcedureType, Vocabulary, normalise_text
+from vp_log.vocabulary import ProcedureHit, ProcedureType, Vocabulary, normalise_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ACQUISITION_PROTOCOL", "CODE_SEQUENCES", "extract_procedure", "procedure_hints"]
+__all__ = [
+    "ACQUISITION_PROTOCOL",
+    "CODE_SEQUENCES",
+    "extract_procedure",
+    "hint_flags",
+    "procedure_hints",
+]
 
 CODE_SEQUENCES = (
     "ProcedureCodeSequence",
@@ -62,8 +71,8 @@ PROCEDURE_REPORTED = ("121058", "DCM")
 FLAG_ABBREVIATION = "abbreviation"
 
 
-def procedure_hints(text: str, vocabulary: Vocabulary) -> list[tuple[ProcedureType, bool]]:
-    """Procedure types a text names, each once: (type, named only by an abbreviation)."""
+def procedure_hints(text: str, vocabulary: Vocabulary) -> list[ProcedureHit]:
+    """The strongest hit of each classification row a text names, in order of the text."""
     normalised = normalise_text(text)
     levels = find_levels(
         normalised,
@@ -71,33 +80,30 @@ def procedure_hints(text: str, vocabulary: Vocabulary) -> list[tuple[ProcedureTy
         sacrum_words=vocabulary.levels.sacrum,
         coccyx_words=vocabulary.levels.coccyx,
     )
-    allowed = vocabulary.abbreviation_context(normalised, has_level=bool(levels))
-    found: dict[ProcedureType, bool] = {}
-    for hit in vocabulary.find_procedures(normalised, abbreviations_allowed=allowed):
-        ptype = hit.procedure_type
-        if ptype is None:
-            if any(lv.is_vertebral for lv in levels):
-                ptype = ProcedureType.VERTEBROPLASTY
-            elif any(lv.is_sacral for lv in levels):
-                ptype = ProcedureType.SACROPLASTY
-            else:
-                continue
-        found[ptype] = found.get(ptype, True) and hit.abbreviation
-    return list(found.items())
+    best: dict[tuple[ProcedureType, str], ProcedureHit] = {}
+    for hit in vocabulary.find_procedures(normalised, levels=levels):
+        key = (hit.procedure_type, hit.kind)
+        if key not in best or hit.rank > best[key].rank:
+            best[key] = hit
+    return sorted(best.values(), key=lambda h: h.start)
+
+
+def hint_flags(hit: ProcedureHit) -> tuple[str, ...]:
+    """The flags of a ``PROCEDURE_HINT``: row, rank, words matched, abbreviation."""
+    flags = (f"kind:{hit.kind}", f"rank:{hit.rank}", f"word:{hit.text}")
+    return (*flags, FLAG_ABBREVIATION) if hit.abbreviation else flags
 
 
 def _hint_observations(text: str, path: str, uid: str, vocabulary: Vocabulary) -> list[Observation]:
-    out = []
-    for ptype, abbreviation in procedure_hints(text, vocabulary):
-        out.append(
-            Observation(
-                kind=Kind.PROCEDURE_HINT,
-                value=ptype.value,
-                provenance=Provenance(sop_instance_uid=uid, path=path, raw=text),
-                flags=(FLAG_ABBREVIATION,) if abbreviation else (),
-            )
+    return [
+        Observation(
+            kind=Kind.PROCEDURE_HINT,
+            value=hit.procedure_type.value,
+            provenance=Provenance(sop_instance_uid=uid, path=path, raw=text),
+            flags=hint_flags(hit),
         )
-    return out
+        for hit in procedure_hints(text, vocabulary)
+    ]
 
 
 def _code_observations(

@@ -227,7 +227,8 @@ def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]
 
     A NUM item counts when its concept is a volume concept of the vocabulary
     (``[sr] volume_concepts``: SNOMED 118565006 *Volume*, or a local cement-volume concept),
-    its unit is a millilitre unit (UCUM ``ml``, ``mL``, ``cm3``) and a Finding Site names a
+    its unit is a volume unit (UCUM ``mL``, ``cm3``, ``mm3``, ``uL``, ``L``...: ``[sr.units]``,
+    converted to millilitres, flagged ``converted-from:<unit>``) and a Finding Site names a
     vertebra or the sacrum (SNOMED CT/RT code, or text such as ``L1``). The finding site and
     the laterality are looked for among the item's own children first, then among its
     siblings, then up the tree, so TID 1501 measurement groups and flat templates both work.
@@ -281,6 +282,16 @@ def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]
     return out
 
 
+def _unit_factor(unit: str, vocabulary: Vocabulary) -> float | None:
+    """Factor to millilitres of a UCUM unit (``[sr.units]``); a case variant that is not
+    listed counts when every listed unit of that spelling has the same factor."""
+    units = vocabulary.sr.units
+    if unit in units:
+        return units[unit]
+    factors = {f for u, f in units.items() if u.casefold() == unit.strip().casefold()}
+    return factors.pop() if len(factors) == 1 else None
+
+
 def _volume_observation(
     item: Dataset,
     path: str,
@@ -298,7 +309,7 @@ def _volume_observation(
     if site is None and not cement_concept:
         logger.debug("%s %s: volume without a finding site, not cement", uid, path)
         return None
-    factor = vocabulary.sr.units.get(unit[0]) if unit is not None else None
+    factor = _unit_factor(unit[0], vocabulary) if unit is not None else None
     if factor is None:
         logger.debug("%s %s: volume in unit %r, not millilitres", uid, path, unit)
         return None
@@ -306,6 +317,8 @@ def _volume_observation(
         logger.debug("%s %s: volume without a value (%r), unknown", uid, path, raw)
         return None
     flags: tuple[str, ...] = () if cement_concept else ("generic-volume",)
+    if unit is not None and factor != 1.0:
+        flags += (f"converted-from:{unit[0]}",)
     return Observation(
         kind=Kind.CEMENT_VOLUME_ML,
         value=value * factor,
