@@ -235,8 +235,7 @@ class _Scan:
 
     def in_clause(self, index: int) -> list[int]:
         """Indices of the mentions inside clause ``index``."""
-        start, end = self.clauses[index]
-        return [i for i, m in enumerate(self.mentions) if start <= m.start and m.end <= end]
+        return [i for i, m in enumerate(self.mentions) if self.clause_of(m.start) == index]
 
     def subclause(self, pos: int) -> Span:
         lo = max((c for c in self.cuts if c <= pos), default=0)
