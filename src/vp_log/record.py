@@ -271,6 +271,12 @@ class TreatmentFindings(BaseModel):
     """Procedure type, treated levels and cement of one study."""
 
     procedure_type: ProcedureType = ProcedureType.UNCLASSIFIED
+    procedure_type_reason: str | None = Field(
+        default=None, description="Why this type: the rule, and the code or word and where"
+    )
+    other_procedure: str | None = Field(
+        default=None, description="The other procedure named (`facet-injection`) when `other`"
+    )
     levels: list[TreatedLevel] = []
     total_cement_ml: float | None = None
     mentioned_levels: list[str] = Field(

@@ -7,11 +7,17 @@
 
 Rules
 -----
-- Procedure type: procedure codes first (CPT or local RIS), then procedure words (a word
-  beats an abbreviation), then, with no word or code at all, cement at a vertebral level means
-  a vertebroplasty flagged ``procedure-type-inferred`` (a kyphoplasty is possible: review).
+- Procedure type: the highest-ranked evidence wins: a procedure code (CPT or local RIS, rank
+  100), else the words of the vocabulary's classification table (``[procedures.kinds]``: each
+  ``PROCEDURE_HINT`` carries its row and rank; a word beats its abbreviation, a name beats a
+  balloon, a balloon beats a generic "vertebral augmentation"). Equal ranks that disagree are a
+  conflict. With nothing ranked 15 or more, cement at a vertebral level means a vertebroplasty
+  flagged ``procedure-type-inferred`` (a kyphoplasty is possible: review). ``other`` (facet or
+  nerve-root injection, lumbar puncture, fusion, biopsy alone...) is not an augmentation: no
+  treated levels and no cement, whatever numbers the study carries; its levels are mentions.
+  Augmentation and other-procedure words in one study: ``other-procedure-named`` (review).
   Nothing at all: ``unclassified``. A bare level (``level-mention-only``) never classifies a
-  study.
+  study. ``procedure_type_reason`` says which rule and which code or word chose the type.
 - Levels: one entry per (level, side of the volume). A value repeated by several sources is one
   value with all its sources (volumes compared to 0.01 mL). Different values for the same
   level are kept side by side in ``conflicts``, the entry's value is ``None`` (unknown, not
@@ -20,6 +26,9 @@ Rules
   mentioned levels are listed, flagged ``level-mention-only``.
 - Plausibility: a volume not positive, above ``vertebral_max_ml`` per vertebra or above
   ``sacral_max_ml_per_side`` per sacral side is kept and flagged ``implausible-cement-volume``.
+- One treated level without a volume and one stated total: the level gets the total
+  (``cement-from-total``). An approach named without a level (often in the Study
+  Description) goes to every level without one.
 - Total: the stated total; else the sum of the levels when every level's volume is known.
 - CPT cross-check: primary + add-on codes (22512/22515) against the vertebral levels found
   (``cpt-level-count-mismatch``); 0200T/0201T against the sides found.
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from vp_log.levels import SpinalLevel
@@ -62,6 +72,9 @@ FLAG_TOTAL_MISMATCH = "total-does-not-match-levels"
 FLAG_UNASSIGNED = "unassigned-cement-volume"
 FLAG_LEVEL_INFERRED = "level-inferred"
 FLAG_NO_LEVELS = "no-treated-levels-found"
+FLAG_OTHER_NAMED = "other-procedure-named"
+FLAG_FROM_TOTAL = "cement-from-total"
+FLAG_STUDY_APPROACH = "approach-from-study"
 
 REVIEW_FLAGS = frozenset(
     {
@@ -75,11 +88,21 @@ REVIEW_FLAGS = frozenset(
         FLAG_CPT_MISMATCH,
         FLAG_CPT_LATERALITY,
         FLAG_TOTAL_MISMATCH,
+        FLAG_NO_LEVELS,
+        FLAG_OTHER_NAMED,
     }
 )
 """Flags that make a summary ``needs_review``."""
 
-_PRIORITY = (ProcedureType.KYPHOPLASTY, ProcedureType.VERTEBROPLASTY, ProcedureType.SACROPLASTY)
+_PRIORITY = (
+    ProcedureType.KYPHOPLASTY,
+    ProcedureType.VERTEBROPLASTY,
+    ProcedureType.SACROPLASTY,
+    ProcedureType.OTHER,
+)
+_CODE_RANK = 100
+_INFERRED_RANK = 15
+"""Evidence ranked below this yields to cement read at a vertebra (a biopsy with cement)."""
 _TOLERANCE_ML = 0.05
 
 
@@ -134,37 +157,82 @@ def _dedupe(sources: Iterable[Source]) -> list[Source]:
 # --- procedure type --------------------------------------------------------------------
 
 
-def _procedure_type(
-    observations: Sequence[Observation], summary: TreatmentSummary
-) -> ProcedureType | None:
-    by_code: dict[ProcedureType, list[Observation]] = {}
+@dataclass(frozen=True)
+class _Evidence:
+    ptype: ProcedureType
+    rank: int
+    kind: str
+    what: str
+    obs: Observation
+
+    def reason(self) -> str:
+        return f"{self.what} at {_line(self.obs)}"
+
+
+def _flag_value(obs: Observation, prefix: str) -> str | None:
+    return next((f[len(prefix) :] for f in obs.flags if f.startswith(prefix)), None)
+
+
+def _hint_evidence(obs: Observation) -> _Evidence | None:
+    if not isinstance(obs.value, str) or obs.value not in {p.value for p in _PRIORITY}:
+        return None
+    ptype = ProcedureType(obs.value)
+    abbreviation = "abbreviation" in obs.flags
+    rank_text = _flag_value(obs, "rank:")
+    rank = int(rank_text) if rank_text and rank_text.isdigit() else 35 if abbreviation else 40
+    kind = _flag_value(obs, "kind:") or ptype.value
+    word = _flag_value(obs, "word:")
+    how = "abbreviation" if abbreviation else "word"
+    what = f"{how} {word!r} ({kind}, rank {rank})" if word else f"{how} ({kind}, rank {rank})"
+    return _Evidence(ptype, rank, kind, what, obs)
+
+
+def _evidence(observations: Sequence[Observation]) -> list[_Evidence]:
+    found: list[_Evidence] = []
     for obs in observations:
         code = payload_of(obs, ProcedureCode)
         if code is not None and code.procedure_type in {p.value for p in _PRIORITY}:
-            by_code.setdefault(ProcedureType(code.procedure_type), []).append(obs)
-    words: dict[ProcedureType, list[Observation]] = {}
-    abbreviations: dict[ProcedureType, list[Observation]] = {}
-    for obs in observations:
-        if obs.kind is Kind.PROCEDURE_HINT and isinstance(obs.value, str):
-            if obs.value not in {p.value for p in _PRIORITY}:
-                continue
-            target = abbreviations if "abbreviation" in obs.flags else words
-            target.setdefault(ProcedureType(obs.value), []).append(obs)
+            ptype = ProcedureType(code.procedure_type)
+            meaning = f" {code.meaning!r}" if code.meaning else ""
+            what = f"code {code.scheme}:{code.code}{meaning} ({ptype.value})"
+            found.append(_Evidence(ptype, _CODE_RANK, "code", what, obs))
+        elif obs.kind is Kind.PROCEDURE_HINT and (hint := _hint_evidence(obs)) is not None:
+            found.append(hint)
+    return found
 
-    for name, evidence in (("code", by_code), ("word", words), ("abbreviation", abbreviations)):
-        if not evidence:
-            continue
-        chosen = _choose(evidence)
-        if len(evidence) > 1:
-            _type_conflict(summary, evidence, f"procedure_type ({name}s)")
-        if name == "code":
-            hints = {**abbreviations, **words}
-            disagreeing = {t: o for t, o in hints.items() if t not in evidence}
-            if disagreeing:
-                _type_conflict(summary, {**evidence, **disagreeing}, "procedure_type")
-        summary.sources["procedure_type"] = [_line(o) for o in evidence[chosen]][:5]
-        return chosen
-    return None
+
+def _procedure_type(
+    observations: Sequence[Observation], summary: TreatmentSummary
+) -> ProcedureType | None:
+    evidence = _evidence(observations)
+    counted = [e for e in evidence if e.rank >= _INFERRED_RANK]
+    if not counted and not _cement_at_a_level(observations):
+        counted = evidence  # "biopsy alone": what yields to cement counts without it
+    if not counted:
+        return None
+    top = max(e.rank for e in counted)
+    by_type: dict[ProcedureType, list[Observation]] = {}
+    for e in counted:
+        if e.rank == top:
+            by_type.setdefault(e.ptype, []).append(e.obs)
+    chosen = _choose(by_type)
+    if len(by_type) > 1:
+        _type_conflict(summary, by_type, "procedure_type (highest rank)")
+    if top == _CODE_RANK:
+        hints: dict[ProcedureType, list[Observation]] = {}
+        for e in counted:
+            if e.rank < _CODE_RANK and e.ptype not in by_type:
+                hints.setdefault(e.ptype, []).append(e.obs)
+        if hints:
+            _type_conflict(summary, {**by_type, **hints}, "procedure_type")
+    if any(e.ptype.is_augmentation != chosen.is_augmentation for e in evidence):
+        summary.flags.append(FLAG_OTHER_NAMED)
+    best = next(e for e in counted if e.rank == top and e.ptype is chosen)
+    summary.procedure_type_reason = best.reason()
+    if chosen is ProcedureType.OTHER:
+        summary.other_procedure = best.kind if best.kind != "code" else best.what
+    summary.sources["procedure_type"] = [_line(o) for o in by_type[chosen]][:5]
+    return chosen
 
 
 def _choose(evidence: dict[ProcedureType, list[Observation]]) -> ProcedureType:
@@ -459,19 +527,96 @@ def summarise_treatment(
     limits = limits if limits is not None else Plausibility()
     summary = TreatmentSummary()
     procedure_type = _procedure_type(observations, summary)
-    _build_levels(observations, procedure_type, limits, summary)
-    if procedure_type is None:
-        treated = [SpinalLevel(lv.level) for lv in summary.levels if lv.cement_ml is not None]
-        if any(lv.is_vertebral for lv in treated):
-            procedure_type = ProcedureType.VERTEBROPLASTY
-            summary.flags.append(FLAG_INFERRED_TYPE)
-        elif treated:
-            procedure_type = ProcedureType.SACROPLASTY
-            summary.flags.append(FLAG_INFERRED_TYPE)
-    summary.procedure_type = procedure_type or ProcedureType.UNCLASSIFIED
-    _total(observations, summary)
-    _cpt_check(observations, summary)
-    if summary.procedure_type is not ProcedureType.UNCLASSIFIED and not summary.levels:
-        summary.flags.append(FLAG_NO_LEVELS)
+    if procedure_type is ProcedureType.OTHER:
+        _not_augmentation(observations, limits, summary)
+    else:
+        _build_levels(observations, procedure_type, limits, summary)
+        if procedure_type is None:
+            procedure_type = _inferred_type(observations, summary)
+        summary.procedure_type = procedure_type or ProcedureType.UNCLASSIFIED
+        if procedure_type is not None:
+            _level_from_total(observations, summary)
+            _study_approach(observations, summary)
+        _total(observations, summary)
+        _cpt_check(observations, summary)
+        if summary.procedure_type is not ProcedureType.UNCLASSIFIED and not summary.levels:
+            summary.flags.append(FLAG_NO_LEVELS)
+    if summary.procedure_type_reason is None:
+        summary.procedure_type_reason = "no procedure code, procedure word or cement at a level"
     summary.needs_review = bool(summary.conflicts) or any(f in REVIEW_FLAGS for f in summary.flags)
     return summary
+
+
+def _cement_at_a_level(observations: Sequence[Observation]) -> bool:
+    return any(
+        obs.kind is Kind.CEMENT_VOLUME_ML and _level(obs) is not None and _float(obs.value)
+        for obs in observations
+    )
+
+
+def _inferred_type(
+    observations: Sequence[Observation], summary: TreatmentSummary
+) -> ProcedureType | None:
+    treated = [lv for lv in summary.levels if lv.cement_ml is not None]
+    if not treated:
+        return None
+    vertebral = [lv for lv in treated if SpinalLevel(lv.level).is_vertebral]
+    ptype = ProcedureType.VERTEBROPLASTY if vertebral else ProcedureType.SACROPLASTY
+    summary.flags.append(FLAG_INFERRED_TYPE)
+    where = ", ".join(lv.level for lv in (vertebral or treated))
+    yielded = [e for e in _evidence(observations) if e.rank < _INFERRED_RANK]
+    reason = f"inferred: cement at {where} and no procedure code or word ranked 15 or more"
+    if yielded:
+        reason += f" ({yielded[0].what} yields to cement)"
+    summary.procedure_type_reason = reason + "; a kyphoplasty is possible"
+    return ptype
+
+
+def _not_augmentation(
+    observations: Sequence[Observation], limits: Plausibility, summary: TreatmentSummary
+) -> None:
+    """Another procedure: its levels are mentions, its volumes are not cement."""
+    scratch = TreatmentSummary()
+    _build_levels(observations, None, limits, scratch)
+    named = {lv.level for lv in scratch.levels} | set(scratch.mentioned_levels)
+    summary.mentioned_levels = [str(lv) for lv in sorted(SpinalLevel(n) for n in named)]
+    summary.procedure_type = ProcedureType.OTHER
+
+
+def _level_from_total(observations: Sequence[Observation], summary: TreatmentSummary) -> None:
+    """One treated level without a volume and one stated total: the total is that level's."""
+    if len(summary.levels) != 1 or summary.unassigned_cement_ml:
+        return
+    (level,) = summary.levels
+    if level.cement_ml is not None or any(f.startswith("conflicting") for f in level.flags):
+        return
+    stated = [
+        (value, obs)
+        for obs in observations
+        if obs.kind is Kind.TOTAL_CEMENT_ML and (value := _float(obs.value)) is not None
+    ]
+    groups = _group_values(stated)
+    if len(groups) != 1:
+        return
+    total = next(iter(groups))
+    level.cement_ml = total
+    level.flags.append(FLAG_FROM_TOTAL)
+    level.sources.extend(_source(o, "cement_ml") for o in groups[total])
+
+
+def _study_approach(observations: Sequence[Observation], summary: TreatmentSummary) -> None:
+    """An approach named without a level (Study Description) for the levels without one."""
+    free = _group_text(
+        (obs.value, obs)
+        for obs in observations
+        if obs.kind is Kind.APPROACH and obs.level is None and isinstance(obs.value, str)
+    )
+    specific = {a: o for a, o in free.items() if a != Approach.TRANSPEDICULAR.value} or free
+    if len(specific) != 1:
+        return
+    approach, sources = next(iter(specific.items()))
+    for level in summary.levels:
+        if level.approach is None and FLAG_CONFLICTING_APPROACH not in level.flags:
+            level.approach = approach
+            level.flags.append(FLAG_STUDY_APPROACH)
+            level.sources.extend(_source(o, "approach") for o in sources)

@@ -460,3 +460,21 @@ def test_eq5d5l_stored_corrected_and_compared_with_baseline(database: Database) 
     assert baseline["eq5d_profile"] == "43452" and m1["eq5d_profile"] is None
     assert m1["change_from_baseline"]["eq5d_vas"] == 45
     assert events[-1].details["changes"]["eq5d_vas"] == {"from": 70, "to": 75}
+
+
+def test_worklist_leaves_out_other_procedures_and_unclassified(database: Database) -> None:
+    """Issue 11: a facet injection or an unclassified study is never due for follow-up."""
+    vp = add_procedure(database, patient_id="P1", accession="A1", study_date="2025-03-01")
+    add_procedure(
+        database, patient_id="P2", accession="A2", study_date="2025-03-01", procedure_type="other"
+    )
+    add_procedure(
+        database,
+        patient_id="P3",
+        accession="A3",
+        study_date="2025-03-01",
+        procedure_type="unclassified",
+    )
+    with database.session() as session:
+        items = fu.due_worklist(session, as_of=D("2025-03-10"), schedule=SCHEDULE)
+    assert {item.procedure_id for item in items} == {vp}

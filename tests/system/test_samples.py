@@ -269,7 +269,7 @@ def test_expected_values_of_the_vertebroplasty(written: dict[str, CaseManifest])
     assert "T12 3,5 ml bipedicular" in m.annotations
     non_aug = written["non-augmentation"]
     assert (non_aug.procedure_type, non_aug.levels, non_aug.total_cement_ml) == (
-        "unclassified",
+        "other",
         (),
         None,
     )

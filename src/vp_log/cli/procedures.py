@@ -136,6 +136,12 @@ def fluoro_time_text(seconds: float | None) -> str:
     return f"{minutes}:{rest:02d} ({seconds:g} s)"
 
 
+def _type_text(record: ProcedurePublic) -> str:
+    if record.other_procedure:
+        return f"{record.procedure_type.value} ({record.other_procedure}, not augmentation)"
+    return record.procedure_type.value
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "[dim]unknown[/]"
@@ -209,7 +215,8 @@ def render_record(record: ProcedurePublic) -> None:
     table.add_column("value")
     device = record.device
     rows: list[tuple[str, str]] = [
-        ("type", record.procedure_type.value),
+        ("type", _type_text(record)),
+        ("why", _fmt(record.procedure_type_reason)),
         ("status", record.status.value),
         ("patient", f"{_fmt(record.patient_id)}  {record.patient_name or ''}"),
         ("study date", _fmt(record.study_date)),

@@ -244,7 +244,8 @@ def list_procedures(
     if patient_id:
         stmt = stmt.where(Procedure.patient_id == patient_id)
     if not include_all:
-        stmt = stmt.where(Procedure.procedure_type != "unclassified")
+        # Neither "unclassified" (no evidence) nor "other" (another procedure, issue 11).
+        stmt = stmt.where(Procedure.procedure_type.notin_(("unclassified", "other")))
     return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()
 
 
