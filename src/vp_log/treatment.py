@@ -164,6 +164,8 @@ class _Evidence:
     kind: str
     what: str
     obs: Observation
+    name: str = ""
+    """What the procedure is called: the table row, or a code's meaning."""
 
     def reason(self) -> str:
         return f"{self.what} at {_line(self.obs)}"
@@ -184,7 +186,7 @@ def _hint_evidence(obs: Observation) -> _Evidence | None:
     word = _flag_value(obs, "word:")
     how = "abbreviation" if abbreviation else "word"
     what = f"{how} {word!r} ({kind}, rank {rank})" if word else f"{how} ({kind}, rank {rank})"
-    return _Evidence(ptype, rank, kind, what, obs)
+    return _Evidence(ptype, rank, kind, what, obs, kind)
 
 
 def _evidence(observations: Sequence[Observation]) -> list[_Evidence]:
@@ -195,7 +197,8 @@ def _evidence(observations: Sequence[Observation]) -> list[_Evidence]:
             ptype = ProcedureType(code.procedure_type)
             meaning = f" {code.meaning!r}" if code.meaning else ""
             what = f"code {code.scheme}:{code.code}{meaning} ({ptype.value})"
-            found.append(_Evidence(ptype, _CODE_RANK, "code", what, obs))
+            name = code.meaning or f"code {code.code}"
+            found.append(_Evidence(ptype, _CODE_RANK, "code", what, obs, name))
         elif obs.kind is Kind.PROCEDURE_HINT and (hint := _hint_evidence(obs)) is not None:
             found.append(hint)
     return found
@@ -230,7 +233,7 @@ def _procedure_type(
     best = next(e for e in counted if e.rank == top and e.ptype is chosen)
     summary.procedure_type_reason = best.reason()
     if chosen is ProcedureType.OTHER:
-        summary.other_procedure = best.kind if best.kind != "code" else best.what
+        summary.other_procedure = best.name
     summary.sources["procedure_type"] = [_line(o) for o in by_type[chosen]][:5]
     return chosen
 
