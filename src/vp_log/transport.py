@@ -602,3 +602,16 @@ class GuardedAE(AE):
         threading.Thread(target=server.serve_forever, name="vp-log-accept", daemon=True).start()
         self._servers.append(server)  # as AE.start_server does; server.shutdown() removes it
         return server
+
+
+def log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """``threading.excepthook``: a thread's uncaught exception as one line, not a traceback.
+
+    The safety net behind the one-line rule: pynetdicom runs two threads per connection, and
+    a failure inside one of them (whatever a peer sent) must not print a traceback.
+    """
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    what = _describe(args.exc_value) if args.exc_value is not None else args.exc_type.__name__
+    logger.error("thread %s stopped: %s", name, what)

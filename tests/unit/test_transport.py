@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from vp_log.transport import (
     NetworkLimits,
     OneLineFilter,
     check_private_key,
+    log_thread_exception,
 )
 
 
@@ -107,3 +109,22 @@ def test_connections_must_exceed_associations() -> None:
         200,
         512,
     )
+
+
+def test_uncaught_thread_exception_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    def fail() -> None:
+        raise KeyError("CommandField")
+
+    previous = threading.excepthook
+    threading.excepthook = log_thread_exception
+    try:
+        with caplog.at_level(logging.ERROR):
+            thread = threading.Thread(target=fail, name="DUL@127.0.0.1:4242")
+            thread.start()
+            thread.join(timeout=5)
+    finally:
+        threading.excepthook = previous
+    assert [r.getMessage() for r in caplog.records] == [
+        "thread DUL@127.0.0.1:4242 stopped: KeyError: 'CommandField'"
+    ]
+    assert all(r.exc_info is None for r in caplog.records)

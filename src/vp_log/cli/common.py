@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -71,7 +72,8 @@ def setup_logging(level: str) -> None:
     # pynetdicom logs every PDU at INFO/DEBUG; one line per association is ours to write.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     # What pynetdicom still logs (handled errors) stays one line, without a traceback.
-    from vp_log.transport import OneLineFilter
+    from vp_log.transport import OneLineFilter, log_thread_exception
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(OneLineFilter())
+    threading.excepthook = log_thread_exception
