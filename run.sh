@@ -38,19 +38,77 @@ setup_dcmtk() {
   fi
 }
 
+# The PostgreSQL tests use the server named by VPLOG_TEST_PG_URL (tests/conftest.py reads the
+# same variable with the same default): a role that may create and drop its own databases.
+export VPLOG_TEST_PG_URL=${VPLOG_TEST_PG_URL:-postgresql://vp_log_test:vp_log_test@127.0.0.1:5432/postgres}
+
+pg_answers() {
+  "$VENV/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()' \
+    "$VPLOG_TEST_PG_URL" 2>/dev/null
+}
+
 setup_postgresql() {
-  # The store tests also run against the PostgreSQL server on 127.0.0.1:5432 (trust auth).
-  if command -v pg_isready >/dev/null && pg_isready -h 127.0.0.1 -p 5432 -q; then
-    return
+  pg_answers && return
+  local pg_host pg_port pg_user pg_password version name
+  # host, port, role and password, taken apart as libpq does
+  read -r pg_host pg_port pg_user pg_password < <("$VENV/bin/python" -c '
+import sys
+from urllib.parse import unquote, urlsplit
+u = urlsplit(sys.argv[1])
+print(u.hostname or "127.0.0.1", u.port or 5432, unquote(u.username or "postgres"),
+      unquote(u.password or ""))' "$VPLOG_TEST_PG_URL")
+  case "$pg_host" in
+    127.0.0.1 | localhost) ;;
+    *)
+      echo "run.sh: PostgreSQL at $pg_host:$pg_port (VPLOG_TEST_PG_URL) does not answer;" \
+        "start it, or unset VPLOG_TEST_PG_URL to use a local server" >&2
+      exit 1
+      ;;
+  esac
+  if [ "$(id -u)" -ne 0 ]; then
+    cat >&2 <<EOF
+run.sh: the PostgreSQL tests need a server on 127.0.0.1:$pg_port where the role '$pg_user'
+(password '$pg_password') may create databases; setting that up needs root. As root run:
+  apt-get install -y postgresql
+  runuser -u postgres -- psql -p $pg_port -c "CREATE ROLE $pg_user LOGIN CREATEDB PASSWORD '$pg_password'"
+or point VPLOG_TEST_PG_URL at a PostgreSQL server where you may create databases.
+EOF
+    exit 1
   fi
-  if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null; then
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-    for _ in $(seq 1 30); do
-      pg_isready -h 127.0.0.1 -p 5432 -q && return
-      sleep 1
-    done
+  if ! command -v pg_createcluster >/dev/null || ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+    echo "run.sh: installing PostgreSQL (apt-get install -y postgresql)" >&2
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
   fi
-  echo "run.sh: PostgreSQL is not answering on 127.0.0.1:5432; the PostgreSQL tests will fail" >&2
+  # The cluster on that port: Debian's "main" if it is there, else one made for the tests.
+  read -r version name < <(pg_lsclusters -h | awk -v p="$pg_port" '$3 == p {print $1, $2; exit}') || true
+  if [ -z "${name:-}" ]; then
+    version=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    name=main
+    [ -d "/etc/postgresql/$version/main" ] && name=vp_log_test
+    echo "run.sh: creating PostgreSQL cluster $version/$name on 127.0.0.1:$pg_port" >&2
+    pg_createcluster -p "$pg_port" "$version" "$name"
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p "$pg_port"; then
+    echo "run.sh: starting PostgreSQL cluster $version/$name" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p "$pg_port" && break
+    sleep 1
+  done
+  # The role the tests connect as: created, or given its password and CREATEDB again.
+  # Nothing else on the server changes.
+  echo "run.sh: PostgreSQL role '$pg_user' may create databases (for the tests)" >&2
+  runuser -u postgres -- psql -q -X -p "$pg_port" -v ON_ERROR_STOP=1 \
+    -v user="$pg_user" -v password="$pg_password" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'user', :'password')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
+SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'user', :'password') \gexec
+SQL
+  if ! pg_answers; then
+    echo "run.sh: PostgreSQL on 127.0.0.1:$pg_port still refuses $VPLOG_TEST_PG_URL" >&2
+    exit 1
+  fi
 }
 
 cmd=${1:-}

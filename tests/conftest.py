@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +32,11 @@ def _find_samples() -> Path:
 
 
 SAMPLES = _find_samples()
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = os.environ.get(
+    "VPLOG_TEST_PG_URL", "postgresql://vp_log_test:vp_log_test@127.0.0.1:5432/postgres"
+)
+"""The PostgreSQL server the tests use (``bash run.sh test`` installs and sets it up): a role
+that may create databases. run.sh reads the same variable with the same default."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -73,12 +78,14 @@ def _pg_available() -> bool:
 def fresh_pg_database() -> Iterator[str]:
     """A uniquely named PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
     if not _pg_available():
-        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (bash run.sh test starts it)")
+        where = make_url(PG_ADMIN).render_as_string(hide_password=True)
+        pytest.fail(f"PostgreSQL does not answer at {where} (bash run.sh test sets it up)")
     name = f"vp_log_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        url = make_url(PG_ADMIN).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
