@@ -76,8 +76,8 @@ EOF
     exit 1
   fi
   if ! command -v pg_createcluster >/dev/null || ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
-    echo "run.sh: installing PostgreSQL (apt-get install -y postgresql)" >&2
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+    echo "run.sh: installing PostgreSQL (apt-get install -y --no-install-recommends postgresql)" >&2
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
   fi
   # The cluster on that port: Debian's "main" if it is there, else one made for the tests.
   read -r version name < <(pg_lsclusters -h | awk -v p="$pg_port" '$3 == p {print $1, $2; exit}') || true

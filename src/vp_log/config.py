@@ -1,13 +1,17 @@
-"""Settings (pydantic-settings): built-in defaults < TOML file < ``VP_LOG_*`` environment.
+"""Settings (pydantic-settings): defaults < TOML file < ``VP_LOG_*`` environment < flags.
 
-The TOML file is the one named by ``--config`` or ``VP_LOG_CONFIG``; a bad value stops
-start-up with a message naming the setting (:class:`SettingsError`).
+The TOML file is the one named by ``--config`` or ``VP_LOG_CONFIG``; a bad value, an unknown
+key or an unknown ``VP_LOG_*`` variable stops start-up with a message naming the setting
+(:class:`SettingsError`). :func:`setting_sources` says where each value came from.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -22,6 +26,7 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "VP_LOG_"
+CONFIG_ENV = "VP_LOG_CONFIG"
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII, no backslash
 
 
@@ -49,6 +54,9 @@ class Settings(BaseSettings):
     port: int = Field(11112, ge=1, le=65535, description="TCP port of the listener")
     allowed_calling_aets: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Calling AE titles accepted; empty accepts any"
+    )
+    accept_any_called_aet: bool = Field(
+        False, description="Accept associations addressed to any called AE title, not only ours"
     )
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("vp_log"),
@@ -202,25 +210,104 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+def config_path(config_file: Path | None = None) -> Path | None:
+    """The configuration file in force: ``--config``, else ``VP_LOG_CONFIG``, else none."""
+    if config_file is not None:
+        return config_file
+    named = os.environ.get(CONFIG_ENV)
+    return Path(named) if named else None
+
+
+def environment_name(field: str) -> str:
+    """The ``VP_LOG_*`` variable of a setting."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse ``VP_LOG_*`` variables that are no setting (a misspelt one would be ignored).
+
+    Raises :class:`SettingsError` naming each and the closest real setting.
+    """
+    env = os.environ if environ is None else environ
+    known = {environment_name(name) for name in Settings.model_fields} | {CONFIG_ENV}
+    unknown = sorted(
+        name for name in env if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
+    )
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"Unknown environment variable {name}{hint}")
+    raise SettingsError("Invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def load_settings(
+    config_file: Path | None = None, *, use_environment: bool = True, **overrides: Any
+) -> Settings:
     """Settings from ``config_file`` (or ``VP_LOG_CONFIG``), the environment and overrides.
 
+    ``overrides`` (the command-line flags) beat the environment, which beats the file. With
+    ``use_environment=False`` only the file and the overrides count (``vp-log config check``).
     Raises :class:`SettingsError` naming the setting, its source and what was expected.
     """
-    path = config_file or (Path(p) if (p := os.environ.get("VP_LOG_CONFIG")) else None)
+    path = config_path(config_file) if use_environment else config_file
     if path is not None and not path.is_file():
-        msg = f"Configuration file {path} does not exist (from --config or VP_LOG_CONFIG)"
+        msg = f"Configuration file {path} does not exist (from --config or {CONFIG_ENV})"
         raise SettingsError(msg)
-    settings_cls = Settings
+    if use_environment:
+        check_environment()
+    namespace: dict[str, Any] = {}
+    config = dict(Settings.model_config)
     if path is not None:
-        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
-        settings_cls = cast(type[Settings], type("Settings", (Settings,), {"model_config": config}))
+        config["toml_file"] = path
+    if not use_environment:
+        namespace["settings_customise_sources"] = classmethod(_file_only_sources)
+    namespace["model_config"] = SettingsConfigDict(**config)  # type: ignore[typeddict-item]
+    settings_cls = cast(type[Settings], type("Settings", (Settings,), namespace))
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc, path)) from None
     except ValueError as exc:  # TOML syntax errors and the like
         raise SettingsError(f"Configuration file {path}: {exc}") from None
+
+
+def _file_only_sources(
+    cls: type[BaseSettings],
+    /,
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    **_others: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    return (init_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def setting_sources(
+    config_file: Path | None = None, flags: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Where each setting's value comes from: ``flag``, ``environment VP_LOG_X``, ``file F``
+    or ``default`` (the same order of precedence as :func:`load_settings`)."""
+    path = config_path(config_file)
+    in_file: set[str] = set()
+    if path is not None and path.is_file():
+        try:
+            in_file = set(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            in_file = set()
+    env_upper = {name.upper() for name in os.environ}
+    sources = {}
+    for name in Settings.model_fields:
+        if flags and flags.get(name) is not None:
+            sources[name] = "flag"
+        elif environment_name(name) in env_upper:
+            sources[name] = f"environment {environment_name(name)}"
+        elif name in in_file:
+            sources[name] = f"file {path}"
+        else:
+            sources[name] = "default"
+    return sources
 
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
@@ -230,7 +317,9 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         where = f"{ENV_PREFIX}{name.upper()}" + (f" or '{name}' in {path}" if path else "")
         got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
         if err["type"] == "extra_forbidden":
-            lines.append(f"Unknown setting '{name}'{' in ' + str(path) if path else ''}")
+            close = difflib.get_close_matches(name, sorted(Settings.model_fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"Unknown setting '{name}'{' in ' + str(path) if path else ''}{hint}")
         else:
             lines.append(f"Setting '{name}' ({where}): {err['msg']}{got}")
     return "Invalid configuration:\n  " + "\n  ".join(lines)

@@ -89,6 +89,49 @@ def install_receive_hook(spool: Spool) -> None:
         _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[assignment,attr-defined]
 
 
+@dataclass(frozen=True)
+class TitleCheck:
+    """The two AE title checks of an association request, as one log phrase."""
+
+    calling_ok: bool
+    called_ok: bool
+    text: str
+
+    @property
+    def reject_reason(self) -> str | None:
+        """The standard A-ASSOCIATE-RJ reason (PS3.8 9.3.4) pynetdicom answers, if any."""
+        if not self.calling_ok:
+            return "calling AE title not recognised"
+        if not self.called_ok:
+            return "called AE title not recognised"
+        return None
+
+
+def check_titles(calling: str, called: str, settings: Settings) -> TitleCheck:
+    """Judge the calling and called AE titles as the listener's AE is set up to."""
+    allowed = settings.allowed_calling_aets
+    if not allowed:
+        calling_ok, calling_text = True, f"calling AE {calling!r} accepted (no allow-list)"
+    elif calling in allowed:
+        calling_ok, calling_text = True, f"calling AE {calling!r} on the allow-list"
+    else:
+        calling_ok, calling_text = False, f"calling AE {calling!r} not on the allow-list"
+    ours = settings.ae_title
+    if called == ours:
+        called_ok, called_text = True, f"called AE {called!r} is ours"
+    elif settings.accept_any_called_aet:
+        called_ok, called_text = True, f"called AE {called!r} accepted (accept_any_called_aet)"
+    else:
+        called_ok, called_text = False, f"called AE {called!r} is not ours ({ours!r})"
+    return TitleCheck(calling_ok, called_ok, f"{calling_text}, {called_text}")
+
+
+def _titles(assoc: Any) -> tuple[str, str]:
+    """Calling and called AE title of an association request (as sent, trimmed)."""
+    request = assoc.requestor.primitive
+    return str(request.calling_ae_title).strip(), str(request.called_ae_title).strip()
+
+
 class ListenError(RuntimeError):
     """The listener cannot open its port (in use, not allowed, bad address)."""
 
@@ -142,6 +185,7 @@ class Listener:
         ae.dimse_timeout = self.settings.network_timeout_s
         ae.acse_timeout = self.settings.association_timeout_s
         ae.require_calling_aet = list(self.settings.allowed_calling_aets)
+        ae.require_called_aet = not self.settings.accept_any_called_aet
         ae.add_supported_context(VERIFICATION_SOP_CLASS)
         for uid in STORAGE_SOP_CLASSES:
             ae.add_supported_context(uid, list(AllTransferSyntaxes))
@@ -189,18 +233,27 @@ class Listener:
 
     def handle_accepted(self, event: evt.Event) -> None:
         assoc = event.assoc
+        calling, called = _titles(assoc)
+        stats = AssociationStats(
+            calling_ae=calling, address=f"{assoc.requestor.address}:{assoc.requestor.port}"
+        )
         with self._stats_lock:
-            self._stats[id(assoc)] = AssociationStats(
-                calling_ae=str(assoc.requestor.ae_title).strip(),
-                address=f"{assoc.requestor.address}:{assoc.requestor.port}",
-            )
+            self._stats[id(assoc)] = stats
+        check = check_titles(calling, called, self.settings)
+        logger.info("association from %s (%s) accepted: %s", calling, stats.address, check.text)
 
     def handle_rejected(self, event: evt.Event) -> None:
-        requestor = event.assoc.requestor
+        assoc = event.assoc
+        calling, called = _titles(assoc)
+        check = check_titles(calling, called, self.settings)
+        reason = check.reject_reason or "local limit exceeded (max_associations)"
         logger.warning(
-            "association from %s (%s) rejected: calling AE title not allowed",
-            str(requestor.ae_title).strip(),
-            requestor.address,
+            "association from %s (%s:%s) rejected, %s: %s",
+            calling,
+            assoc.requestor.address,
+            assoc.requestor.port,
+            reason,
+            check.text,
         )
 
     def handle_closed(self, event: evt.Event, how: str) -> None:

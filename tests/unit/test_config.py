@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from vp_log.config import SettingsError, load_settings
+from vp_log.config import SettingsError, load_settings, setting_sources
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +90,53 @@ def test_tls_needs_certificate_and_key(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_postgresql_url_gets_the_psycopg_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VP_LOG_DATABASE_URL", "postgresql://u@db:5432/vp")
     assert load_settings().db_url == "postgresql+psycopg://u@db:5432/vp"
+
+
+def test_misspelt_environment_variable_stops_start_up_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VP_LOG_PORTT", "104")
+    monkeypatch.setenv("VP_LOG_QUIET_PERIOD", "5")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    text = str(info.value)
+    assert "Unknown environment variable VP_LOG_PORTT (did you mean VP_LOG_PORT?)" in text
+    assert "VP_LOG_QUIET_PERIOD (did you mean VP_LOG_QUIET_PERIOD_S?)" in text
+    monkeypatch.delenv("VP_LOG_PORTT")
+    monkeypatch.delenv("VP_LOG_QUIET_PERIOD")
+    monkeypatch.setenv("VP_LOG_CONFIG", "")  # the file variable is known, empty means none
+    assert load_settings().port == 11112
+
+
+def test_misspelt_file_key_names_the_closest(tmp_path: Path) -> None:
+    cfg = tmp_path / "vp.toml"
+    cfg.write_text('ae_titel = "X"\n')
+    with pytest.raises(SettingsError, match=r"Unknown setting 'ae_titel'.*did you mean 'ae_title'"):
+        load_settings(cfg)
+
+
+def test_flags_beat_environment_beat_file_and_sources_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "vp.toml"
+    cfg.write_text('ae_title = "FILEAE"\nport = 104\nquiet_period_s = 30\n')
+    monkeypatch.setenv("VP_LOG_PORT", "11113")
+    monkeypatch.setenv("VP_LOG_QUIET_PERIOD_S", "60")
+    s = load_settings(cfg, port=30430)
+    assert (s.ae_title, s.port, s.quiet_period_s, s.max_associations) == ("FILEAE", 30430, 60, 16)
+    sources = setting_sources(cfg, {"port": 30430})
+    assert sources["port"] == "flag"
+    assert sources["quiet_period_s"] == "environment VP_LOG_QUIET_PERIOD_S"
+    assert sources["ae_title"] == f"file {cfg}"
+    assert sources["max_associations"] == "default"
+    assert sources["data_dir"] == "environment VP_LOG_DATA_DIR"  # the fixture sets it
+
+
+def test_file_alone_ignores_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "vp.toml"
+    cfg.write_text("port = 104\n")
+    monkeypatch.setenv("VP_LOG_PORT", "eleven")
+    monkeypatch.setenv("VP_LOG_PORTT", "1")
+    assert load_settings(cfg, use_environment=False).port == 104

@@ -22,6 +22,21 @@ app = typer.Typer(
 )
 
 
+def version_text() -> str:
+    """``vp-log 0.1.0 (pydicom 3.0.1, pynetdicom 3.0.4, Python 3.11.2)``."""
+    import platform
+    from importlib.metadata import version
+
+    parts = ", ".join(f"{name} {version(name)}" for name in ("pydicom", "pynetdicom"))
+    return f"vp-log {version('vp-log')} ({parts}, Python {platform.python_version()})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -33,6 +48,12 @@ def _root(
             help="TOML configuration file (VP_LOG_* environment variables override it)",
         ),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit"
+        ),
+    ] = False,
 ) -> None:
     state = AppState(config)
     ctx.obj = state

@@ -25,14 +25,22 @@ class AppState:
 
     def __init__(self, config_file: Path | None) -> None:
         self.config_file = config_file
+        self.flags: dict[str, Any] = {}
         self._settings: Settings | None = None
         self._database: Database | None = None
+
+    def use_flags(self, config_file: Path | None = None, **flags: Any) -> None:
+        """Command-line settings of a subcommand (``listen --port``); they beat everything."""
+        if config_file is not None:
+            self.config_file = config_file
+        self.flags = {name: value for name, value in flags.items() if value is not None}
+        self._settings = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config_file)
+                self._settings = load_settings(self.config_file, **self.flags)
             except SettingsError as exc:
                 fail(str(exc))
         return self._settings

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vp_log.cli.common import console, fail, print_json, setup_logging, state
+from vp_log.config import CONFIG_ENV, Settings, environment_name
 from vp_log.limits import limit_memory
 from vp_log.listener import make_listener
 from vp_log.pipeline import Outcome, Pipeline, Result
@@ -28,14 +29,61 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("listen")(listen)
+    app.command("listen", epilog=_listen_epilog())(listen)
     app.command("import")(import_files)
     app.command("reextract")(reextract)
 
 
-def listen(ctx: typer.Context) -> None:
+_LISTEN_FLAGS = {
+    "port": "--port",
+    "ae_title": "--aet",
+    "bind_address": "--bind",
+    "data_dir": "--data-dir",
+}
+
+
+def _listen_epilog() -> str:
+    """Every other setting, with the variable that sets it (typer rewraps paragraphs)."""
+    others = [environment_name(name) for name in Settings.model_fields if name not in _LISTEN_FLAGS]
+    return (
+        "Flags beat VP_LOG_* environment variables, which beat the configuration file "
+        f"(--config or {CONFIG_ENV}), which beats the defaults; the flags above are also "
+        f"{', '.join(environment_name(n) for n in _LISTEN_FLAGS)}. "
+        "Settings taken only from the environment or the file (the file's key is the name "
+        f"without VP_LOG_, in lower case): {', '.join(others)}. "
+        "See config/vp_log.toml; `vp-log config show` prints what is in force and where "
+        "each value comes from."
+    )
+
+
+def listen(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option("--port", help="TCP port [VP_LOG_PORT; default 11112]")
+    ] = None,
+    aet: Annotated[
+        str | None, typer.Option("--aet", help="Our AE title [VP_LOG_AE_TITLE; default VPLOG]")
+    ] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option("--bind", help="Address to listen on [VP_LOG_BIND_ADDRESS; default 0.0.0.0]"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Spool, archive, quarantine, SQLite [VP_LOG_DATA_DIR; default "
+            "~/.local/share/vp_log]",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help=f"TOML configuration file [{CONFIG_ENV}]"),
+    ] = None,
+) -> None:
     """Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."""
     st = state(ctx)
+    st.use_flags(config, port=port, ae_title=aet, bind_address=bind, data_dir=data_dir)
     setup_logging(st.settings.log_level)
     make_listener(st.settings, st.database).serve_forever()
 
