@@ -85,7 +85,12 @@ def test_samples_in_several_associations(listener_factory: object) -> None:
     for start in range(0, len(files), 5):
         assert storescu(lst.port, files[start : start + 5]).returncode == 0
     assert wait_for(lambda: instance_total(lst) == len(files))
-    assert lst.log().count("association from STORESCU") == -(-len(files) // 5)
+    associations = -(-len(files) // 5)
+    log = lst.log()
+    # one line when accepted (both AE title checks), one when released (what it stored)
+    assert log.count("association from STORESCU") == 2 * associations
+    assert log.count("accepted: calling AE 'STORESCU'") == associations
+    assert log.count("released: 5 stored, 0 failed") == len(files) // 5
 
 
 def test_calling_ae_allow_list(listener_factory: object) -> None:
