@@ -210,6 +210,16 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
+def redact_url(url: str) -> str:
+    """A database URL without its password, for logs and ``vp-log config show``."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
 def config_path(config_file: Path | None = None) -> Path | None:
     """The configuration file in force: ``--config``, else ``VP_LOG_CONFIG``, else none."""
     if config_file is not None:
@@ -284,18 +294,21 @@ def _file_only_sources(
     return (init_settings, TomlConfigSettingsSource(settings_cls))
 
 
+def file_keys(path: Path) -> set[str]:
+    """The settings a TOML file sets (none if it cannot be read)."""
+    try:
+        return set(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return set()
+
+
 def setting_sources(
     config_file: Path | None = None, flags: Mapping[str, Any] | None = None
 ) -> dict[str, str]:
     """Where each setting's value comes from: ``flag``, ``environment VP_LOG_X``, ``file F``
     or ``default`` (the same order of precedence as :func:`load_settings`)."""
     path = config_path(config_file)
-    in_file: set[str] = set()
-    if path is not None and path.is_file():
-        try:
-            in_file = set(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            in_file = set()
+    in_file = file_keys(path) if path is not None else set()
     env_upper = {name.upper() for name in os.environ}
     sources = {}
     for name in Settings.model_fields:
