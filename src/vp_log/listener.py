@@ -15,6 +15,7 @@ import signal
 import ssl
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -27,9 +28,10 @@ from pynetdicom import _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
 from pynetdicom.dimse_primitives import C_STORE
 
-from vp_log.config import Settings
+from vp_log.config import Settings, redact_url
 from vp_log.pipeline import Pipeline
 from vp_log.spool import DiskReserveError, IncomingFile, Spool
+from vp_log.status import RECENT_ASSOCIATIONS, AssociationRecord, utc_now_text, write_status
 from vp_log.transport import GuardedAE, GuardedServer, NetworkLimits, make_ssl_context
 from vp_log.worker import run_worker
 
@@ -65,6 +67,9 @@ STORAGE_SOP_CLASSES: dict[str, str] = {
 
 WORKER_STOP_TIMEOUT_S = 300.0
 """How long a stopping listener lets the worker finish what is in the spool."""
+
+STATUS_INTERVAL_S = 1.0
+"""How often the listener rewrites its status file (``vp-log status``)."""
 
 SHUTDOWN_GRACE_S = 20.0
 """How long a SIGTERM waits for running associations before aborting them."""
@@ -132,6 +137,27 @@ def _titles(assoc: Any) -> tuple[str, str]:
     return str(request.calling_ae_title).strip(), str(request.called_ae_title).strip()
 
 
+def make_ae(settings: Settings) -> GuardedAE:
+    """The listener's AE: its presentation contexts and association policy (no handlers).
+
+    ``vp_log.conformance`` writes the conformance statement from this very object.
+    """
+    ae = GuardedAE(ae_title=settings.ae_title)
+    ae.maximum_pdu_size = settings.max_pdu_size
+    # GuardedServer admits max_associations itself and caps connections at
+    # max_connections; pynetdicom's own count (threads) must never bite first.
+    ae.maximum_associations = settings.max_connections
+    ae.network_timeout = settings.network_timeout_s
+    ae.dimse_timeout = settings.network_timeout_s
+    ae.acse_timeout = settings.association_timeout_s
+    ae.require_calling_aet = list(settings.allowed_calling_aets)
+    ae.require_called_aet = not settings.accept_any_called_aet
+    ae.add_supported_context(VERIFICATION_SOP_CLASS)
+    for uid in STORAGE_SOP_CLASSES:
+        ae.add_supported_context(uid, list(AllTransferSyntaxes))
+    return ae
+
+
 class ListenError(RuntimeError):
     """The listener cannot open its port (in use, not allowed, bad address)."""
 
@@ -140,11 +166,27 @@ class ListenError(RuntimeError):
 class AssociationStats:
     calling_ae: str
     address: str
+    called_ae: str = ""
     started: float = field(default_factory=time.monotonic)
+    started_at: str = field(default_factory=utc_now_text)
     stored: int = 0
     failed: int = 0
     bytes: int = 0
     studies: set[str] = field(default_factory=set)
+
+    def as_record(self, outcome: str, ended: bool = True) -> dict[str, Any]:
+        """The association as ``vp-log status`` shows it (:class:`AssociationRecord`)."""
+        return AssociationRecord(
+            calling_ae=self.calling_ae,
+            called_ae=self.called_ae,
+            address=self.address,
+            started_at=self.started_at,
+            ended_at=utc_now_text() if ended else None,
+            outcome=outcome,
+            stored=self.stored,
+            failed=self.failed,
+            bytes=self.bytes,
+        ).as_dict()
 
 
 class Listener:
@@ -159,6 +201,8 @@ class Listener:
         self._worker_lock = threading.Lock()  # worker restart, stop, and writes to the pipe
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ASSOCIATIONS)
+        self._started_at = utc_now_text()
         self._server: GuardedServer | None = None
         self._worker: BaseProcess | None = None
         self.ae = self._make_ae()
@@ -176,20 +220,7 @@ class Listener:
         )
 
     def _make_ae(self) -> GuardedAE:
-        ae = GuardedAE(ae_title=self.settings.ae_title)
-        ae.maximum_pdu_size = self.settings.max_pdu_size
-        # GuardedServer admits max_associations itself and caps connections at
-        # max_connections; pynetdicom's own count (threads) must never bite first.
-        ae.maximum_associations = self.settings.max_connections
-        ae.network_timeout = self.settings.network_timeout_s
-        ae.dimse_timeout = self.settings.network_timeout_s
-        ae.acse_timeout = self.settings.association_timeout_s
-        ae.require_calling_aet = list(self.settings.allowed_calling_aets)
-        ae.require_called_aet = not self.settings.accept_any_called_aet
-        ae.add_supported_context(VERIFICATION_SOP_CLASS)
-        for uid in STORAGE_SOP_CLASSES:
-            ae.add_supported_context(uid, list(AllTransferSyntaxes))
-        return ae
+        return make_ae(self.settings)
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         s = self.settings
@@ -235,7 +266,9 @@ class Listener:
         assoc = event.assoc
         calling, called = _titles(assoc)
         stats = AssociationStats(
-            calling_ae=calling, address=f"{assoc.requestor.address}:{assoc.requestor.port}"
+            calling_ae=calling,
+            address=f"{assoc.requestor.address}:{assoc.requestor.port}",
+            called_ae=called,
         )
         with self._stats_lock:
             self._stats[id(assoc)] = stats
@@ -247,6 +280,13 @@ class Listener:
         calling, called = _titles(assoc)
         check = check_titles(calling, called, self.settings)
         reason = check.reject_reason or "local limit exceeded (max_associations)"
+        rejected = AssociationStats(
+            calling_ae=calling,
+            address=f"{assoc.requestor.address}:{assoc.requestor.port}",
+            called_ae=called,
+        )
+        with self._stats_lock:
+            self._recent.append(rejected.as_record(f"rejected: {reason}"))
         logger.warning(
             "association from %s (%s:%s) rejected, %s: %s",
             calling,
@@ -259,6 +299,8 @@ class Listener:
     def handle_closed(self, event: evt.Event, how: str) -> None:
         with self._stats_lock:
             stats = self._stats.pop(id(event.assoc), None)
+            if stats is not None:
+                self._recent.append(stats.as_record(how))
         if stats is None:
             return
         seconds = time.monotonic() - stats.started
@@ -280,6 +322,36 @@ class Listener:
                 stats = AssociationStats(calling_ae="?", address="?")
                 self._stats[id(event.assoc)] = stats
             return stats
+
+    # --- status (vp-log status) -------------------------------------------------------------
+    def status_snapshot(self) -> dict[str, Any]:
+        """What ``vp-log status`` shows of this listener; add keys here to show more."""
+        s = self.settings
+        with self._stats_lock:
+            active = [stats.as_record("active", ended=False) for stats in self._stats.values()]
+            recent = list(reversed(self._recent))
+        return {
+            "pid": os.getpid(),
+            "started_at": self._started_at,
+            "updated_at": utc_now_text(),
+            "ae_title": s.ae_title,
+            "bind_address": s.bind_address,
+            "port": s.port,
+            "tls": s.tls_certificate is not None,
+            "active_associations": active,
+            "recent_associations": recent,
+        }
+
+    def _write_status(self) -> None:
+        try:
+            write_status(Path(self.settings.data_dir), self.status_snapshot())
+        except OSError as exc:  # status is for people; receiving goes on without it
+            logger.warning("cannot write the status file: %s", exc)
+
+    def _keep_status(self) -> None:
+        """Rewrite the status file every second (off the C-STORE path), until stopping."""
+        while not self.stopping.wait(STATUS_INTERVAL_S):
+            self._write_status()
 
     # --- worker process ---------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -325,6 +397,14 @@ class Listener:
     def start(self) -> None:
         ssl_context = self._ssl_context()  # a bad key stops start-up before anything runs
         self.spool.lock()
+        mode = Path(self.settings.data_dir).stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning(
+                "the data folder %s holds patient data but is open to others (mode %03o); "
+                "chmod 700 it",
+                self.settings.data_dir,
+                mode,
+            )
         cleared = self.spool.clear_incoming()
         if cleared:
             logger.info("removed %d partial receptions (never acknowledged)", cleared)
@@ -351,13 +431,15 @@ class Listener:
         except OSError as exc:
             msg = f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
             raise ListenError(msg) from exc
+        self._write_status()
+        threading.Thread(target=self._keep_status, name="vp-log-status", daemon=True).start()
         logger.info(
             "listening as %s on %s:%d (data in %s, database %s)",
             self.settings.ae_title,
             self.settings.bind_address,
             self.settings.port,
             self.settings.data_dir,
-            _redact(self.settings.db_url),
+            redact_url(self.settings.db_url),
         )
 
     def stop(self) -> None:
@@ -381,6 +463,7 @@ class Listener:
                 )
                 assoc.abort()
         self.stopping.set()
+        self._write_status()  # the last associations, as they ended
         with self._worker_lock:
             if self._wake is not None:
                 self._wake.close()  # end of input: the worker drains the spool and exits
@@ -414,16 +497,6 @@ class Listener:
             self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-def _redact(url: str) -> str:
-    """A database URL without its password, for logs."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
 
 
 def make_listener(settings: Settings, database: Any) -> Listener:

@@ -285,3 +285,12 @@ def dose_history(
     if patient_ids is not None:
         stmt = stmt.where(Procedure.patient_id.in_(list(patient_ids)))
     return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()
+
+
+def receiving_studies(*, session: Session) -> Sequence[Procedure]:
+    """Records still ``receiving`` (their quiet period has not passed), newest first."""
+    return session.scalars(
+        select(Procedure)
+        .where(Procedure.status == "receiving")
+        .order_by(Procedure.last_received_at.desc())
+    ).all()

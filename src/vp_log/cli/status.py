@@ -1,0 +1,198 @@
+"""``vp-log status``: is the listener up, what came in, what is waiting, what went wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from vp_log.cli.common import console, print_json, state
+from vp_log.config import Settings, redact_url
+from vp_log.db import Database
+from vp_log.db.engine import current_revision
+from vp_log.db.maintenance import count_rows, sqlite_path
+from vp_log.db.repository import receiving_studies
+from vp_log.quarantine import list_quarantined
+from vp_log.spool import Spool
+from vp_log.status import listener_running, read_status
+
+NEWEST_REASONS = 5
+
+
+def _spool_state(data_dir: Path) -> dict[str, Any]:
+    ready = data_dir / "spool"
+    if not ready.is_dir():
+        return {"waiting": 0, "oldest_received_at": None}
+    names = sorted(e.name for e in ready.iterdir() if e.name.endswith(".dcm"))
+    oldest = Spool.received_time(ready / names[0]) if names else None
+    return {"waiting": len(names), "oldest_received_at": oldest.isoformat() if oldest else None}
+
+
+def _quarantine_state(data_dir: Path) -> dict[str, Any]:
+    files = list_quarantined(data_dir / "quarantine")
+    return {
+        "count": len(files),
+        "newest": [
+            {
+                "file": q.name,
+                "quarantined_at": q.quarantined_at.isoformat(timespec="seconds"),
+                "reason": q.reason,
+            }
+            for q in files[:NEWEST_REASONS]
+        ],
+    }
+
+
+def _database_state(settings: Settings) -> dict[str, Any]:
+    url = settings.db_url
+    info: dict[str, Any] = {"url": redact_url(url), "error": None}
+    db_file = sqlite_path(url)
+    if db_file is not None and not db_file.exists():
+        info["error"] = "not created yet (the first listen or import creates it)"
+        return info
+    try:
+        info["schema_revision"] = current_revision(url)
+        info["rows"] = count_rows(url)
+        database = Database(url, upgrade=False)
+        try:
+            with database.session() as session:
+                info["receiving"] = [
+                    {
+                        "study_instance_uid": p.study_instance_uid,
+                        "accession_number": p.accession_number,
+                        "instances": p.instance_count,
+                        "last_received_at": p.last_received_at.isoformat(timespec="seconds"),
+                    }
+                    for p in receiving_studies(session=session)
+                ]
+        finally:
+            database.dispose()
+    except SQLAlchemyError as exc:
+        info["error"] = f"cannot read it: {getattr(exc, 'orig', None) or exc}"
+    return info
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    """Everything ``vp-log status`` shows, as one JSON-ready mapping."""
+    data_dir = Path(settings.data_dir)
+    written = read_status(data_dir) or {}
+    running = listener_running(data_dir)
+    listener: dict[str, Any] = {"running": running, **written}
+    if not running:
+        listener["active_associations"] = []
+    database = _database_state(settings)
+    return {
+        "data_dir": str(data_dir),
+        "listener": listener,
+        "spool": _spool_state(data_dir),
+        "quarantine": _quarantine_state(data_dir),
+        "receiving": database.pop("receiving", []),
+        "database": database,
+    }
+
+
+SHOWN_STUDIES = 10
+
+
+def _when(text: str | None, *, short: bool = False) -> str:
+    """An ISO time as ``2026-03-01 14:02:11`` (UTC), or ``03-01 14:02:11`` when ``short``."""
+    if not text:
+        return "?"
+    moment = datetime.fromisoformat(text).astimezone(UTC)
+    return moment.strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
+
+
+def _ago(text: str | None) -> str:
+    if not text:
+        return "unknown"
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(text)).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return text
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Listener up or not, last associations, spool backlog, quarantine, studies receiving."""
+    data = collect_status(state(ctx).settings)
+    if as_json:
+        print_json(data)
+        return
+    lst = data["listener"]
+    where = f"{lst.get('ae_title', '?')} on {lst.get('bind_address', '?')}:{lst.get('port', '?')}"
+    if lst["running"]:
+        console.print(
+            f"listener:   [green]up[/] (pid {lst.get('pid', '?')}) as {where}, "
+            f"since {_when(lst.get('started_at'))} UTC",
+            highlight=False,
+        )
+    else:
+        last = (
+            f"; last ran as {where}, until {_when(lst.get('updated_at'))} UTC"
+            if lst.get("pid")
+            else ""
+        )
+        console.print(f"listener:   [red]not running[/]{last}", highlight=False)
+    db = data["database"]
+    if db["error"]:
+        console.print(f"database:   {db['url']}: [red]{db['error']}[/]", highlight=False)
+    else:
+        rows = db["rows"]
+        console.print(
+            f"database:   {db['url']} (schema {db['schema_revision']}): "
+            f"{rows['procedures']} records, {rows['instances']} instances",
+            highlight=False,
+        )
+    spool = data["spool"]
+    oldest = f", oldest received {_ago(spool['oldest_received_at'])}" if spool["waiting"] else ""
+    console.print(f"spool:      {spool['waiting']} waiting for the worker{oldest}")
+    quarantine = data["quarantine"]
+    console.print(f"quarantine: {quarantine['count']} files", highlight=False)
+    for q in quarantine["newest"]:
+        console.print(
+            f"  {_when(q['quarantined_at'], short=True)}  {q['file']}\n    {q['reason']}",
+            highlight=False,
+        )
+    receiving = data["receiving"]
+    console.print(f"receiving:  {len(receiving)} studies")
+    if len(receiving) > SHOWN_STUDIES:
+        console.print(f"  (the {SHOWN_STUDIES} newest; --json lists all)")
+    for study in receiving[:SHOWN_STUDIES]:
+        console.print(
+            f"  {study['accession_number'] or study['study_instance_uid']}: "
+            f"{study['instances']} instances, last {_ago(study['last_received_at'])}",
+            highlight=False,
+        )
+    associations = lst.get("active_associations", []) + lst.get("recent_associations", [])
+    if associations:
+        table = Table(
+            "started (UTC)",
+            "calling AE",
+            "called AE",
+            "outcome",
+            "stored",
+            "failed",
+            title="associations: running, then the last ones",
+            title_justify="left",
+            box=None,
+        )
+        for a in associations:
+            table.add_row(
+                _when(a["started_at"], short=True),
+                a["calling_ae"],
+                a["called_ae"],
+                a["outcome"],
+                str(a["stored"]),
+                str(a["failed"]),
+            )
+        console.print(table)
+    else:
+        console.print("associations: none yet")
