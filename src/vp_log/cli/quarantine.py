@@ -1,0 +1,78 @@
+"""``vp-log quarantine list|retry``: files the worker could not store, and trying them again."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vp_log.cli.common import console, fail, print_json, state
+from vp_log.quarantine import QuarantineError, find_quarantined, list_quarantined, retry
+from vp_log.spool import Spool
+from vp_log.status import listener_running
+
+app = typer.Typer(help="Files that could not be stored, with the reason; retry after a fix.")
+
+
+@app.command("list")
+def list_files(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The quarantined files, newest first, each with its reason."""
+    spool = Spool(state(ctx).settings.data_dir)
+    files = list_quarantined(spool.quarantine)
+    if as_json:
+        print_json(
+            [
+                {
+                    "file": q.name,
+                    "path": str(q.path),
+                    "quarantined_at": q.quarantined_at.isoformat(timespec="seconds"),
+                    "size": q.size,
+                    "reason": q.reason,
+                }
+                for q in files
+            ]
+        )
+        return
+    if not files:
+        console.print(f"quarantine is empty ({spool.quarantine})", highlight=False)
+        return
+    table = Table("quarantined (UTC)", "file", "reason", box=None, pad_edge=False)
+    for q in files:
+        table.add_row(q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S"), q.name, q.reason)
+    console.print(table)
+    console.print(f"{len(files)} files in {spool.quarantine}", highlight=False)
+
+
+@app.command("retry")
+def retry_files(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str] | None, typer.Argument(help="Quarantined file names (see quarantine list)")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Retry every quarantined file")] = False,
+) -> None:
+    """Move quarantined files back into the spool; the listener's worker processes them again."""
+    if every == bool(files):
+        fail("give the file names to retry, or --all (not both)")
+    settings = state(ctx).settings
+    spool = Spool(settings.data_dir)
+    try:
+        paths = (
+            [q.path for q in list_quarantined(spool.quarantine)]
+            if every
+            else [find_quarantined(spool.quarantine, name) for name in files or []]
+        )
+    except QuarantineError as exc:
+        fail(str(exc))
+    for path in paths:
+        dest = retry(spool, path)
+        console.print(f"{path.name} -> spool/{dest.name}", highlight=False)
+    if listener_running(spool.data_dir):
+        after = "the running listener's worker processes them now (vp-log status shows it)"
+    else:
+        after = "no listener is running: `vp-log listen` processes them when it starts"
+    console.print(f"{len(paths)} files moved back to the spool; {after}", highlight=False)
