@@ -204,6 +204,7 @@ class Spool:
         self.incoming = self.ready / ".incoming"
         self.quarantine = self.data_dir / "quarantine"
         self.archive = self.data_dir / "archive"
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # patient data
         for folder in (self.incoming, self.ready, self.quarantine, self.archive):
             folder.mkdir(parents=True, exist_ok=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -67,6 +68,13 @@ def _register() -> None:
     app.add_typer(dose.app, name="dose")
     app.add_typer(procedures.app, name="procedures")
     ingest.register(app)
+    from vp_log.cli import backup, quarantine, status
+    from vp_log.cli import config as config_cli
+
+    app.add_typer(config_cli.app, name="config", no_args_is_help=True)
+    app.add_typer(quarantine.app, name="quarantine", no_args_is_help=True)
+    app.command("status")(status.status)
+    backup.register(app)
     from vp_log.cli import followup
 
     followup.register(app)
@@ -77,6 +85,9 @@ _register()
 
 def main() -> None:
     """``vp-log``: configuration and database problems end in one clear line, not a traceback."""
+    # The data folder holds patient data: whatever vp-log creates is for its user alone
+    # (folders 0700, files 0600), the worker process and the SQLite files included.
+    os.umask(0o077)
     try:
         app()
     except (VocabularyError, ScheduleError, SpoolBusyError, ListenError) as exc:
