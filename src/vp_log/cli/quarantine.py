@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
 
 from vp_log.cli.common import console, fail, print_json, state
 from vp_log.quarantine import QuarantineError, find_quarantined, list_quarantined, retry
@@ -40,11 +40,16 @@ def list_files(
     if not files:
         console.print(f"quarantine is empty ({spool.quarantine})", highlight=False)
         return
-    table = Table("quarantined (UTC)", "file", "reason", box=None, pad_edge=False)
+    # One file per block: the whole name (it is what `retry` takes), then the reason.
     for q in files:
-        table.add_row(q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S"), q.name, q.reason)
-    console.print(table)
-    console.print(f"{len(files)} files in {spool.quarantine}", highlight=False)
+        when = q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S")
+        console.print(f"[bold]{q.name}[/]  (quarantined {when} UTC)", highlight=False)
+        console.print(Padding(q.reason, (0, 0, 0, 4)), highlight=False)
+    console.print(
+        f"{len(files)} files in {spool.quarantine}; once the cause is fixed: "
+        "vp-log quarantine retry FILE (or --all)",
+        highlight=False,
+    )
 
 
 @app.command("retry")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.padding import Padding
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -157,10 +158,9 @@ def status(
     quarantine = data["quarantine"]
     console.print(f"quarantine: {quarantine['count']} files", highlight=False)
     for q in quarantine["newest"]:
-        console.print(
-            f"  {_when(q['quarantined_at'], short=True)}  {q['file']}\n    {q['reason']}",
-            highlight=False,
-        )
+        console.print(f"  {q['file']}", highlight=False)
+        text = f"{_when(q['quarantined_at'])} UTC: {q['reason']}"
+        console.print(Padding(text, (0, 0, 0, 4)), highlight=False)
     receiving = data["receiving"]
     console.print(f"receiving:  {len(receiving)} studies")
     if len(receiving) > SHOWN_STUDIES:
