@@ -66,12 +66,16 @@ print(u.hostname or "127.0.0.1", u.port or 5432, unquote(u.username or "postgres
       ;;
   esac
   if [ "$(id -u)" -ne 0 ]; then
+    local todo="apt-get install -y --no-install-recommends postgresql"
+    read -r version name < <(pg_lsclusters -h 2>/dev/null | awk -v p="$pg_port" '$3 == p {print $1, $2; exit}') || true
+    [ -n "${name:-}" ] && todo="pg_ctlcluster $version $name start"
     cat >&2 <<EOF
 run.sh: the PostgreSQL tests need a server on 127.0.0.1:$pg_port where the role '$pg_user'
 (password '$pg_password') may create databases; setting that up needs root. As root run:
-  apt-get install -y postgresql
+  $todo
   runuser -u postgres -- psql -p $pg_port -c "CREATE ROLE $pg_user LOGIN CREATEDB PASSWORD '$pg_password'"
-or point VPLOG_TEST_PG_URL at a PostgreSQL server where you may create databases.
+or point VPLOG_TEST_PG_URL at a PostgreSQL server where you may create databases
+(the fast tier alone needs neither: bash run.sh test tests/unit).
 EOF
     exit 1
   fi
@@ -111,6 +115,19 @@ SQL
   fi
 }
 
+# Only tests/unit given: the fast tier needs no dcmtk and no PostgreSQL.
+needs_services() {
+  local arg units=0
+  for arg in "$@"; do
+    case "$arg" in
+      tests/unit | tests/unit/* | tests/unit::*) units=$((units + 1)) ;;
+      -*) ;;
+      *) [ -e "${arg%%::*}" ] && return 0 ;;  # another test path; option values are no paths
+    esac
+  done
+  [ "$units" -eq 0 ]
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -120,8 +137,10 @@ case "$cmd" in
     ;;
   test)
     setup_python
-    setup_dcmtk
-    setup_postgresql
+    if needs_services "$@"; then
+      setup_dcmtk
+      setup_postgresql
+    fi
     exec "$VENV/bin/pytest" "$@"
     ;;
   vp-log)
