@@ -209,6 +209,14 @@ def test_config_show_and_check(tmp_path: Path) -> None:
     assert settings["port"]["value"] == 11113
     assert settings["port"]["source"] == "environment VP_LOG_PORT"
     assert settings["max_associations"]["source"] == "default"
+    flagged = json.loads(
+        run_cli("--config", str(cfg), "config", "show", "--json", "--port", "30430", env=env).stdout
+    )
+    assert flagged["settings"]["port"] == {
+        "value": 30430,
+        "source": "flag",
+        "environment": "VP_LOG_PORT",
+    }
     env_pg = {**env, "VP_LOG_DATABASE_URL": "postgresql://vp:secret@db:5432/vp"}
     text = run_cli("config", "show", env={**env_pg, "COLUMNS": "80"}).stdout
     assert "secret" not in text and "vp:***@db" in text

@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,6 +15,28 @@ from rich.console import Console
 from vp_log.config import Settings, SettingsError, load_settings
 from vp_log.db import Database
 from vp_log.text import configure_logging
+
+# The listener's storescp-style flags (``listen``, ``config show``): they beat everything.
+PortOption = Annotated[
+    int | None, typer.Option("--port", help="TCP port [VP_LOG_PORT; default 11112]")
+]
+AetOption = Annotated[
+    str | None, typer.Option("--aet", help="Our AE title [VP_LOG_AE_TITLE; default VPLOG]")
+]
+BindOption = Annotated[
+    str | None,
+    typer.Option("--bind", help="Address to listen on [VP_LOG_BIND_ADDRESS; default 0.0.0.0]"),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Spool, archive, quarantine, SQLite [VP_LOG_DATA_DIR; default ~/.local/share/vp_log]",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML configuration file [VP_LOG_CONFIG]")
+]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for logs

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.common import (
+    AetOption,
+    BindOption,
+    ConfigOption,
+    DataDirOption,
+    PortOption,
+    console,
+    fail,
+    print_json,
+    state,
+)
 from vp_log.config import (
     Settings,
     SettingsError,
@@ -35,9 +45,18 @@ def _shown(name: str, value: Any) -> Any:
 def show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    port: PortOption = None,
+    aet: AetOption = None,
+    bind: BindOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """The effective settings, each with its source (default, file, environment, flag)."""
+    """The effective settings, each with its source (default, file, environment, flag).
+
+    Give the flags you give `vp-log listen` to see what it would use.
+    """
     st = state(ctx)
+    st.use_flags(config, port=port, ae_title=aet, bind_address=bind, data_dir=data_dir)
     settings = st.settings
     sources = setting_sources(st.config_file, st.flags)
     rows = {

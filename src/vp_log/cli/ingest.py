@@ -17,7 +17,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vp_log.cli.common import console, fail, print_json, setup_logging, state
+from vp_log.cli.common import (
+    AetOption,
+    BindOption,
+    ConfigOption,
+    DataDirOption,
+    PortOption,
+    console,
+    fail,
+    print_json,
+    setup_logging,
+    state,
+)
 from vp_log.config import CONFIG_ENV, Settings, environment_name
 from vp_log.limits import limit_memory
 from vp_log.listener import make_listener
@@ -58,28 +69,11 @@ def _listen_epilog() -> str:
 
 def listen(
     ctx: typer.Context,
-    port: Annotated[
-        int | None, typer.Option("--port", help="TCP port [VP_LOG_PORT; default 11112]")
-    ] = None,
-    aet: Annotated[
-        str | None, typer.Option("--aet", help="Our AE title [VP_LOG_AE_TITLE; default VPLOG]")
-    ] = None,
-    bind: Annotated[
-        str | None,
-        typer.Option("--bind", help="Address to listen on [VP_LOG_BIND_ADDRESS; default 0.0.0.0]"),
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Spool, archive, quarantine, SQLite [VP_LOG_DATA_DIR; default "
-            "~/.local/share/vp_log]",
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help=f"TOML configuration file [{CONFIG_ENV}]"),
-    ] = None,
+    port: PortOption = None,
+    aet: AetOption = None,
+    bind: BindOption = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."""
     st = state(ctx)
