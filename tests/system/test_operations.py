@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import stat
 import threading
 from datetime import date, timedelta
@@ -15,12 +16,26 @@ import pydicom
 from pynetdicom import AE, build_context
 
 from conftest import REPO, base_env, run_cli, storescu, wait_for
+from vp_log.cli.status import collect_status
+from vp_log.config import Settings
+from vp_log.quarantine import list_quarantined
 from vp_log.samples import write_case, write_xa_instances
 
 
 def status(env: dict[str, str]) -> dict[str, Any]:
+    """``vp-log status --json`` as a process (seconds each on a busy machine)."""
     data: dict[str, Any] = json.loads(run_cli("status", "--json", env=env).stdout)
     return data
+
+
+def quick_status(data_dir: Path) -> dict[str, Any]:
+    """The same data, gathered in this process: for polling."""
+    return collect_status(Settings(data_dir=data_dir, database_url=""))
+
+
+def stored_instances(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "vp_log.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM instances").fetchone()[0])
 
 
 def records(env: dict[str, str]) -> list[dict[str, Any]]:
@@ -31,7 +46,7 @@ def records(env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def test_status_during_a_send_and_after(listener_factory: object, tmp_path: Path) -> None:
-    files = write_xa_instances(tmp_path / "src", 600, rows=16, cols=16, seed=3)
+    files = write_xa_instances(tmp_path / "src", 400, rows=16, cols=16, seed=3)
     lst = listener_factory(VP_LOG_QUIET_PERIOD_S="300")  # type: ignore[operator]
     before = status(lst.env)
     assert before["listener"]["running"] is True
@@ -46,7 +61,7 @@ def test_status_during_a_send_and_after(listener_factory: object, tmp_path: Path
     seen_active: list[dict[str, Any]] = []
 
     def active_seen() -> bool:
-        now = status(lst.env)["listener"]["active_associations"]
+        now = quick_status(lst.data_dir)["listener"]["active_associations"]
         seen_active.extend(a for a in now if a["stored"] > 0)
         return bool(seen_active) or not sender.is_alive()
 
@@ -56,10 +71,10 @@ def test_status_during_a_send_and_after(listener_factory: object, tmp_path: Path
     assert seen_active, "the send ended before status saw it running"
     running = seen_active[0]
     assert running["calling_ae"] == "STORESCU" and running["called_ae"] == "VPLOG"
-    assert running["outcome"] == "active" and 0 < running["stored"] <= 600
+    assert running["outcome"] == "active" and 0 < running["stored"] <= 400
 
     def after() -> dict[str, Any]:
-        return status(lst.env)
+        return quick_status(lst.data_dir)
 
     assert wait_for(lambda: after()["listener"]["recent_associations"], timeout=10)
     done = after()
@@ -67,17 +82,19 @@ def test_status_during_a_send_and_after(listener_factory: object, tmp_path: Path
     assert (last["calling_ae"], last["outcome"], last["stored"], last["failed"]) == (
         "STORESCU",
         "released",
-        600,
+        400,
         0,
     )
     assert wait_for(lambda: after()["spool"]["waiting"] == 0, timeout=120)
-    done = after()
-    assert [s["instances"] for s in done["receiving"]] == [600]  # quiet period not over yet
-    assert done["database"]["rows"]["instances"] == 600
+    # the record follows (assembly every 2 s); the quiet period (300 s) is not over yet
+    assert wait_for(lambda: [s["instances"] for s in after()["receiving"]] == [400], timeout=30)
+    done = status(lst.env)
+    assert [s["instances"] for s in done["receiving"]] == [400]
+    assert done["database"]["rows"]["instances"] == 400
     assert done["quarantine"] == {"count": 0, "newest": []}
 
     text = run_cli("status", env={**lst.env, "COLUMNS": "80"}).stdout
-    assert "listener:   up" in text and "STORESCU" in text and "600" in text
+    assert "listener:   up" in text and "STORESCU" in text and "400" in text
 
     # Patient data: the folder and everything in it for the listener's user alone.
     for path in [lst.data_dir, *lst.data_dir.rglob("*")]:
@@ -112,7 +129,7 @@ def test_quarantine_retry_after_the_cause_is_fixed(
         )
         return data
 
-    assert wait_for(lambda: len(quarantined()) == 1, timeout=60)
+    assert wait_for(lambda: len(list_quarantined(lst.data_dir / "quarantine")) == 1, timeout=60)
     (entry,) = quarantined()
     assert "no Study Instance UID" in entry["reason"]
     shown = status(lst.env)["quarantine"]
@@ -129,7 +146,8 @@ def test_quarantine_retry_after_the_cause_is_fixed(
     fixed.save_as(entry["path"], enforce_file_format=True)
     out = run_cli("quarantine", "retry", entry["file"], env=lst.env).stdout
     assert "1 files moved back to the spool" in out and "running listener" in out
-    assert wait_for(lambda: [r["instance_count"] for r in records(lst.env)] == [2], timeout=60)
+    assert wait_for(lambda: stored_instances(lst.data_dir) == 2, timeout=60)
+    assert wait_for(lambda: [r["instance_count"] for r in records(lst.env)] == [2], timeout=30)
     assert quarantined() == []
     assert status(lst.env)["quarantine"]["count"] == 0
 
