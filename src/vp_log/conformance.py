@@ -44,7 +44,10 @@ NETWORK_SETTINGS = (
     "accept_any_called_aet",
     "max_pdu_size",
     "network_timeout_s",
+    "association_timeout_s",
     "max_associations",
+    "max_connections",
+    "disk_reserve_mb",
     "tls_certificate",
     "tls_private_key",
     "tls_ca_certificates",
@@ -223,8 +226,19 @@ def render_conformance(settings: Settings | None = None) -> str:
         f"Name: {ae.implementation_version_name}."
     )
     add(
-        f"- Timeouts: ACSE, DIMSE and network {_value(settings, 'network_timeout_s')} s "
-        "(`network_timeout_s`); an association silent for longer is aborted."
+        f"- Timeouts: {_value(settings, 'association_timeout_s')} s from connecting to a "
+        "complete A-ASSOCIATE-RQ (`association_timeout_s`); then "
+        f"{_value(settings, 'network_timeout_s')} s of silence, or for one PDU to arrive, "
+        "before the association is aborted (`network_timeout_s`)."
+    )
+    add(
+        f"- Connections: at most {_value(settings, 'max_connections')} open TCP connections "
+        "(`max_connections`), associated or not; one more is closed at once."
+    )
+    add(
+        f"- Disk reserve: while less than {_value(settings, 'disk_reserve_mb')} MB are free "
+        "in the data folder (`disk_reserve_mb`), C-STOREs are answered A700 (Out of "
+        "Resources) before anything is written; accepting resumes by itself."
     )
     add("")
     add("#### 3.2.3 Association Initiation Policy")

@@ -18,7 +18,7 @@ from vp_log.db.engine import current_revision
 from vp_log.db.maintenance import count_rows, sqlite_path
 from vp_log.db.repository import receiving_studies
 from vp_log.quarantine import list_quarantined
-from vp_log.spool import Spool
+from vp_log.spool import Spool, disk_space
 from vp_log.status import listener_running, read_status
 
 NEWEST_REASONS = 5
@@ -86,7 +86,19 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     if not running:
         listener["active_associations"] = []
     database = _database_state(settings)
+    disk: dict[str, Any] = {"error": None}
+    try:
+        space = disk_space(data_dir, settings.disk_reserve_mb * 1_000_000)
+        disk.update(
+            free_bytes=space.free_bytes,
+            reserve_bytes=space.reserve_bytes,
+            below_reserve=space.below_reserve,
+            text=space.describe(),
+        )
+    except OSError as exc:
+        disk["error"] = str(exc)
     return {
+        "disk": disk,
         "data_dir": str(data_dir),
         "listener": listener,
         "spool": _spool_state(data_dir),
@@ -152,6 +164,8 @@ def status(
             f"{rows['procedures']} records, {rows['instances']} instances",
             highlight=False,
         )
+    disk = data["disk"]
+    console.print(f"disk:       {disk['error'] or disk['text']}", highlight=False)
     spool = data["spool"]
     oldest = f", oldest received {_ago(spool['oldest_received_at'])}" if spool["waiting"] else ""
     console.print(f"spool:      {spool['waiting']} waiting for the worker{oldest}")
