@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vp_log.spool import Spool, fsync_dir, uid_hash
+from vp_log.spool import REASON_SUFFIX, Spool, fsync_dir, read_reason, uid_hash
 
 logger = logging.getLogger(__name__)
-
-REASON_SUFFIX = ".reason.txt"
 
 # A spool name (<received ns>-<counter>-<hash>.dcm), maybe with the -<ns> that to_quarantine
 # adds when the name was taken.
@@ -36,6 +34,8 @@ class QuarantineError(ValueError):
 class QuarantinedFile:
     path: Path
     reason: str
+    """The reason's first line (the file may hold more: kind, limit, a traceback)."""
+    kind: str
     quarantined_at: datetime
     """When it was quarantined (the time its reason was written)."""
     size: int
@@ -60,14 +60,15 @@ def list_quarantined(folder: Path) -> list[QuarantinedFile]:
         path = Path(entry.path)
         why = reason_path(path)
         try:
-            reason = why.read_text(encoding="utf-8", errors="replace").strip()
-            when = why.stat().st_mtime
+            parsed = read_reason(why)
+            reason, kind, when = parsed.reason, parsed.kind, why.stat().st_mtime
         except FileNotFoundError:
-            reason, when = "(no reason recorded)", entry.stat().st_mtime
+            reason, kind, when = "(no reason recorded)", "unknown", entry.stat().st_mtime
         found.append(
             QuarantinedFile(
                 path=path,
                 reason=reason,
+                kind=kind,
                 quarantined_at=datetime.fromtimestamp(when, UTC),
                 size=entry.stat().st_size,
             )
@@ -95,7 +96,11 @@ def retry(spool: Spool, path: Path) -> Path:
     The file is renamed (same filesystem) and the spool folder fsynced before the reason is
     removed, so a crash in between leaves the file in the spool, never nowhere.
     """
-    match = _SPOOL_NAME.match(path.name)
+    try:
+        recorded = read_reason(reason_path(path)).spool_name or path.name
+    except FileNotFoundError:
+        recorded = path.name
+    match = _SPOOL_NAME.match(recorded) or _SPOOL_NAME.match(path.name)
     stem = match.group(1) if match else f"{time.time_ns():020d}-000000-{uid_hash(path.name)}"
     dest = spool.ready / f"{stem}.dcm"
     if dest.exists():

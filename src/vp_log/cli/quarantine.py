@@ -32,6 +32,7 @@ def list_files(
                     "quarantined_at": q.quarantined_at.isoformat(timespec="seconds"),
                     "size": q.size,
                     "reason": q.reason,
+                    "kind": q.kind,
                 }
                 for q in files
             ]
