@@ -24,6 +24,7 @@ from typing import Any
 
 from vp_log.config import Settings
 from vp_log.db import Database
+from vp_log.db.errors import DatabaseError
 from vp_log.limits import limit_memory
 from vp_log.pipeline import Pipeline
 from vp_log.spool import Spool, SpoolBusyError
@@ -154,7 +155,8 @@ class _Signals:
 
 def error_kind(exc: BaseException) -> str:
     """What kind of failure this is, without the parts that change every time (parameters)."""
-    orig = getattr(exc, "orig", None)
+    cause = exc.__cause__ if isinstance(exc, DatabaseError) else None
+    orig = getattr(cause if cause is not None else exc, "orig", None)
     kind = type(exc).__name__
     if orig is not None:
         kind += f"/{type(orig).__name__}:{getattr(orig, 'sqlstate', '') or ''}"

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 
 from vp_log.cli.common import AppState, err_console
+from vp_log.db.errors import DatabaseError, translated
 from vp_log.followup import ScheduleError
 from vp_log.listener import ListenError
 from vp_log.spool import SpoolBusyError
@@ -89,15 +89,11 @@ def main() -> None:
     # (folders 0700, files 0600), the worker process and the SQLite files included.
     os.umask(0o077)
     try:
-        app()
-    except (VocabularyError, ScheduleError, SpoolBusyError, ListenError) as exc:
+        with translated():
+            app()
+    except (VocabularyError, ScheduleError, SpoolBusyError, ListenError, DatabaseError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
     except PermissionError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise SystemExit(2) from None
-    except OperationalError as exc:
-        err_console.print(
-            f"[bold red]error:[/] cannot use the database: {exc.orig}", highlight=False
-        )
         raise SystemExit(2) from None

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from vp_log.config import Settings, SettingsError, load_settings
 from vp_log.db import Database
+from vp_log.db.errors import DatabaseError
 from vp_log.text import configure_logging
 
 # The listener's storescp-style flags (``listen``, ``config show``): they beat everything.
@@ -50,6 +51,7 @@ class AppState:
         self.flags: dict[str, Any] = {}
         self._settings: Settings | None = None
         self._database: Database | None = None
+        self._reader: Database | None = None
 
     def use_flags(self, config_file: Path | None = None, **flags: Any) -> None:
         """Command-line settings of a subcommand (``listen --port``); they beat everything."""
@@ -74,9 +76,23 @@ class AppState:
             self._database = Database(self.settings.db_url)
         return self._database
 
+    @property
+    def reader(self) -> Database:
+        """The database for commands that only read: never created, upgraded or written."""
+        if self._reader is None:
+            reader = Database(self.settings.db_url, upgrade=False)
+            try:
+                reader.check_schema()
+            except DatabaseError as exc:
+                reader.dispose()
+                fail(str(exc))
+            self._reader = reader
+        return self._reader
+
     def close(self) -> None:
-        if self._database is not None:
-            self._database.dispose()
+        for database in (self._database, self._reader):
+            if database is not None:
+                database.dispose()
 
 
 def state(ctx: typer.Context) -> AppState:

@@ -48,7 +48,7 @@ def list_(
 ) -> None:
     """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
     since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
-    with state(ctx).database.session() as session:
+    with state(ctx).reader.session() as session:
         rows = repo.list_procedures(
             session=session,
             since=since_iso,
@@ -101,7 +101,7 @@ def show(
 ) -> None:
     """Show one procedure record with the source of each value."""
     st = state(ctx)
-    with st.database.session() as session:
+    with st.reader.session() as session:
         rows = repo.find_procedures(session=session, key=key)
         records = [_public(ctx, r) for r in rows]
     if not records:
@@ -113,7 +113,7 @@ def show(
     schedule = load_schedule(st.settings.followup_schedule_path)
     levels = dose_cli.alert_levels(st.settings)
     public = record.to_json()
-    with st.database.session() as session:
+    with st.reader.session() as session:
         outcomes = outcome_timeline(session, record.id, schedule=schedule)
         alerts = dose_cli.record_alerts(session, levels, record.id, public)
     if as_json:

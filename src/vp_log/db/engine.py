@@ -10,8 +10,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from vp_log.db.errors import SchemaError, translated
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +65,31 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def head_revision() -> str | None:
+    """The newest schema revision this vp_log knows."""
+    head: str | None = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return head
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a plain ``sqlite:///PATH`` URL names, when it does not exist."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:"):  # a URI filename (mode=ro...): SQLite reads it itself
+        name = name.removeprefix("file:")
+    path = Path(name)
+    return None if path.exists() else path
+
+
 class Database:
-    """The engine and session factory for one database URL."""
+    """The engine and session factory for one database URL.
+
+    ``upgrade`` creates or upgrades the schema first (commands that write). A reader
+    (``upgrade=False``) writes nothing; :meth:`check_schema` says in one line when there is
+    no database yet or an older schema.
+    """
 
     def __init__(self, url: str, *, upgrade: bool = True) -> None:
         self.url = url
@@ -71,6 +97,27 @@ class Database:
             upgrade_database(url)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaError` unless the database has this vp_log's newest schema."""
+        missing = _missing_sqlite_file(self.url)
+        if missing is not None:
+            msg = (
+                f"no vp_log database at {missing} yet: `vp-log db upgrade` creates it "
+                "(`vp-log listen` and `vp-log import` do too)"
+            )
+            raise SchemaError(msg)
+        from alembic.runtime.migration import MigrationContext
+
+        with translated(), self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        head = head_revision()
+        if current != head:
+            msg = (
+                f"the database has schema {current or '(none)'}, this vp_log needs {head}: "
+                "run `vp-log db upgrade`"
+            )
+            raise SchemaError(msg)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

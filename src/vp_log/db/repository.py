@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from vp_log.db.errors import UnreadableRecordError
 from vp_log.db.tables import Instance, ObservationRow, Procedure
 from vp_log.models import Kind, Observation, Provenance
-from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord
+from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord, Status
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def studies_due_for_completion(
     return list(
         session.scalars(
             select(Procedure.study_instance_uid).where(
-                Procedure.status == "receiving", Procedure.last_received_at <= cutoff
+                Procedure.status == Status.RECEIVING.value, Procedure.last_received_at <= cutoff
             )
         )
     )
