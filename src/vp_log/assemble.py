@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from vp_log.dicom import IMAGE_MODALITIES
 from vp_log.dose import summarise_dose
 from vp_log.models import Kind, Observation
 from vp_log.record import Conflict, Device, HeaderSummary, ProcedureRecord
@@ -57,7 +58,7 @@ _SINGLE_VALUED: tuple[tuple[str, Kind], ...] = (
     ("study_description", Kind.STUDY_DESCRIPTION),
     ("institution", Kind.INSTITUTION),
 )
-_IMAGE_MODALITIES = ("XA", "RF", "DX", "CR", "OT")
+_IMAGE_MODALITIES = IMAGE_MODALITIES
 
 # Observation flags that say the file itself was odd; the record carries them (once each)
 # so that a reader of the record sees what had to be read leniently or could not be read.

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydicom.uid import UID
 
-from vp_log import listener
+from vp_log import dicom, listener
 from vp_log.config import Settings, environment_name
 
 # What each status the C-STORE handler can answer means to the sender (PS3.4 B.2.3, PS3.7 C).
@@ -103,8 +103,8 @@ def render_conformance(settings: Settings | None = None) -> str:
     port = _value(settings, "port")
     ae = listener.make_ae(settings or Settings.model_construct())
     contexts = sorted(ae.supported_contexts, key=lambda c: str(c.abstract_syntax))
-    verification = [c for c in contexts if c.abstract_syntax == listener.VERIFICATION_SOP_CLASS]
-    storage = [c for c in contexts if c.abstract_syntax != listener.VERIFICATION_SOP_CLASS]
+    verification = [c for c in contexts if c.abstract_syntax == dicom.VERIFICATION_SOP_CLASS]
+    storage = [c for c in contexts if c.abstract_syntax != dicom.VERIFICATION_SOP_CLASS]
     syntaxes = sorted({str(ts) for c in storage for ts in c.transfer_syntax}, key=_uid_key)
     uniform = all(sorted(map(str, c.transfer_syntax), key=_uid_key) == syntaxes for c in storage)
     max_pdu = _value(settings, "max_pdu_size")
@@ -133,9 +133,7 @@ def render_conformance(settings: Settings | None = None) -> str:
             [["Verification", "No", "Yes"]]
             + [
                 [
-                    listener.STORAGE_SOP_CLASSES.get(
-                        str(c.abstract_syntax), str(c.abstract_syntax)
-                    ),
+                    dicom.STORAGE_SOP_CLASSES.get(str(c.abstract_syntax), str(c.abstract_syntax)),
                     "No",
                     "Yes",
                 ]
@@ -195,10 +193,10 @@ def render_conformance(settings: Settings | None = None) -> str:
     out.extend(
         _table(
             ["SOP Class Name", "SOP Class UID", "SCU", "SCP"],
-            [["Verification", listener.VERIFICATION_SOP_CLASS, "No", "Yes"]]
+            [["Verification", dicom.VERIFICATION_SOP_CLASS, "No", "Yes"]]
             + [
                 [
-                    listener.STORAGE_SOP_CLASSES.get(str(c.abstract_syntax), ""),
+                    dicom.STORAGE_SOP_CLASSES.get(str(c.abstract_syntax), ""),
                     str(c.abstract_syntax),
                     "No",
                     "Yes",
@@ -279,7 +277,7 @@ def render_conformance(settings: Settings | None = None) -> str:
         out.extend(_table(["Transfer Syntax Name", "UID"], [[UID(ts).name, ts] for ts in syntaxes]))
     else:
         for c in storage:
-            add(f"{listener.STORAGE_SOP_CLASSES.get(str(c.abstract_syntax), '')}:")
+            add(f"{dicom.STORAGE_SOP_CLASSES.get(str(c.abstract_syntax), '')}:")
             add("")
             add(
                 *_table(

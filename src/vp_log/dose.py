@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vp_log.dicom import NOT_IMAGE_MODALITIES
 from vp_log.events import list_events, report_findings, subtotals, subtotals_per_plane
 from vp_log.models import (
     DoseDevice,
@@ -86,7 +87,7 @@ _ALWAYS_CONTRIBUTES = (
     ("ka_r_mgy", Kind.KAR_TOTAL_MGY.value),
 )
 
-_NOT_IMAGES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG"})
+_NOT_IMAGES = NOT_IMAGE_MODALITIES
 
 
 def gy_m2_to_gy_cm2(value: float | None) -> float | None:
@@ -169,6 +170,40 @@ def _combine_totals(
     return totals, flags
 
 
+def _take_off_event(
+    event: EventRecord, extra: int, totals: dict[TotalKey, float | None], flags: set[str]
+) -> None:
+    """Take ``extra`` copies of one event's own values off the totals it adds to."""
+    for value_name, total_field in _event_contributions(event):
+        key = (total_field, event.plane)
+        current = totals.get(key)
+        if current is None:
+            continue
+        value = _event_value(event, value_name)
+        if value is None:
+            totals[key] = None
+            flags.add(f"overlap-unresolved:{total_field}:{event.plane}")
+        else:
+            totals[key] = current - extra * value
+    if event.category not in _EVENT_CONTRIBUTIONS:
+        # Unknown type: the fluoro/acquisition split and the times cannot be corrected.
+        for total_field in _SPLIT_FIELDS:
+            key = (total_field, event.plane)
+            if totals.get(key) is not None:
+                totals[key] = None
+                flags.add(f"overlap-unresolved:{total_field}:{event.plane}")
+
+
+def _unknown_where_negative(totals: dict[TotalKey, float | None], flags: set[str]) -> None:
+    """More taken off than the reports said: they disagree, so the value is unknown."""
+    for key, value in totals.items():
+        if value is not None and value < 0:
+            tolerance = 1e-9 * max(1.0, abs(value))
+            totals[key] = 0.0 if value > -tolerance else None
+            if totals[key] is None:
+                flags.add(f"overlap-inconsistent:{key[0]}:{key[1]}")
+
+
 def _take_off_duplicates(
     kept: Sequence[ReportRecord], totals: dict[TotalKey, float | None]
 ) -> list[str]:
@@ -180,34 +215,9 @@ def _take_off_duplicates(
             first.setdefault(event.uid, event)
     flags: set[str] = set()
     for uid, count in sorted(counts.items()):
-        if count < 2:
-            continue
-        event = first[uid]
-        for value_name, total_field in _event_contributions(event):
-            key = (total_field, event.plane)
-            current = totals.get(key)
-            if current is None:
-                continue
-            value = _event_value(event, value_name)
-            if value is None:
-                totals[key] = None
-                flags.add(f"overlap-unresolved:{total_field}:{event.plane}")
-            else:
-                totals[key] = current - (count - 1) * value
-        if event.category not in _EVENT_CONTRIBUTIONS:
-            # Unknown type: the fluoro/acquisition split and the times cannot be corrected.
-            for total_field in _SPLIT_FIELDS:
-                key = (total_field, event.plane)
-                if totals.get(key) is not None:
-                    totals[key] = None
-                    flags.add(f"overlap-unresolved:{total_field}:{event.plane}")
-    for key, value in totals.items():
-        if value is not None and value < 0:
-            # More taken off than the reports said: they disagree, so the value is unknown.
-            tolerance = 1e-9 * max(1.0, abs(value))
-            totals[key] = 0.0 if value > -tolerance else None
-            if totals[key] is None:
-                flags.add(f"overlap-inconsistent:{key[0]}:{key[1]}")
+        if count >= 2:
+            _take_off_event(first[uid], count - 1, totals, flags)
+    _unknown_where_negative(totals, flags)
     return sorted(flags)
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
 from pynetdicom.dimse_primitives import C_STORE
 
 from vp_log.config import Settings, redact_url
+from vp_log.dicom import ALL_TRANSFER_SYNTAXES, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS
 from vp_log.pipeline import Pipeline
 from vp_log.spool import DiskReserveError, IncomingFile, Spool
 from vp_log.status import RECENT_ASSOCIATIONS, AssociationRecord, utc_now_text, write_status
@@ -41,29 +41,6 @@ logger = logging.getLogger(__name__)
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_PROCESSING_FAILURE = 0x0110
-
-VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
-
-# The fluoroscopy family (DESIGN.md): what PACS forwards from a vertebroplasty suite.
-STORAGE_SOP_CLASSES: dict[str, str] = {
-    "1.2.840.10008.5.1.4.1.1.12.1": "X-Ray Angiographic Image",
-    "1.2.840.10008.5.1.4.1.1.12.1.1": "Enhanced XA Image",
-    "1.2.840.10008.5.1.4.1.1.12.2": "X-Ray Radiofluoroscopic Image",
-    "1.2.840.10008.5.1.4.1.1.12.2.1": "Enhanced XRF Image",
-    "1.2.840.10008.5.1.4.1.1.88.67": "X-Ray Radiation Dose SR",
-    "1.2.840.10008.5.1.4.1.1.88.11": "Basic Text SR",
-    "1.2.840.10008.5.1.4.1.1.88.22": "Enhanced SR",
-    "1.2.840.10008.5.1.4.1.1.88.33": "Comprehensive SR",
-    "1.2.840.10008.5.1.4.1.1.88.34": "Comprehensive 3D SR",
-    "1.2.840.10008.5.1.4.1.1.88.35": "Extensible SR",
-    "1.2.840.10008.5.1.4.1.1.88.59": "Key Object Selection Document",
-    "1.2.840.10008.5.1.4.1.1.11.1": "Grayscale Softcopy Presentation State",
-    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image",
-    "1.2.840.10008.5.1.4.1.1.7.1": "Multi-frame Single Bit Secondary Capture Image",
-    "1.2.840.10008.5.1.4.1.1.7.2": "Multi-frame Grayscale Byte Secondary Capture Image",
-    "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word Secondary Capture Image",
-    "1.2.840.10008.5.1.4.1.1.7.4": "Multi-frame True Color Secondary Capture Image",
-}
 
 WORKER_STOP_TIMEOUT_S = 300.0
 """How long a stopping listener lets the worker finish what is in the spool."""
@@ -154,7 +131,7 @@ def make_ae(settings: Settings) -> GuardedAE:
     ae.require_called_aet = not settings.accept_any_called_aet
     ae.add_supported_context(VERIFICATION_SOP_CLASS)
     for uid in STORAGE_SOP_CLASSES:
-        ae.add_supported_context(uid, list(AllTransferSyntaxes))
+        ae.add_supported_context(uid, list(ALL_TRANSFER_SYNTAXES))
     return ae
 
 

@@ -13,6 +13,7 @@ import math
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from vp_log.dicom import NOT_IMAGE_MODALITIES
 from vp_log.extract.rdsr import normalise_dap
 from vp_log.models import Kind, Observation, Provenance
 
@@ -23,7 +24,7 @@ __all__ = ["extract_image_dose"]
 # The unit PS3.3 C.8.7.8 / C.8.19.x fixes for ImageAndFluoroscopyAreaDoseProduct.
 IMAGE_DAP_UNIT = "dGy.cm2"
 
-_NOT_IMAGES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG"})
+_NOT_IMAGES = NOT_IMAGE_MODALITIES
 
 
 def _is_derived(ds: Dataset) -> bool:

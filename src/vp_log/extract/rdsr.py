@@ -21,20 +21,19 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 
 from pydicom.dataset import Dataset
 
-from vp_log.extract.header import parse_timezone_offset
+from vp_log import dicom
+from vp_log.dicom import Code, parse_dicom_datetime, parse_timezone_offset, same_code
 from vp_log.extract.sr import (
-    Code,
     ContentItem,
     code_meaning,
     concept_code_value,
     concept_name,
     find_content_items,
     numeric_value,
-    same_code,
 )
 from vp_log.extract.technique import read_event_technique, report_patient, siemens_comment_values
 from vp_log.models import IrradiationEvent, Kind, Observation, Provenance, payload_value
@@ -55,44 +54,44 @@ __all__ = [
     "time_unit_factor",
 ]
 
-RDSR_SOP_CLASS_UID = "1.2.840.10008.5.1.4.1.1.88.67"
+RDSR_SOP_CLASS_UID = dicom.RDSR_SOP_CLASS
 
 # --- concept codes (DCMR, PS3.16) ---------------------------------------------------------
-DOC_XRAY_DOSE_REPORT: Code = ("113701", "DCM")
-ACCUMULATED_DATA: Code = ("113702", "DCM")
-IRRADIATION_EVENT: Code = ("113706", "DCM")
-ACQUISITION_PLANE: Code = ("113764", "DCM")
-PROCEDURE_REPORTED: Code = ("121058", "DCM")
-SCOPE_OF_ACCUMULATION: Code = ("113705", "DCM")
+DOC_XRAY_DOSE_REPORT: Code = dicom.DOC_XRAY_DOSE_REPORT
+ACCUMULATED_DATA: Code = dicom.ACCUMULATED_DATA
+IRRADIATION_EVENT: Code = dicom.IRRADIATION_EVENT
+ACQUISITION_PLANE: Code = dicom.ACQUISITION_PLANE
+PROCEDURE_REPORTED: Code = dicom.PROCEDURE_REPORTED
+SCOPE_OF_ACCUMULATION: Code = dicom.SCOPE_OF_ACCUMULATION
 
-TOTAL_FLUORO_TIME: Code = ("113730", "DCM")
-TOTAL_ACQUISITION_TIME: Code = ("113855", "DCM")
+TOTAL_FLUORO_TIME: Code = dicom.TOTAL_FLUORO_TIME
+TOTAL_ACQUISITION_TIME: Code = dicom.TOTAL_ACQUISITION_TIME
 TOTAL_RADIOGRAPHIC_FRAMES: Code = ("113731", "DCM")
-DAP_TOTAL: Code = ("113722", "DCM")
-DAP_FLUORO: Code = ("113726", "DCM")
-DAP_ACQUISITION: Code = ("113727", "DCM")
-DOSE_RP_TOTAL: Code = ("113725", "DCM")
-DOSE_RP_FLUORO: Code = ("113728", "DCM")
-DOSE_RP_ACQUISITION: Code = ("113729", "DCM")
+DAP_TOTAL: Code = dicom.DAP_TOTAL
+DAP_FLUORO: Code = dicom.DAP_FLUORO
+DAP_ACQUISITION: Code = dicom.DAP_ACQUISITION
+DOSE_RP_TOTAL: Code = dicom.DOSE_RP_TOTAL
+DOSE_RP_FLUORO: Code = dicom.DOSE_RP_FLUORO
+DOSE_RP_ACQUISITION: Code = dicom.DOSE_RP_ACQUISITION
 
-DATETIME_STARTED: Code = ("111526", "DCM")
-EVENT_TYPE: Code = ("113721", "DCM")
-ACQUISITION_PROTOCOL: Code = ("125203", "DCM")
-EVENT_UID: Code = ("113769", "DCM")
-EVENT_DAP: Code = ("122130", "DCM")
-EVENT_DOSE_RP: Code = ("113738", "DCM")
-IRRADIATION_DURATION: Code = ("113742", "DCM")
+DATETIME_STARTED: Code = dicom.DATETIME_STARTED
+EVENT_TYPE: Code = dicom.EVENT_TYPE
+ACQUISITION_PROTOCOL: Code = dicom.ACQUISITION_PROTOCOL
+EVENT_UID: Code = dicom.EVENT_UID
+EVENT_DAP: Code = dicom.EVENT_DAP
+EVENT_DOSE_RP: Code = dicom.EVENT_DOSE_RP
+IRRADIATION_DURATION: Code = dicom.IRRADIATION_DURATION
 
-OBSERVER_UID: Code = ("121012", "DCM")
-OBSERVER_NAME: Code = ("121013", "DCM")
-OBSERVER_MANUFACTURER: Code = ("121014", "DCM")
-OBSERVER_MODEL: Code = ("121015", "DCM")
-OBSERVER_SERIAL: Code = ("121016", "DCM")
-DEVICE_ROLE: Code = ("113876", "DCM")
-DEVICE_NAME: Code = ("113877", "DCM")
-DEVICE_MANUFACTURER: Code = ("113878", "DCM")
-DEVICE_MODEL: Code = ("113879", "DCM")
-DEVICE_SERIAL: Code = ("113880", "DCM")
+OBSERVER_UID: Code = dicom.OBSERVER_UID
+OBSERVER_NAME: Code = dicom.OBSERVER_NAME
+OBSERVER_MANUFACTURER: Code = dicom.OBSERVER_MANUFACTURER
+OBSERVER_MODEL: Code = dicom.OBSERVER_MODEL
+OBSERVER_SERIAL: Code = dicom.OBSERVER_SERIAL
+DEVICE_ROLE: Code = dicom.DEVICE_ROLE
+DEVICE_NAME: Code = dicom.DEVICE_NAME
+DEVICE_MANUFACTURER: Code = dicom.DEVICE_MANUFACTURER
+DEVICE_MODEL: Code = dicom.DEVICE_MODEL
+DEVICE_SERIAL: Code = dicom.DEVICE_SERIAL
 
 PLANE_CODES: dict[Code, str] = {
     ("113620", "DCM"): "A",
@@ -180,42 +179,6 @@ _NORMALISERS = {"dap": normalise_dap, "ka_r": normalise_ka_r, "time": normalise_
 
 
 # --- date-times ------------------------------------------------------------------------------
-
-_DT = re.compile(
-    r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
-    r"(?:\.(?P<f>\d{1,6}))?(?P<tz>[+-]\d{4})?$"
-)
-
-
-def parse_dicom_datetime(
-    text: str | None, default_tz: timezone | None = None
-) -> tuple[datetime | None, tuple[str, ...]]:
-    """A DICOM DT value; its own offset wins, else ``default_tz``; naive when neither."""
-    if not text or not str(text).strip():
-        return None, ()
-    raw = str(text).strip()
-    match = _DT.match(raw)
-    if not match:
-        return None, (f"invalid-datetime:{raw}",)
-    parts = match.groupdict()
-    tz = default_tz
-    if parts["tz"]:
-        tz, _ = parse_timezone_offset(parts["tz"])
-    try:
-        value = datetime(
-            int(parts["y"]),
-            int(parts["mo"] or 1),
-            int(parts["d"] or 1),
-            int(parts["h"] or 0),
-            int(parts["mi"] or 0),
-            int(parts["s"] or 0),
-            int((parts["f"] or "0").ljust(6, "0")),
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None, (f"invalid-datetime:{raw}",)
-    return value, ()
-
 
 # --- reading helpers -------------------------------------------------------------------------
 

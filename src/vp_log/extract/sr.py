@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from vp_log.dicom import Code, fold_code, same_code
 from vp_log.levels import find_levels, level_from_code
 from vp_log.models import Kind, Observation, Provenance
 from vp_log.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-Code = tuple[str, str]
 """A concept as (CodeValue, CodingSchemeDesignator), e.g. ``("113730", "DCM")``."""
 
 
@@ -120,18 +120,7 @@ def find_content_items(
     return found
 
 
-_SCHEME_ALIASES = {"SRT": "SCT", "SNM3": "SCT", "99SDM": "SCT"}
-
-
-def _normalise(code: Code) -> Code:
-    value, scheme = code
-    scheme = scheme.upper()
-    return (value, _SCHEME_ALIASES.get(scheme, scheme))
-
-
-def same_code(a: Code | None, b: Code) -> bool:
-    """True when two codes name the same concept (scheme aliases folded)."""
-    return a is not None and _normalise(a) == _normalise(b)
+_normalise = fold_code
 
 
 def numeric_value(item: Dataset) -> tuple[float | None, Code | None, str]:

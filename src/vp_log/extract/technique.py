@@ -26,13 +26,12 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code as PydicomCode
 
+from vp_log.dicom import Code, same_code
 from vp_log.extract.sr import (
-    Code,
     code_meaning,
     concept_code_value,
     concept_name,
     numeric_value,
-    same_code,
 )
 from vp_log.technique import (
     Coded,
