@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -143,7 +144,7 @@ class ListenerProcess:
     ae_title: str = "VPLOG"
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
-    preexec: object = None
+    preexec: Callable[[], object] | None = None
 
     def start(self, *, wait: bool = True) -> ListenerProcess:
         self.env["VP_LOG_PORT"] = str(self.port)
@@ -155,7 +156,7 @@ class ListenerProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=self.preexec,  # type: ignore[arg-type]
+            preexec_fn=self.preexec,
         )
         if wait:
             self.wait_ready()
@@ -170,6 +171,18 @@ class ListenerProcess:
                 return
             time.sleep(0.1)
         pytest.fail(f"listener did not answer C-ECHO within {timeout} s:\n{self.log()}")
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            pytest.fail("the listener was not started")
+        return self.proc.pid
+
+    def wait_exit(self, timeout: float) -> int:
+        """The exit code of a listener that is expected to stop by itself."""
+        if self.proc is None:
+            pytest.fail("the listener was not started")
+        return self.proc.wait(timeout=timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
@@ -191,8 +204,21 @@ class ListenerProcess:
             self.proc.wait(timeout=10)
 
 
+class ListenerFactory(Protocol):
+    """``listener_factory(database_url, start=..., data_dir=..., VP_LOG_X="...")``."""
+
+    def __call__(
+        self,
+        database_url: str | None = None,
+        *,
+        start: bool = True,
+        data_dir: Path | None = None,
+        **env: str,
+    ) -> ListenerProcess: ...
+
+
 @pytest.fixture
-def listener_factory(tmp_path: Path) -> Iterator[object]:
+def listener_factory(tmp_path: Path) -> Iterator[ListenerFactory]:
     started: list[ListenerProcess] = []
 
     def make(
@@ -289,10 +315,10 @@ def acknowledged(output: str) -> tuple[list[str], list[str]]:
     return ok, other
 
 
-def wait_for(predicate: object, timeout: float = 60, interval: float = 0.25) -> bool:
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(interval)
     return False

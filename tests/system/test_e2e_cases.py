@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import SAMPLES, base_env, run_cli, storescu, wait_for
+from conftest import SAMPLES, ListenerFactory, base_env, run_cli, storescu, wait_for
 from vp_log.samples import CaseManifest, write_all_cases
 
 
-def records(env: dict[str, str], *extra: str) -> list[dict[str, object]]:
+def records(env: dict[str, str], *extra: str) -> list[dict[str, Any]]:
     out = run_cli("procedures", "list", "--json", *extra, env=env)
-    data: list[dict[str, object]] = json.loads(out.stdout)
+    data: list[dict[str, Any]] = json.loads(out.stdout)
     return data
 
 
-def test_generated_cases_over_dicom(listener_factory: object, tmp_path: Path) -> None:
+def test_generated_cases_over_dicom(listener_factory: ListenerFactory, tmp_path: Path) -> None:
     manifests: list[CaseManifest] = write_all_cases(tmp_path / "cases", seed=11, size="small")
-    lst = listener_factory()  # type: ignore[operator]
+    lst = listener_factory()
     for manifest in manifests:  # one association per study, as a PACS forwards them
         sent = storescu(lst.port, manifest.paths())
         assert sent.returncode == 0, sent.stderr
@@ -38,8 +39,7 @@ def test_generated_cases_over_dicom(listener_factory: object, tmp_path: Path) ->
         assert record["instance_count"] == manifest.instance_count
         assert record["accession_number"] == manifest.accession_number
         got = [
-            (lv["level"], lv["cement_ml"], lv["approach"], lv["side"])  # type: ignore[index]
-            for lv in record["levels"]  # type: ignore[attr-defined]
+            (lv["level"], lv["cement_ml"], lv["approach"], lv["side"]) for lv in record["levels"]
         ]
         want = [(lv.level, lv.cement_ml, lv.approach, lv.side) for lv in manifest.levels]
         assert got == want, manifest.case
@@ -48,7 +48,7 @@ def test_generated_cases_over_dicom(listener_factory: object, tmp_path: Path) ->
             assert record[field] == pytest.approx(getattr(manifest, field)), (manifest.case, field)
         assert datetime.fromisoformat(str(record["start"])) == manifest.start
         assert datetime.fromisoformat(str(record["end"])) == manifest.end
-        for level in record["levels"]:  # type: ignore[attr-defined]
+        for level in record["levels"]:
             assert level["sources"], "every level names where it came from"
 
     # The non-augmentation study is kept, but listed only with --all.
@@ -90,5 +90,8 @@ def test_import_twice_and_reextract_give_the_same_records(tmp_path: Path) -> Non
     once = records(env, "--all")
     run_cli("reextract", env=env)
     assert records(env, "--all") == once
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "updated_at"} for r in rs]  # noqa: E731
+
+    def strip(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "updated_at"} for r in rs]
+
     assert strip(once) == strip(first)

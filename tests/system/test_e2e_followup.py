@@ -11,20 +11,20 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import run_cli, storescu, wait_for
+from conftest import ListenerFactory, run_cli, storescu, wait_for
 from vp_log.samples import write_case
 
 
 def test_baseline_and_three_follow_ups_for_a_case_received_over_dicom(
-    listener_factory: object, tmp_path: Path
+    listener_factory: ListenerFactory, tmp_path: Path
 ) -> None:
     manifest = write_case("vp-two-level", tmp_path / "case", seed=21)
-    lst = listener_factory()  # type: ignore[operator]
+    lst = listener_factory()
     assert storescu(lst.port, manifest.paths()).returncode == 0
     env = lst.env
 
-    def listed() -> list[dict[str, object]]:
-        data: list[dict[str, object]] = json.loads(
+    def listed() -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = json.loads(
             run_cli("procedures", "list", "--json", env=env).stdout
         )
         return data

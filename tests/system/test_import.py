@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from pydicom.fileset import FileSet
 
-from conftest import base_env, run_cli, storescu, wait_for
+from conftest import ListenerFactory, base_env, run_cli, storescu, wait_for
 from vp_log.samples import write_case, write_xa_instances
 
 
@@ -41,18 +42,18 @@ def test_import_dicomdir_and_rejects(tmp_path: Path) -> None:
 
 
 def test_two_listeners_share_one_postgresql_store(
-    listener_factory: object, pg_url: str, tmp_path: Path
+    listener_factory: ListenerFactory, pg_url: str, tmp_path: Path
 ) -> None:
     manifest = write_case("vp-two-level", tmp_path / "case", seed=3)
-    first = listener_factory(pg_url)  # type: ignore[operator]
-    second = listener_factory(pg_url)  # type: ignore[operator]
+    first = listener_factory(pg_url)
+    second = listener_factory(pg_url)
     paths = manifest.paths()
     # Both receive the whole study (as two PACS routes might): stored once, one record.
     assert storescu(first.port, paths).returncode == 0
     assert storescu(second.port, paths[::-1]).returncode == 0
 
-    def records() -> list[dict[str, object]]:
-        data: list[dict[str, object]] = json.loads(
+    def records() -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = json.loads(
             run_cli("procedures", "list", "--all", "--json", env=first.env).stdout
         )
         return data

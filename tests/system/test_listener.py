@@ -7,12 +7,15 @@ import signal
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
 from conftest import (
+    ListenerFactory,
+    ListenerProcess,
     acknowledged,
     echoscu,
     run_cli,
@@ -24,32 +27,32 @@ from conftest import (
 pytestmark = pytest.mark.usefixtures("samples")
 
 
-def records(lst: object, *extra: str) -> list[dict[str, object]]:
-    out = run_cli("procedures", "list", "--all", "--json", *extra, env=lst.env)  # type: ignore[attr-defined]
-    data: list[dict[str, object]] = json.loads(out.stdout)
+def records(lst: ListenerProcess, *extra: str) -> list[dict[str, Any]]:
+    out = run_cli("procedures", "list", "--all", "--json", *extra, env=lst.env)
+    data: list[dict[str, Any]] = json.loads(out.stdout)
     return data
 
 
-def instance_total(lst: object) -> int:
-    return sum(int(r["instance_count"]) for r in records(lst))  # type: ignore[arg-type]
+def instance_total(lst: ListenerProcess) -> int:
+    return sum(int(r["instance_count"]) for r in records(lst))
 
 
 def spool_empty(data_dir: Path) -> bool:
     return not any((data_dir / "spool").glob("*.dcm"))
 
 
-def test_echo(listener_factory: object) -> None:
-    lst = listener_factory()  # type: ignore[operator]
+def test_echo(listener_factory: ListenerFactory) -> None:
+    lst = listener_factory()
     assert echoscu(lst.port).returncode == 0
     assert lst.stop() == 0
     assert "association from ECHOSCU" in lst.log()
 
 
 def test_all_samples_one_association_then_resend(
-    listener_factory: object, database_url: str
+    listener_factory: ListenerFactory, database_url: str
 ) -> None:
     files = sample_files()
-    lst = listener_factory(database_url)  # type: ignore[operator]
+    lst = listener_factory(database_url)
     sent = storescu(lst.port, files)
     ok, failed = acknowledged(sent.stdout + sent.stderr)
     assert sent.returncode == 0, sent.stderr
@@ -79,9 +82,9 @@ def test_all_samples_one_association_then_resend(
     assert lst.stop() == 0
 
 
-def test_samples_in_several_associations(listener_factory: object) -> None:
+def test_samples_in_several_associations(listener_factory: ListenerFactory) -> None:
     files = sample_files()
-    lst = listener_factory()  # type: ignore[operator]
+    lst = listener_factory()
     for start in range(0, len(files), 5):
         assert storescu(lst.port, files[start : start + 5]).returncode == 0
     assert wait_for(lambda: instance_total(lst) == len(files))
@@ -93,8 +96,8 @@ def test_samples_in_several_associations(listener_factory: object) -> None:
     assert log.count("released: 5 stored, 0 failed") == len(files) // 5
 
 
-def test_calling_ae_allow_list(listener_factory: object) -> None:
-    lst = listener_factory(VP_LOG_ALLOWED_CALLING_AETS="PACS1,PACS2")  # type: ignore[operator]
+def test_calling_ae_allow_list(listener_factory: ListenerFactory) -> None:
+    lst = listener_factory(VP_LOG_ALLOWED_CALLING_AETS="PACS1,PACS2")
     lst.ae_title = "VPLOG"
     assert echoscu(lst.port, calling="PACS2").returncode == 0
     refused = echoscu(lst.port, calling="INTRUDER")
@@ -106,20 +109,22 @@ def test_calling_ae_allow_list(listener_factory: object) -> None:
     assert records(lst) == []
 
 
-def test_uid_with_path_characters_stays_inside(listener_factory: object, tmp_path: Path) -> None:
+def test_uid_with_path_characters_stays_inside(
+    listener_factory: ListenerFactory, tmp_path: Path
+) -> None:
     src = sample_files()[0]
     ds = pydicom.dcmread(src)
-    evil = "../../../../tmp/vp_log_escape"
+    evil = pydicom.uid.UID("../../../../tmp/vp_log_escape")
     ds.SOPInstanceUID = evil
     ds.file_meta.MediaStorageSOPInstanceUID = evil
-    ds.StudyInstanceUID = "../../evil-study"
+    ds.StudyInstanceUID = pydicom.uid.UID("../../evil-study")
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     path = tmp_path / "evil.dcm"
     ds.save_as(path, enforce_file_format=True)
     escape = Path("/tmp/vp_log_escape")
     escape.unlink(missing_ok=True)
 
-    lst = listener_factory()  # type: ignore[operator]
+    lst = listener_factory()
     sent = storescu(lst.port, [path])
     assert sent.returncode == 0, sent.stderr
     assert wait_for(lambda: len(records(lst)) == 1)
@@ -133,9 +138,11 @@ def test_uid_with_path_characters_stays_inside(listener_factory: object, tmp_pat
     assert records(lst)[0]["study_instance_uid"] == "../../evil-study"
 
 
-def test_sigterm_finishes_cleanly_and_restart_keeps_everything(listener_factory: object) -> None:
+def test_sigterm_finishes_cleanly_and_restart_keeps_everything(
+    listener_factory: ListenerFactory,
+) -> None:
     files = sample_files()
-    lst = listener_factory()  # type: ignore[operator]
+    lst = listener_factory()
     assert storescu(lst.port, files).returncode == 0
     assert lst.stop(signal.SIGTERM) == 0
     assert "listener stopped" in lst.log()
@@ -144,8 +151,10 @@ def test_sigterm_finishes_cleanly_and_restart_keeps_everything(listener_factory:
     assert instance_total(lst) == len(files)
 
 
-def test_leftover_spool_is_drained_and_garbage_quarantined(listener_factory: object) -> None:
-    lst = listener_factory(start=False)  # type: ignore[operator]
+def test_leftover_spool_is_drained_and_garbage_quarantined(
+    listener_factory: ListenerFactory,
+) -> None:
+    lst = listener_factory(start=False)
     spool = lst.data_dir / "spool"
     spool.mkdir(parents=True)
     good = sample_files()[0]
@@ -164,14 +173,14 @@ def test_leftover_spool_is_drained_and_garbage_quarantined(listener_factory: obj
 
 
 def test_status_receiving_then_complete_and_late_instance_reopens(
-    listener_factory: object,
+    listener_factory: ListenerFactory,
 ) -> None:
     """The listener's worker completes a study after the quiet period; a late one reopens it.
 
     The database is read directly: `procedures list` would complete quiet studies itself.
     """
     files = [f for f in sample_files() if f.parent.name == "clearcanvas"]
-    lst = listener_factory(VP_LOG_QUIET_PERIOD_S="3")  # type: ignore[operator]
+    lst = listener_factory(VP_LOG_QUIET_PERIOD_S="3")
     db = lst.data_dir / "vp_log.db"
 
     def state() -> list[tuple[str, int]]:
@@ -190,15 +199,15 @@ def test_status_receiving_then_complete_and_late_instance_reopens(
     assert [r["status"] for r in records(lst)] == ["complete"]
 
 
-def test_bad_setting_stops_startup_naming_it(listener_factory: object) -> None:
-    lst = listener_factory(start=False, VP_LOG_PORT="eleven")  # type: ignore[operator]
+def test_bad_setting_stops_startup_naming_it(listener_factory: ListenerFactory) -> None:
+    lst = listener_factory(start=False, VP_LOG_PORT="eleven")
     proc = run_cli("listen", env={**lst.env, "VP_LOG_PORT": "eleven"}, check=False)
     assert proc.returncode == 2
     assert "VP_LOG_PORT" in proc.stderr and "port" in proc.stderr
 
 
 def test_tls_listener_accepts_tls_and_refuses_plain(
-    listener_factory: object, tmp_path: Path
+    listener_factory: ListenerFactory, tmp_path: Path
 ) -> None:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     made = subprocess.run(
@@ -223,9 +232,7 @@ def test_tls_listener_accepts_tls_and_refuses_plain(
         check=False,
     )
     assert made.returncode == 0, made.stderr
-    lst = listener_factory(  # type: ignore[operator]
-        VP_LOG_TLS_CERTIFICATE=str(cert), VP_LOG_TLS_PRIVATE_KEY=str(key)
-    )
+    lst = listener_factory(VP_LOG_TLS_CERTIFICATE=str(cert), VP_LOG_TLS_PRIVATE_KEY=str(key))
     secure = subprocess.run(
         [
             "echoscu",

@@ -28,7 +28,7 @@ def obs(kind: Kind, value: object, uid: str, path: str, *flags: str) -> Observat
     return Observation(
         kind=kind,
         value=value,
-        flags=flags,  # type: ignore[arg-type]
+        flags=flags,
         provenance=Provenance(sop_instance_uid=uid, path=path, raw=str(value)),
     )
 

@@ -188,7 +188,7 @@ def obs(
 ) -> Observation:
     return Observation(
         kind=kind,
-        value=value,  # type: ignore[arg-type]
+        value=value,
         provenance=Provenance(sop_instance_uid=sop, path=path),
         plane=plane,
         event_uid=event_uid,

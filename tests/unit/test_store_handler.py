@@ -56,6 +56,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running = listener.ae.start_server(
         ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, listener.handle_store)]
     )
+    assert running is not None  # block=False returns the server
     try:
         yield Server(port, spool)
     finally:

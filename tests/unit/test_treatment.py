@@ -30,7 +30,7 @@ def obs(
 ) -> Observation:
     return Observation(
         kind=kind,
-        value=value,  # type: ignore[arg-type]
+        value=value,
         level=level,
         side=side,
         flags=flags,
