@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from vp_log.cli import dose as dose_cli
 from vp_log.cli.common import console, fail, print_json, state
 from vp_log.cli.followup_views import render_outcome_timeline
+from vp_log.clinical import (
+    Blinding,
+    ClinicalBaseline,
+    ClinicalBaselineInput,
+    Indication,
+    Oedema,
+    OnsetPrecision,
+    baseline,
+    merged_values,
+)
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
 from vp_log.followup import load_schedule, outcome_timeline
@@ -116,16 +129,154 @@ def show(
     with st.reader.session() as session:
         outcomes = outcome_timeline(session, record.id, schedule=schedule)
         alerts = dose_cli.record_alerts(session, levels, record.id, public)
+        clinical = _clinical(session, record.id, record.study_date)
     if as_json:
         dose_alerts = [a.model_dump(mode="json") for a in alerts]
-        print_json({**public, "dose_alerts": dose_alerts, "outcomes": outcomes})
+        clinical_json = clinical.model_dump(mode="json") if clinical else None
+        print_json(
+            {**public, "dose_alerts": dose_alerts, "clinical": clinical_json, "outcomes": outcomes}
+        )
         return
     render_record(record)
+    _render_clinical(clinical)
     dose_cli.render_patient(public)
     dose_cli.render_alerts(alerts, levels)
     if events:
         dose_cli.render_events(public)
     console.print(render_outcome_timeline(outcomes))
+
+
+def _clinical(session: Session, record_id: int, study_date: str | None) -> ClinicalBaseline | None:
+    versions = repo.clinical_versions(session=session, procedure_id=record_id)
+    if not versions:
+        return None
+    latest = versions[-1]
+    return baseline(
+        latest.values,
+        version=latest.version,
+        entered_by=latest.entered_by,
+        entered_at=latest.entered_at,
+        procedure_date=_date_or_none(study_date),
+    )
+
+
+def _date_or_none(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@app.command("annotate")
+def annotate(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Record id, accession number or Study Instance UID")],
+    indication: Annotated[Indication | None, typer.Option(help="Why it was treated")] = None,
+    onset: Annotated[
+        str | None, typer.Option("--onset", help="Fracture onset date (YYYY-MM-DD)")
+    ] = None,
+    onset_precision: Annotated[
+        OnsetPrecision | None, typer.Option(help="How precisely the onset date is known")
+    ] = None,
+    mri_oedema: Annotated[Oedema | None, typer.Option(help="Bone marrow oedema on MRI")] = None,
+    trial_arm: Annotated[
+        str | None, typer.Option(help="Trial arm, where a site runs a trial")
+    ] = None,
+    blinding: Annotated[Blinding | None, typer.Option(help="Blinding of the trial arm")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who enters this (default: the OS user)")
+    ] = None,
+) -> None:
+    """Enter baseline clinical data of a procedure (a new version; options left out are kept)."""
+    onset_day = _iso_date(onset, "--onset")
+    change = ClinicalBaselineInput.model_validate(
+        {
+            name: value
+            for name, value in (
+                ("indication", indication),
+                ("fracture_onset", onset_day),
+                ("onset_precision", onset_precision),
+                ("mri_oedema", mri_oedema),
+                ("trial_arm", trial_arm),
+                ("blinding", blinding),
+            )
+            if value is not None
+        }
+    )
+    if not change.model_fields_set:
+        fail(
+            "nothing to enter: give at least one of --indication, --onset, --onset-precision, "
+            "--mri-oedema, --trial-arm, --blinding"
+        )
+    st = state(ctx)
+    now = datetime.now(UTC)
+    with st.database.session() as session:
+        rows = repo.find_procedures(session=session, key=key)
+        if len(rows) != 1:
+            fail(_not_one(key, rows))
+        row = rows[0]
+        procedure_date = _date_or_none(row.study_date)
+        if change.fracture_onset and procedure_date and change.fracture_onset > procedure_date:
+            fail(f"--onset {change.fracture_onset} is after the procedure ({procedure_date})")
+        versions = repo.clinical_versions(session=session, procedure_id=row.id)
+        values = merged_values(versions[-1].values if versions else None, change)
+        version = repo.add_clinical_version(
+            session=session,
+            procedure_id=row.id,
+            values=values,
+            entered_by=by or getpass.getuser(),
+            entered_at=now,
+        )
+        shown = baseline(
+            values,
+            version=version,
+            entered_by=by or getpass.getuser(),
+            entered_at=now,
+            procedure_date=procedure_date,
+        )
+    console.print(f"Saved clinical data version {version} for record {row.id}.")
+    _render_clinical(shown)
+
+
+def _not_one(key: str, rows: Sequence[Procedure]) -> str:
+    if not rows:
+        return f"no procedure record with id, accession number or Study Instance UID {key!r}"
+    ids = ", ".join(f"{r.id} ({r.study_date}, {r.patient_id})" for r in rows)
+    return f"{key!r} matches several records: {ids}; give the record id"
+
+
+def _render_clinical(clinical: ClinicalBaseline | None) -> None:
+    if clinical is None:
+        console.print("Baseline clinical data: [dim]not entered[/] (vp-log procedures annotate)")
+        return
+    age = clinical.fracture_age
+    age_text = (
+        f"{age.days} days ({age.weeks:g} weeks)"
+        + (f" ± {age.plus_minus_days} d" if age.plus_minus_days else "")
+        if age
+        else "[dim]unknown[/]"
+    )
+    onset = _fmt(clinical.fracture_onset)
+    if clinical.fracture_onset and clinical.onset_precision:
+        onset += f" (to the {clinical.onset_precision.value})"
+    table = Table(show_header=False, title="Baseline clinical data", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for name, value in (
+        ("indication", _fmt(clinical.indication.value if clinical.indication else None)),
+        ("fracture onset", onset),
+        ("fracture age", age_text),
+        ("MRI oedema", _fmt(clinical.mri_oedema.value if clinical.mri_oedema else None)),
+        ("trial arm", _fmt(clinical.trial_arm)),
+        ("blinding", _fmt(clinical.blinding.value if clinical.blinding else None)),
+        (
+            "entered",
+            f"version {clinical.version}, {clinical.entered_by}, "
+            f"{clinical.entered_at:%Y-%m-%d %H:%M} UTC",
+        ),
+    ):
+        table.add_row(name, escape(value) if "[dim]" not in value else value)
+    console.print(table)
 
 
 def fluoro_time_text(seconds: float | None) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vp_log.db.errors import UnreadableRecordError
-from vp_log.db.tables import Instance, ObservationRow, Procedure
+from vp_log.db.tables import Instance, ObservationRow, Procedure, ProcedureClinical
 from vp_log.models import Kind, Observation, Provenance
 from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord, Status
 
@@ -294,3 +294,43 @@ def receiving_studies(*, session: Session) -> Sequence[Procedure]:
         .where(Procedure.status == "receiving")
         .order_by(Procedure.last_received_at.desc())
     ).all()
+
+
+# --- baseline clinical data (entered by staff, append-only) --------------------------------
+
+
+def clinical_versions(*, session: Session, procedure_id: int) -> Sequence[ProcedureClinical]:
+    """Every version of a procedure's clinical data, oldest first."""
+    return session.scalars(
+        select(ProcedureClinical)
+        .where(ProcedureClinical.procedure_id == procedure_id)
+        .order_by(ProcedureClinical.version)
+    ).all()
+
+
+def add_clinical_version(
+    *,
+    session: Session,
+    procedure_id: int,
+    values: dict[str, Any],
+    entered_by: str,
+    entered_at: datetime,
+) -> int:
+    """Store a new version (the previous ones stay); return its number."""
+    latest = session.scalar(
+        select(func.max(ProcedureClinical.version)).where(
+            ProcedureClinical.procedure_id == procedure_id
+        )
+    )
+    version = (latest or 0) + 1
+    session.add(
+        ProcedureClinical(
+            procedure_id=procedure_id,
+            version=version,
+            values=values,
+            entered_by=entered_by,
+            entered_at=entered_at,
+        )
+    )
+    session.flush()
+    return version

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
@@ -75,3 +75,20 @@ class Procedure(Base):
     record_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", doc="Shape of `record`; older ones are rebuilt"
     )
+
+
+class ProcedureClinical(Base):
+    """One version of a procedure's baseline clinical data (append-only: who and when kept).
+
+    Keyed on the record id, which re-extraction keeps, so entered data outlives a rebuild.
+    """
+
+    __tablename__ = "procedure_clinical"
+    __table_args__ = (UniqueConstraint("procedure_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    entered_by: Mapped[str] = mapped_column(String(128))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
