@@ -57,11 +57,10 @@ class LimitExceeded(Exception):
         if detail is None:
             # Re-raised with a longer message (pydicom's ``tag_in_exception`` does
             # ``type(exc)(message)``): keep the limit's name from that message.
-            found = re.search(r"limit (\w+) exceeded: (.*)", limit, re.DOTALL)
-            message = limit
-            limit, detail = (found.group(1), found.group(2)) if found else ("unknown", limit)
-        else:
-            message = f"limit {limit} exceeded: {detail}"
+            text = limit.split("Traceback (most recent call last)", maxsplit=1)[0]
+            found = re.search(r"limit (\w+) exceeded: ([^\n]*)", text)
+            limit, detail = (found.group(1), found.group(2)) if found else ("unknown", text)
+        message = f"limit {limit} exceeded: {detail}"
         super().__init__(" ".join(message.split()))
         self.limit = limit
         self.detail = detail
@@ -113,7 +112,8 @@ def check_dataset(ds: Dataset, limits: Limits) -> None:
                 vr, length = str(elem.VR or ""), elem.length
             else:
                 vr, length = str(elem.VR or ""), None
-            if vr == "UN" and not (tag >> 16) % 2:
+            if vr in ("", "None") or (vr == "UN" and not (tag >> 16) % 2):
+                # Implicit VR (as most PACS send): the dictionary says what the value is.
                 vr = _dictionary_vr(tag)  # a text value sent as UN is still text
             if length is not None and length != 0xFFFFFFFF:
                 if length > limits.max_element_bytes:

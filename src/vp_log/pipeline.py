@@ -212,7 +212,9 @@ def read_header(path: Path, limits: Limits | None = None) -> Dataset:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+    """The message of ``exc`` in one line, without the traceback pydicom puts in some."""
+    text = str(exc).split("Traceback (most recent call last)")[0]
+    return " ".join(text.split())[:300]
 
 
 def uid_text(value: object) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.uid import ImplicitVRLittleEndian
 
 import vp_log.extract as extract_module
 from vp_log.config import load_settings
@@ -69,6 +70,25 @@ def test_deep_sr_of_the_campaign_is_refused_naming_the_depth_limit(
     with pytest.raises(LimitExceeded, match="max_sequence_depth") as info:
         check_dataset(read_header(path), Limits())
     assert info.value.limit == "max_sequence_depth"
+
+
+def test_limits_hold_for_implicit_vr_files(bases: list[fc._Base], tmp_path: Path) -> None:
+    """Implicit VR (what a PACS usually sends) carries no VR in the file: the dictionary's."""
+    (src,) = write_xa_instances(tmp_path / "src", 1, rows=8, cols=8, seed=9)
+    ds = pydicom.dcmread(src)
+    ds.ImageComments = "T12 3 ml " * 2_000
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.save_as(tmp_path / "implicit.dcm")
+    with pytest.raises(LimitExceeded, match="max_text_bytes"):
+        check_dataset(read_header(tmp_path / "implicit.dcm"), Limits(max_text_bytes=4096))
+    sr = fc._sr_base(_rdsr(bases), random.Random(5))
+    data = fc._sr_with_content(sr, fc._ITEM + fc._nested(40) + fc._ITEM_END)
+    (tmp_path / "deep.dcm").write_bytes(data)
+    deep = pydicom.dcmread(tmp_path / "deep.dcm")
+    deep.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    deep.save_as(tmp_path / "deep-implicit.dcm")
+    with pytest.raises(LimitExceeded, match="max_sequence_depth"):
+        check_dataset(read_header(tmp_path / "deep-implicit.dcm"), Limits())
 
 
 def test_wide_sr_is_refused_naming_the_item_limit_quickly(

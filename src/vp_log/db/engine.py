@@ -36,7 +36,24 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    query = make_url(url).query
+    connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in query}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    # A server that accepts the connection but never answers fails the command in 10 s.
+    "connect_timeout": 10,
+    # No statement may hold a lock (or the command) for more than 5 minutes.
+    "options": "-c statement_timeout=300000",
+    # A server that goes silent mid-session: the kernel gives up on it within ~1 min.
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60000,
+}
+"""libpq parameters for every PostgreSQL connection (a URL's own query parameters win)."""
 
 
 def alembic_config(url: str) -> Config:
