@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     followup_schedule_path: Path | None = Field(
         None, description="Follow-up schedule TOML; empty uses the built-in one"
     )
+    report_settings_path: Path | None = Field(
+        None, description="Report thresholds and dose reference levels TOML; empty: built-in"
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     # Dose follow-up levels: NCRP Report No. 168 (2010) substantial radiation dose levels.
     dose_alert_ka_r_mgy: float = Field(

@@ -78,6 +78,9 @@ def _register() -> None:
     from vp_log.cli import followup
 
     followup.register(app)
+    from vp_log.cli import report
+
+    report.register(app)
 
 
 _register()

@@ -1,0 +1,412 @@
+"""The cohort a report is about: typed facts of procedures and follow-up, and the filters.
+
+This module is the one adapter between what the store holds (procedure records, follow-up
+versions) and what the report layer computes on. Everything below it works on
+:class:`ProcedureFacts` and :class:`EntryFacts` only, so a change to the stored record touches
+:func:`procedure_facts` and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vp_log import levels
+from vp_log.db import report_queries as queries
+from vp_log.db.followup_tables import FollowupVersion
+
+
+class ReportError(ValueError):
+    """A report refused: the message names the option and the values allowed."""
+
+
+PROCEDURE_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
+
+
+class Region(StrEnum):
+    """Spinal region of a treated level, as typed after ``--region``."""
+
+    CERVICAL = "cervical"
+    THORACIC = "thoracic"
+    LUMBAR = "lumbar"
+    SACRAL = "sacral"
+
+
+_REGION_OF = {
+    levels.Region.CERVICAL: Region.CERVICAL,
+    levels.Region.THORACIC: Region.THORACIC,
+    levels.Region.LUMBAR: Region.LUMBAR,
+    levels.Region.SACRAL: Region.SACRAL,
+    levels.Region.COCCYGEAL: Region.SACRAL,
+}
+
+
+@dataclass(frozen=True)
+class TreatedLevel:
+    level: str
+    cement_ml: float | None
+
+
+@dataclass(frozen=True)
+class ProcedureFacts:
+    """What reports use of one procedure record."""
+
+    id: int
+    study_instance_uid: str
+    patient_id: str | None
+    patient_name: str | None
+    patient_birth_date: dt.date | None
+    patient_sex: str | None
+    accession_number: str | None
+    study_date: dt.date | None
+    procedure_type: str
+    status: str
+    levels: tuple[TreatedLevel, ...]
+    """Distinct treated levels in craniocaudal order; cement summed per level."""
+    operator: str | None
+    """Performing physician (the operator in dose audits), else the first Operators' Name."""
+    device: str | None
+    """Manufacturer and model of the X-ray system."""
+    fluoro_time_s: float | None
+    dap_gy_cm2: float | None
+    ka_r_mgy: float | None
+    total_cement_ml: float | None
+    flags: tuple[str, ...]
+
+    @property
+    def level_count(self) -> int:
+        return len(self.levels)
+
+    @property
+    def regions(self) -> frozenset[Region]:
+        found = set()
+        for treated in self.levels:
+            try:
+                found.add(_REGION_OF[levels.parse_level(treated.level).region])
+            except ValueError:
+                continue
+        return frozenset(found)
+
+    @property
+    def age_years(self) -> int | None:
+        """Age at the procedure in whole years; None when a date is unknown."""
+        if self.patient_birth_date is None or self.study_date is None:
+            return None
+        born, on = self.patient_birth_date, self.study_date
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class FractureFacts:
+    level: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class ComplicationFacts:
+    type: str
+    severity: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class EntryFacts:
+    """The current version of one follow-up entry."""
+
+    entry_id: int
+    procedure_id: int
+    date: dt.date
+    timepoint: str | None
+    days_after: int
+    out_of_window: bool
+    scores: dict[str, float | None]
+    """Instrument column → value (None: not assessed)."""
+    analgesic: str | None
+    new_fractures: tuple[FractureFacts, ...]
+    complications: tuple[ComplicationFacts, ...]
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """An outcome scale as reports show it."""
+
+    column: str
+    """Column in follow-up entries and in exports (``pain``, ``odi_percent``)."""
+    label: str
+    unit: str
+    low: float
+    high: float
+    description: str
+
+
+#: The scored outcome scales reported per time point, in display order.
+INSTRUMENTS: tuple[Instrument, ...] = (
+    Instrument("pain", "Pain NRS", "points", 0, 10, "Pain, numeric rating scale 0–10 (overall)"),
+    Instrument("pain_rest", "Pain at rest", "points", 0, 10, "Pain at rest, NRS 0–10"),
+    Instrument("pain_activity", "Pain on activity", "points", 0, 10, "Pain on activity, 0–10"),
+    Instrument("odi_percent", "ODI", "%", 0, 100, "Oswestry Disability Index, 0–100 %"),
+    Instrument("rmdq", "RMDQ", "points", 0, 24, "Roland-Morris Disability Questionnaire 0–24"),
+)
+
+#: Analgesic classes, weakest first (a lower index is a step down).
+ANALGESIC_ORDER: tuple[str, ...] = ("none", "non-opioid", "weak-opioid", "strong-opioid")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters every report takes; None means 'any'."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    procedure_type: str | None = None
+    region: Region | None = None
+    level_count: int | None = None
+    operator: str | None = None
+    device: str | None = None
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(option, value) of the filters in force, for the report's header."""
+        shown = [
+            ("--since", self.since.isoformat() if self.since else None),
+            ("--until", self.until.isoformat() if self.until else None),
+            ("--type", self.procedure_type),
+            ("--region", self.region.value if self.region else None),
+            ("--levels", str(self.level_count) if self.level_count is not None else None),
+            ("--operator", self.operator),
+            ("--device", self.device),
+        ]
+        return [(name, value) for name, value in shown if value is not None]
+
+
+def parse_filters(
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    procedure_type: str | None = None,
+    region: str | None = None,
+    level_count: int | None = None,
+    operator: str | None = None,
+    device: str | None = None,
+) -> Filters:
+    """Filters from the command line; a bad value names the option and what is allowed."""
+    if procedure_type is not None and procedure_type.lower() not in PROCEDURE_TYPES:
+        msg = f"--type {procedure_type!r} is not known (allowed: {', '.join(PROCEDURE_TYPES)})"
+        raise ReportError(msg)
+    allowed_regions = [r.value for r in Region]
+    if region is not None and region.lower() not in allowed_regions:
+        msg = f"--region {region!r} is not known (allowed: {', '.join(allowed_regions)})"
+        raise ReportError(msg)
+    if level_count is not None and level_count < 1:
+        msg = f"--levels {level_count} refused (allowed: a whole number of levels, 1 or more)"
+        raise ReportError(msg)
+    first, last = _date("--since", since), _date("--until", until)
+    if first and last and first > last:
+        msg = f"--since {first} is after --until {last}"
+        raise ReportError(msg)
+    return Filters(
+        since=first,
+        until=last,
+        procedure_type=procedure_type.lower() if procedure_type else None,
+        region=Region(region.lower()) if region else None,
+        level_count=level_count,
+        operator=operator,
+        device=device,
+    )
+
+
+def _date(option: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        msg = f"{option} {value!r} is not a date (allowed: YYYY-MM-DD)"
+        raise ReportError(msg) from None
+
+
+@dataclass
+class Cohort:
+    """The procedures a report is about and their follow-up entries."""
+
+    procedures: list[ProcedureFacts]
+    entries: dict[int, list[EntryFacts]] = field(default_factory=dict)
+    """Procedure id → its entries by date."""
+    total_procedures: int = 0
+    """Augmentation procedures in the store before the filters."""
+    data_as_of: dt.datetime | None = None
+
+    def entries_of(self, procedure_id: int) -> list[EntryFacts]:
+        return self.entries.get(procedure_id, [])
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _first(values: Any) -> str | None:
+    if isinstance(values, list):
+        for value in values:
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def _treated_levels(items: Any) -> tuple[TreatedLevel, ...]:
+    cement: dict[str, float | None] = {}
+    for item in items if isinstance(items, list) else []:
+        name = item.get("level") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        volume = _as_float(item.get("cement_ml"))
+        if name not in cement:
+            cement[name] = volume
+        elif volume is not None:
+            cement[name] = (cement[name] or 0.0) + volume
+
+    def order(name: str) -> tuple[int, str]:
+        try:
+            return (levels.parse_level(name).ordinal, name)
+        except ValueError:
+            return (10_000, name)
+
+    return tuple(TreatedLevel(name, cement[name]) for name in sorted(cement, key=order))
+
+
+def procedure_facts(procedure_id: int, status: str, record: dict[str, Any]) -> ProcedureFacts:
+    """The one place that reads a stored procedure record."""
+    device = record.get("device")
+    if not isinstance(device, dict):
+        device = {}
+    device_name = " ".join(
+        str(device[k]).strip() for k in ("manufacturer", "model") if device.get(k)
+    )
+    return ProcedureFacts(
+        id=procedure_id,
+        study_instance_uid=str(record.get("study_instance_uid") or ""),
+        patient_id=record.get("patient_id"),
+        patient_name=record.get("patient_name"),
+        patient_birth_date=_as_date(record.get("patient_birth_date")),
+        patient_sex=record.get("patient_sex"),
+        accession_number=record.get("accession_number"),
+        study_date=_as_date(record.get("study_date")),
+        procedure_type=str(record.get("procedure_type") or "unclassified"),
+        status=status,
+        levels=_treated_levels(record.get("levels")),
+        operator=_first(record.get("performing_physicians")) or _first(record.get("operators")),
+        device=device_name or None,
+        fluoro_time_s=_as_float(record.get("fluoro_time_s")),
+        dap_gy_cm2=_as_float(record.get("dap_gy_cm2")),
+        ka_r_mgy=_as_float(record.get("ka_r_mgy")),
+        total_cement_ml=_as_float(record.get("total_cement_ml")),
+        flags=tuple(str(f) for f in record.get("flags") or ()),
+    )
+
+
+def entry_facts(row: FollowupVersion) -> EntryFacts:
+    """The one place that reads a stored follow-up version."""
+    return EntryFacts(
+        entry_id=row.entry_id,
+        procedure_id=row.procedure_id,
+        date=row.entry_date,
+        timepoint=row.timepoint,
+        days_after=row.days_after,
+        out_of_window=bool(row.out_of_window),
+        scores={i.column: _as_float(getattr(row, i.column, None)) for i in INSTRUMENTS},
+        analgesic=row.analgesic,
+        new_fractures=tuple(
+            FractureFacts(str(f["level"]), _as_date(f.get("date")) or row.entry_date)
+            for f in row.new_fractures or ()
+        ),
+        complications=tuple(
+            ComplicationFacts(
+                str(c["type"]), str(c["severity"]), _as_date(c.get("date")) or row.entry_date
+            )
+            for c in row.complications or ()
+        ),
+        notes=row.notes,
+    )
+
+
+def _matches(text: str | None, wanted: str) -> bool:
+    return text is not None and text.casefold() == wanted.casefold()
+
+
+def _check_known(option: str, wanted: str | None, known: Iterable[str | None]) -> None:
+    if wanted is None:
+        return
+    names = sorted({k for k in known if k})
+    if not any(_matches(name, wanted) for name in names):
+        allowed = ", ".join(names) if names else "none recorded yet"
+        msg = f"{option} {wanted!r} is not in the data (allowed: {allowed})"
+        raise ReportError(msg)
+
+
+def select_procedures(
+    procedures: Sequence[ProcedureFacts], filters: Filters
+) -> list[ProcedureFacts]:
+    """The procedures that pass the region, level, operator and device filters."""
+    chosen = []
+    for p in procedures:
+        if filters.region is not None and filters.region not in p.regions:
+            continue
+        if filters.level_count is not None and p.level_count != filters.level_count:
+            continue
+        if filters.operator is not None and not _matches(p.operator, filters.operator):
+            continue
+        if filters.device is not None and not _matches(p.device, filters.device):
+            continue
+        chosen.append(p)
+    return chosen
+
+
+def load_cohort(session: Session, filters: Filters) -> Cohort:
+    """Read the cohort through ``db.report_queries`` (no writes)."""
+    every = [
+        procedure_facts(pid, status, record)
+        for pid, status, record in queries.report_procedures(session=session)
+    ]
+    in_range = [
+        p
+        for p in every
+        if (filters.since is None or (p.study_date is not None and p.study_date >= filters.since))
+        and (filters.until is None or (p.study_date is not None and p.study_date <= filters.until))
+        and (filters.procedure_type is None or p.procedure_type == filters.procedure_type)
+    ]
+    # Operators and devices are checked against the whole store, so that a name that exists
+    # but does not fall in the date range gives an empty cohort rather than a refusal.
+    _check_known("--operator", filters.operator, (p.operator for p in every))
+    _check_known("--device", filters.device, (p.device for p in every))
+    chosen = select_procedures(in_range, filters)
+    ids = {p.id for p in chosen}
+    entries: dict[int, list[EntryFacts]] = {}
+    for row in queries.report_followups(session=session):
+        if row.procedure_id in ids:
+            entries.setdefault(row.procedure_id, []).append(entry_facts(row))
+    for mine in entries.values():
+        mine.sort(key=lambda e: (e.date, e.entry_id))
+    return Cohort(
+        procedures=chosen,
+        entries=entries,
+        total_procedures=len(every),
+        data_as_of=queries.data_as_of(session=session),
+    )
