@@ -38,6 +38,14 @@ setup_dcmtk() {
   fi
 }
 
+setup_chromium() {
+  # The HTML report test renders the page in a real headless browser.
+  if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    need_root_for chromium chromium
+    apt-get update && apt-get install -y chromium
+  fi
+}
+
 # The PostgreSQL tests use the server named by VPLOG_TEST_PG_URL (tests/conftest.py reads the
 # same variable with the same default): a role that may create and drop its own databases.
 export VPLOG_TEST_PG_URL=${VPLOG_TEST_PG_URL:-postgresql://vp_log_test:vp_log_test@127.0.0.1:5432/postgres}
@@ -139,6 +147,7 @@ case "$cmd" in
     setup_python
     if needs_services "$@"; then
       setup_dcmtk
+      setup_chromium
       setup_postgresql
     fi
     exec "$VENV/bin/pytest" "$@"

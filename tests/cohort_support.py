@@ -32,6 +32,8 @@ FRACTURE_LEVELS = {
     CaseName.KP_ONE_LEVEL: ("L3", "T12", "T8", "L2"),
     CaseName.SACROPLASTY_BILATERAL: ("L5", "L4", "T12", "sacrum"),
 }
+#: Procedures (by index) with a new fracture: one of each distance class, and one more.
+FRACTURED = (1, 2, 3, 4, 6)
 FOLLOW_UPS = (("1w", 7), ("1m", 30), ("3m", 90), ("12m", 365))
 ANALGESICS = ("none", "non-opioid", "weak-opioid", "strong-opioid")
 
@@ -134,14 +136,22 @@ def plan_cohort(out_dir: Path, seeds: range) -> list[PlannedProcedure]:
             entry = PlannedEntry(
                 typed_tp, tp, when, pain=pain, odi=odi, rmdq=rmdq, analgesic=ANALGESICS[drug]
             )
-            if tp == "3m" and index % 4 == 1:
-                level = FRACTURE_LEVELS[p.case][(index // 4) % 4]
-                entry.fractures.append((level, when - dt.timedelta(days=rng.randint(5, 40))))
             if tp == "1w" and index % 5 == 2:
                 entry.complications.append(("cement-leakage-disc", "A"))
             if tp == "1w" and index % 7 == 3:
                 entry.complications.append(("pulmonary-cement-embolism", "C"))
             p.entries.append(entry)
+        if index in FRACTURED:
+            # A new fracture found at about 3 months (its own entry, time point inferred).
+            level = FRACTURE_LEVELS[p.case][FRACTURED.index(index) % 4]
+            p.entries.append(
+                PlannedEntry(
+                    None,
+                    "3m",
+                    p.study_date + dt.timedelta(days=95),
+                    fractures=[(level, p.study_date + dt.timedelta(days=60 + index))],
+                )
+            )
         if died:
             p.entries.append(
                 PlannedEntry(

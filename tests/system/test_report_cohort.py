@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +138,387 @@ def test_responders_and_analgesic_step_down(cohort: tuple[Path, list[PlannedProc
         row = step[tp]
         assert (row["n"], row["down"]) == (len(pairs), down)
         assert close(row["rate"], rate) and close(row["low"], low) and close(row["high"], high)
+
+
+# --- fractures -------------------------------------------------------------------------------
+
+SEGMENTS = (
+    [f"C{i}" for i in range(1, 8)]
+    + [f"T{i}" for i in range(1, 13)]
+    + [f"L{i}" for i in range(1, 6)]
+    + [f"S{i}" for i in range(1, 6)]
+)
+
+
+def span(level: str) -> tuple[int, int]:
+    if level == "sacrum":
+        return SEGMENTS.index("S1"), SEGMENTS.index("S5")
+    i = SEGMENTS.index(level)
+    return i, i
+
+
+def hand_category(level: str, treated: tuple[str, ...]) -> str:
+    a0, a1 = span(level)
+    gap = min(max(0, max(a0, span(t)[0]) - min(a1, span(t)[1])) for t in treated)
+    return ("treated level", "adjacent", "two levels away", "further")[min(gap, 3)]
+
+
+def days(p: PlannedProcedure, when: Any) -> int:
+    return int((when - p.study_date).days)
+
+
+def test_fracture_rates_and_kaplan_meier(cohort: tuple[Path, list[PlannedProcedure]]) -> None:
+    data_dir, planned = cohort
+    document = report(data_dir, "fractures")
+    followed = [p for p in planned if any(days(p, e.date) > 0 for e in p.entries)]
+    fractures = {
+        id(p): [(lv, when) for e in p.entries for lv, when in e.fractures] for p in followed
+    }
+    categories = {
+        id(p): [hand_category(lv, p.levels) for lv, _ in fractures[id(p)]] for p in followed
+    }
+    per_procedure = {
+        r["category"]: r for r in rows(document, "fractures", "fractures_per_procedure")
+    }
+    for name in ("treated level", "adjacent", "two levels away", "further", "any new fracture"):
+        k = sum(
+            1
+            for p in followed
+            if categories[id(p)] and (name == "any new fracture" or name in categories[id(p)])
+        )
+        rate, low, high = hand.wilson(k, len(followed))
+        row = per_procedure[name]
+        assert (row["k"], row["n"]) == (k, len(followed)), name
+        assert close(row["rate"], rate) and close(row["low"], low) and close(row["high"], high)
+    every = [c for cs in categories.values() for c in cs]
+    assert sorted(set(every)) == ["adjacent", "further", "treated level", "two levels away"]
+    per_level = {r["category"]: r for r in rows(document, "fractures", "fractures_per_level")}
+    for name in set(every):
+        rate, low, high = hand.wilson(every.count(name), len(every))
+        assert per_level[name]["k"] == every.count(name)
+        assert close(per_level[name]["low"], low) and close(per_level[name]["high"], high)
+
+    durations, events = [], []
+    for p in followed:
+        last = max(days(p, e.date) for e in p.entries)
+        deaths = [days(p, e.date) for e in p.entries for c in e.complications if c[0] == "death"]
+        if deaths:
+            last = min(last, *deaths)
+        found = sorted(days(p, when) for _, when in fractures[id(p)])
+        durations.append(found[0] if found else last)
+        events.append(bool(found))
+    expected = {s["time"]: s for s in hand.kaplan_meier(durations, events)}
+    steps = rows(document, "fractures", "fractures_kaplan_meier")
+    assert {s["day"] for s in steps} - {0} == set(expected) - {0}
+    for step in steps:
+        if step["day"] in expected:
+            e = expected[step["day"]]
+            assert (step["at_risk"], step["events"], step["censored"]) == (
+                e["at_risk"],
+                e["events"],
+                e["censored"],
+            )
+            assert close(step["survival"], e["survival"])
+    assert document["reports"]["fractures"]["counts"]["deaths"] == 1
+    assert any("competing risk" in n for n in document["reports"]["fractures"]["notes"])
+    at_risk = {r["day"]: r["at_risk"] for r in rows(document, "fractures", "fractures_at_risk")}
+    for day, count in at_risk.items():
+        assert count == sum(1 for d in durations if d >= day)
+
+
+# --- complications ---------------------------------------------------------------------------
+
+
+def test_complication_rates_against_thresholds(cohort: tuple[Path, list[PlannedProcedure]]) -> None:
+    data_dir, planned = cohort
+    document = report(data_dir, "complications")
+    assessed = [p for p in planned if p.entries]
+    levels = sum(len(p.levels) for p in assessed)
+    by_type = {r["kind"]: r for r in rows(document, "complications", "complications_by_type")}
+    for kind in ("cement-leakage-disc", "pulmonary-cement-embolism", "death", "infection"):
+        with_it = [
+            p for p in assessed if any(c[0] == kind for e in p.entries for c in e.complications)
+        ]
+        events = sum(
+            1 for p in assessed for e in p.entries for c in e.complications if c[0] == kind
+        )
+        rate, low, high = hand.wilson(len(with_it), len(assessed))
+        row = by_type[kind]
+        assert (row["k"], row["n"], row["events"], row["levels"]) == (
+            len(with_it),
+            len(assessed),
+            events,
+            levels,
+        )
+        assert close(row["rate"], rate) and close(row["low"], low) and close(row["high"], high)
+        level_rate, level_low, _ = hand.wilson(events, levels)
+        assert close(row["rate_per_level"], level_rate) and close(row["level_low"], level_low)
+    grades = {r["kind"]: r for r in rows(document, "complications", "complications_by_grade")}
+    major = sum(
+        1 for p in assessed if any(c[1] in "CDEF" for e in p.entries for c in e.complications)
+    )
+    assert grades["major (SIR C–F)"]["k"] == major
+    assert grades["major (SIR C–F)"]["threshold"] == 0.02
+    assert grades["major (SIR C–F)"]["above_threshold"] is (major / len(assessed) > 0.02)
+    assert by_type["infection"]["above_threshold"] is False
+
+
+# --- dose ------------------------------------------------------------------------------------
+
+
+def test_dose_medians_and_p75_against_reference(
+    cohort: tuple[Path, list[PlannedProcedure]],
+) -> None:
+    import numpy as np
+
+    data_dir, planned = cohort
+    document = report(data_dir, "dose")
+    table = {
+        (r["grouping"], r["group"], r["quantity"]): r
+        for r in rows(document, "dose", "dose_summary")
+    }
+    reference = {"vertebroplasty": 50.0, "kyphoplasty": 60.0, "sacroplasty": 40.0}
+    for kind in ("vertebroplasty", "kyphoplasty", "sacroplasty"):
+        dap = np.array([p.dap_gy_cm2 for p in planned if p.procedure_type == kind])
+        row = table[("procedure type", kind, "DAP")]
+        assert row["n"] == dap.size == 4
+        assert close(row["median"], float(np.median(dap)))
+        assert close(row["p75"], float(np.percentile(dap, 75)))
+        assert row["reference"] == reference[kind]
+        assert row["p75_above_reference"] is False
+        per_level = [p.dap_gy_cm2 / len(p.levels) for p in planned if p.procedure_type == kind]
+        assert close(
+            table[("procedure type", kind, "DAP per level")]["median"], float(np.median(per_level))
+        )
+    for operator in {p.operator for p in planned}:
+        times = [p.fluoro_time_s for p in planned if p.operator == operator]
+        row = table[("operator", operator, "Fluoroscopy time")]
+        assert row["n"] == len(times)
+        assert close(row["q1"], float(np.percentile(times, 25)))
+        assert close(row["q3"], float(np.percentile(times, 75)))
+
+
+# --- completeness ----------------------------------------------------------------------------
+
+WINDOWS = {
+    "baseline": (-90, 0), "1d": (1, 3), "1w": (4, 14), "1m": (21, 45), "3m": (70, 120),
+    "6m": (150, 240), "12m": (300, 450),
+}  # fmt: skip
+
+
+def test_completeness_per_time_point(cohort: tuple[Path, list[PlannedProcedure]]) -> None:
+    import datetime as dt
+
+    data_dir, planned = cohort
+    as_of = dt.date(2025, 6, 1)
+    document = report(data_dir, "completeness", "--as-of", "2025-06-01")
+    got = {r["timepoint"]: r for r in rows(document, "completeness", "completeness")}
+    for tp, (first, last) in WINDOWS.items():
+        expected = dict.fromkeys(
+            ("due", "done_in_window", "done_out_of_window", "closed", "missed", "pending"), 0
+        )
+        for p in planned:
+            mine = [e for e in p.entries if e.expected_timepoint == tp]
+            elapsed = (as_of - p.study_date).days
+            if not mine and elapsed < first:
+                continue
+            expected["due"] += 1
+            deaths = [
+                days(p, e.date) for e in p.entries for c in e.complications if c[0] == "death"
+            ]
+            if any(not e.out_of_window for e in mine):
+                expected["done_in_window"] += 1
+            elif mine:
+                expected["done_out_of_window"] += 1
+            elif deaths and min(deaths) <= last:
+                expected["closed"] += 1
+            elif elapsed > last:
+                expected["missed"] += 1
+            else:
+                expected["pending"] += 1
+        for key, value in expected.items():
+            assert got[tp][key] == value, (tp, key, got[tp], expected)
+        if expected["due"]:
+            assert close(got[tp]["missed_pct"], expected["missed"] / expected["due"])
+    assert got["1m"]["done_out_of_window"] == 1
+    assert got["12m"]["closed"] == 1
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def export(data_dir: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["export", *args], env=base_env(data_dir))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_export_round_trips_csv_and_xlsx(cohort: tuple[Path, list[PlannedProcedure]]) -> None:
+    import csv
+    import re
+
+    from openpyxl import load_workbook
+
+    data_dir, planned = cohort
+    out = data_dir / "export-plain"
+    export(data_dir, "--format", "csv", "--shape", "wide", "--out", str(out))
+    export(data_dir, "--format", "xlsx", "--shape", "wide", "--out", str(out))
+    with (out / "vp_log_wide.csv").open(encoding="utf-8") as handle:
+        from_csv = list(csv.DictReader(handle))
+    sheet = load_workbook(out / "vp_log_wide.xlsx", read_only=True)["data"]
+    values = list(sheet.iter_rows(values_only=True))
+    header = [str(v) for v in values[0]]
+    # read-only openpyxl leaves out the empty cells at the end of a row
+    from_xlsx = [
+        dict(zip(header, (*row, *[None] * (len(header) - len(row))), strict=True))
+        for row in values[1:]
+    ]
+    assert len(from_csv) == len(from_xlsx) == len(planned)
+    for name in header:
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name), name
+    by_accession = {p.accession: p for p in planned}
+    fields = {"pain": "pain", "odi_percent": "odi", "rmdq": "rmdq", "analgesic": "analgesic"}
+    compared = 0
+    for row_csv, row_xlsx in zip(from_csv, from_xlsx, strict=True):
+        p = by_accession[row_csv["accession_number"]]
+        assert row_xlsx["accession_number"] == p.accession
+        assert float(row_csv["dap_gy_cm2"]) == row_xlsx["dap_gy_cm2"] == p.dap_gy_cm2
+        for column, field in fields.items():
+            for tp in TIMEPOINTS:
+                expected = value_at(p, tp, field)
+                text, cell = row_csv[f"{column}_{tp}"], row_xlsx[f"{column}_{tp}"]
+                if expected is None:
+                    assert text == "" and cell is None
+                elif field == "analgesic":
+                    assert text == cell == expected
+                else:
+                    assert float(text) == float(cell) == float(expected)
+                    compared += 1
+    assert compared > 100
+    dictionary = (out / "data_dictionary.csv").read_text(encoding="utf-8")
+    assert 'pain_1m,"Pain, numeric rating scale 0–10 (overall) at 1 month",points' in dictionary
+
+
+def test_pseudonymised_export_holds_no_identifier(
+    cohort: tuple[Path, list[PlannedProcedure]],
+) -> None:
+    import csv
+    import stat
+
+    data_dir, planned = cohort
+    shifted = data_dir / "export-shift"
+    relative = data_dir / "export-relative"
+    again = data_dir / "export-again"
+    for fmt in ("csv", "xlsx", "json"):
+        export(
+            data_dir, "--format", fmt, "--shape", "long", "--pseudonymise", "--out", str(shifted)
+        )
+        export(
+            data_dir, "--format", fmt, "--shape", "wide", "--pseudonymise", "--out", str(shifted)
+        )
+        export(
+            data_dir,
+            "--format",
+            fmt,
+            "--shape",
+            "wide",
+            "--pseudonymise",
+            "--dates",
+            "relative",
+            "--out",
+            str(relative),
+        )
+    export(data_dir, "--format", "csv", "--shape", "wide", "--pseudonymise", "--out", str(again))
+    key = data_dir / "export_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    secret = key.read_bytes()
+    forbidden: set[str] = set()
+    for p in planned:
+        forbidden |= {p.patient_id, p.accession, p.study_uid, p.birth_date, p.operator}
+        forbidden |= {f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:]}"}
+        forbidden |= {p.patient_name, *p.patient_name.split("^")}
+        forbidden |= {p.study_date.isoformat()}
+    forbidden |= {"1.2.826.0.1.3680043", "cohort-test"}
+    files = [f for d in (shifted, relative, again) for f in d.iterdir()]
+    assert len(files) >= 10
+    for path in files:
+        if path.suffix == ".xlsx":
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                text = " ".join(
+                    archive.read(n).decode("utf-8", "replace") for n in archive.namelist()
+                )
+        else:
+            text = path.read_text(encoding="utf-8")
+        for value in forbidden:
+            assert value not in text, (path.name, value)
+        assert secret.hex() not in text
+    manifest = json.loads((shifted / "manifest.json").read_text(encoding="utf-8"))
+    codes = {m["code_value"] for m in manifest["deidentification"]["methods"]}
+    assert codes == {"113100", "113107"}
+    assert "PS3.15" in manifest["deidentification"]["standard"]
+    with (shifted / "vp_log_wide.csv").open(encoding="utf-8") as handle:
+        first = list(csv.DictReader(handle))
+    with (again / "vp_log_wide.csv").open(encoding="utf-8") as handle:
+        second = list(csv.DictReader(handle))
+    assert [r["patient"] for r in first] == [r["patient"] for r in second]  # same key, same names
+    ages = {r["age_years"] for r in first}
+    expected_ages = set()
+    for p in planned:
+        born = int(p.birth_date[:4]), int(p.birth_date[4:6]), int(p.birth_date[6:])
+        age = p.study_date.year - born[0] - ((p.study_date.month, p.study_date.day) < born[1:])
+        expected_ages.add("90+" if age > 89 else str(age))
+    assert ages == expected_ages and "90+" in ages
+    with (relative / "vp_log_wide.csv").open(encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert "procedure_date" not in header and "patient" in header
+
+
+# --- the HTML page in a real browser ---------------------------------------------------------
+
+SECTIONS = ("outcomes", "fractures", "complications", "dose", "completeness")
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("chromium is not installed (bash run.sh test installs it)")
+    return subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-extensions", "--enable-logging=stderr", "--v=0", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_html_report_loads_in_a_headless_browser(
+    cohort: tuple[Path, list[PlannedProcedure]],
+) -> None:
+    data_dir, _ = cohort
+    page = data_dir / "report.html"
+    result = CliRunner().invoke(
+        app, ["report", "all", "--html", str(page), "--as-of", "2025-06-01"], env=base_env(data_dir)
+    )
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html  # nothing to fetch
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for name in SECTIONS:
+        assert f'<section id="{name}" class="report">' in dom.stdout, name
+    assert dom.stdout.count('src="data:image/png;base64,') == 8
+    for table in ("outcomes_summary", "fractures_kaplan_meier", "complications_by_grade",
+                  "dose_summary", "completeness"):  # fmt: skip
+        assert f'id="{table}"' in dom.stdout
+    problems = [
+        line
+        for line in dom.stderr.splitlines()
+        if any(word in line for word in ("Refused", "Uncaught", "ERR_", "Failed to load"))
+    ]
+    assert not problems, problems
+    shot = data_dir / "report.png"
+    taken = chromium(f"--screenshot={shot}", "--window-size=1280,4000", page.as_uri())
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.stat().st_size > 50_000
+    if keep := os.environ.get("VP_LOG_KEEP_SCREENSHOT"):
+        shutil.copy(shot, keep)

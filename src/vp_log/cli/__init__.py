@@ -78,9 +78,10 @@ def _register() -> None:
     from vp_log.cli import followup
 
     followup.register(app)
-    from vp_log.cli import report
+    from vp_log.cli import export, report
 
     report.register(app)
+    export.register(app)
 
 
 _register()

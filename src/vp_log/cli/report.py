@@ -167,3 +167,28 @@ _command(
     ["outcomes"],
     "Pain, ODI, RMDQ per time point; paired change with 95 % CI; responders; analgesics.",
 )
+_command(
+    "fractures",
+    ["fractures"],
+    "New vertebral fractures: adjacent, two levels away, further, treated; Kaplan-Meier.",
+)
+_command(
+    "complications",
+    ["complications"],
+    "Complications by type and SIR grade per procedure and level, against thresholds.",
+)
+_command(
+    "dose",
+    ["dose"],
+    "Fluoroscopy time, DAP, Ka,r: median [IQR] and P75 against reference levels.",
+)
+_command(
+    "completeness",
+    ["completeness"],
+    "Per time point: due, done in/out of window, missed, closed; records to review.",
+)
+_command(
+    "all",
+    ["outcomes", "fractures", "complications", "dose", "completeness"],
+    "Every report over one cohort (with --html: one page with every table and figure).",
+)

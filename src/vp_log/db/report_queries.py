@@ -15,7 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vp_log.db.followup_tables import FollowupVersion, current_versions
-from vp_log.db.tables import Procedure
+from vp_log.db.tables import ObservationRow, Procedure
+
+#: Observation kinds reports read beside the record (``vp_log.models.Kind`` values).
+PATIENT_KINDS = ("patient_birth_date", "patient_sex")
 
 
 def report_procedures(
@@ -37,6 +40,19 @@ def report_procedures(
         stmt = stmt.where(Procedure.procedure_type == procedure_type)
     stmt = stmt.order_by(Procedure.study_date, Procedure.id)
     return [(row.id, row.status, row.record) for row in session.execute(stmt)]
+
+
+def patient_details(*, session: Session) -> dict[str, dict[str, list[Any]]]:
+    """Study Instance UID → kind → the distinct values of its birth-date and sex observations."""
+    stmt = (
+        select(ObservationRow.study_instance_uid, ObservationRow.kind, ObservationRow.value)
+        .where(ObservationRow.kind.in_(PATIENT_KINDS))
+        .distinct()
+    )
+    found: dict[str, dict[str, list[Any]]] = {}
+    for uid, kind, value in session.execute(stmt):
+        found.setdefault(uid, {}).setdefault(kind, []).append(value)
+    return found
 
 
 def report_followups(

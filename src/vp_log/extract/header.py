@@ -22,6 +22,7 @@ _TEXT_ATTRIBUTES: tuple[tuple[Kind, str], ...] = (
     (Kind.PATIENT_ID, "PatientID"),
     (Kind.PATIENT_NAME, "PatientName"),
     (Kind.PATIENT_SEX, "PatientSex"),
+    (Kind.PATIENT_BIRTH_DATE, "PatientBirthDate"),  # DA text as sent (ages in reports)
     (Kind.ACCESSION_NUMBER, "AccessionNumber"),
     (Kind.STUDY_DESCRIPTION, "StudyDescription"),
     (Kind.SERIES_DESCRIPTION, "SeriesDescription"),

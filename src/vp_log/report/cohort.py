@@ -249,14 +249,24 @@ class Cohort:
 
 
 def _as_date(value: Any) -> dt.date | None:
+    """An ISO date, or a DICOM DA (``YYYYMMDD``); None when it is neither."""
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if len(text) == 8 and text.isdigit():
+            text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
         try:
-            return dt.date.fromisoformat(value[:10])
+            return dt.date.fromisoformat(text[:10])
         except ValueError:
             return None
     return None
+
+
+def _single(values: list[Any] | None) -> Any:
+    """The value when the study's instances agree on one, else None (unknown)."""
+    known = {v for v in values or () if v not in (None, "")}
+    return known.pop() if len(known) == 1 else None
 
 
 def _as_float(value: Any) -> float | None:
@@ -292,8 +302,15 @@ def _treated_levels(items: Any) -> tuple[TreatedLevel, ...]:
     return tuple(TreatedLevel(name, cement[name]) for name in sorted(cement, key=order))
 
 
-def procedure_facts(procedure_id: int, status: str, record: dict[str, Any]) -> ProcedureFacts:
-    """The one place that reads a stored procedure record."""
+def procedure_facts(
+    procedure_id: int,
+    status: str,
+    record: dict[str, Any],
+    patient: dict[str, list[Any]] | None = None,
+) -> ProcedureFacts:
+    """The one place that reads a stored procedure record (and the patient's birth date and
+    sex, from the study's observations while the record does not hold them)."""
+    patient = patient or {}
     device = record.get("device")
     if not isinstance(device, dict):
         device = {}
@@ -305,8 +322,10 @@ def procedure_facts(procedure_id: int, status: str, record: dict[str, Any]) -> P
         study_instance_uid=str(record.get("study_instance_uid") or ""),
         patient_id=record.get("patient_id"),
         patient_name=record.get("patient_name"),
-        patient_birth_date=_as_date(record.get("patient_birth_date")),
-        patient_sex=record.get("patient_sex"),
+        patient_birth_date=_as_date(
+            record.get("patient_birth_date") or _single(patient.get("patient_birth_date"))
+        ),
+        patient_sex=record.get("patient_sex") or _single(patient.get("patient_sex")),
         accession_number=record.get("accession_number"),
         study_date=_as_date(record.get("study_date")),
         procedure_type=str(record.get("procedure_type") or "unclassified"),
@@ -381,8 +400,9 @@ def select_procedures(
 
 def load_cohort(session: Session, filters: Filters) -> Cohort:
     """Read the cohort through ``db.report_queries`` (no writes)."""
+    details = queries.patient_details(session=session)
     every = [
-        procedure_facts(pid, status, record)
+        procedure_facts(pid, status, record, details.get(str(record.get("study_instance_uid"))))
         for pid, status, record in queries.report_procedures(session=session)
     ]
     in_range = [

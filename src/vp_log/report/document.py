@@ -81,7 +81,7 @@ def rich_table(table: Table) -> RichTable:
     for view in views:
         shown.add_column(escape(view.title), justify="right" if view.numeric else "left")
     previous = None
-    for row in table.rows:
+    for row in table.shown_rows():
         group = row.get(table.group_by) if table.group_by else None
         if table.group_by and previous is not None and group != previous:
             shown.add_section()
@@ -113,8 +113,9 @@ def render_rich(document: Document) -> RenderableType:
         for table in section.tables:
             parts.append(Text(""))
             parts.append(rich_table(table))
-            for note in table.notes:
-                parts.append(Text(note, style="dim"))
+            for note in [*table.notes, table.shown_note]:
+                if note:
+                    parts.append(Text(note, style="dim"))
     return Group(*parts)
 
 

@@ -99,15 +99,15 @@ def _kaplan_meier(fig: Figure, data: dict[str, Any]) -> None:
         _empty(ax)
         table_ax.set_axis_off()
         return
-    times = [s["time"] for s in steps]
+    times = [s["day"] for s in steps]
     survival = [s["survival"] for s in steps]
     ax.step(times, survival, where="post", color=COLOURS[0], label="new-fracture-free")
     low = [s["ci_low"] if s["ci_low"] is not None else s["survival"] for s in steps]
     high = [s["ci_high"] if s["ci_high"] is not None else s["survival"] for s in steps]
     ax.fill_between(times, low, high, step="post", alpha=0.2, color=COLOURS[0], label="95 % CI")
-    censored = [s for s in steps if s["censored"] and s["time"] > 0]
+    censored = [s for s in steps if s["censored"] and s["day"] > 0]
     ax.plot(
-        [s["time"] for s in censored],
+        [s["day"] for s in censored],
         [s["survival"] for s in censored],
         "|",
         color=COLOURS[0],

@@ -30,8 +30,36 @@ def _outcomes(cohort: Cohort, context: Context) -> Section:
     return build_outcomes(cohort, context.schedule, context.settings)
 
 
+def _fractures(cohort: Cohort, context: Context) -> Section:
+    from vp_log.report.fractures import build_fractures
+
+    return build_fractures(cohort, context.schedule)
+
+
+def _complications(cohort: Cohort, context: Context) -> Section:
+    from vp_log.report.complications import build_complications
+
+    return build_complications(cohort, context.settings)
+
+
+def _dose(cohort: Cohort, context: Context) -> Section:
+    from vp_log.report.dose import build_dose
+
+    return build_dose(cohort, context.settings)
+
+
+def _completeness(cohort: Cohort, context: Context) -> Section:
+    from vp_log.report.completeness import build_completeness
+
+    return build_completeness(cohort, context.schedule, context.as_of)
+
+
 REPORTS: dict[str, Callable[[Cohort, Context], Section]] = {
     "outcomes": _outcomes,
+    "fractures": _fractures,
+    "complications": _complications,
+    "dose": _dose,
+    "completeness": _completeness,
 }
 
 

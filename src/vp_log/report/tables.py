@@ -47,6 +47,14 @@ class Table:
     view: list[View] | None = None
     group_by: str | None = None
     """Key whose change starts a new block in the displayed table (a blank line between)."""
+    shown_if: Callable[[Row], bool] | None = None
+    """Rows people see (rich, HTML); JSON and CSV always hold every row."""
+    shown_note: str = ""
+
+    def shown_rows(self) -> list[Row]:
+        if self.shown_if is None:
+            return self.rows
+        return [row for row in self.rows if self.shown_if(row)]
 
     def views(self) -> list[View]:
         if self.view is not None:

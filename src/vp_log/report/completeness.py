@@ -1,0 +1,143 @@
+"""``report completeness``: per time point, who was due and what became of it; records that
+still need review.
+
+On the as-of date a time point is *due* for a procedure once its window has opened (or when an
+entry already holds it). A due time point is then exactly one of: done in window, done out of
+window (an entry typed for it, outside its window), closed (the patient died before the window
+closed), missed (window closed, nothing entered) or open (window still open). Percentages are
+of the procedures due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from vp_log.followup import Schedule
+from vp_log.report.cohort import Cohort
+from vp_log.report.fractures import death_date
+from vp_log.report.tables import Column, Plot, Row, Section, Table, View, percent, text
+
+OUTCOMES = ("done_in_window", "done_out_of_window", "closed", "missed", "pending")
+
+
+def _count_and_share(key: str) -> Callable[[Row], str]:
+    return lambda r: f"{r[key]} ({percent(r[key + '_pct'], 0)})"
+
+
+def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Section:
+    table = Table(
+        "completeness",
+        f"Follow-up per time point on {as_of.isoformat()} (% of those due)",
+        [
+            Column("timepoint", "Time point"),
+            Column("due", "Due", "int"),
+            Column("done_in_window", "Done in window", "int"),
+            Column("done_out_of_window", "Done out of window", "int"),
+            Column("closed", "Closed (died)", "int"),
+            Column("missed", "Missed", "int"),
+            Column("pending", "Open (window not closed)", "int"),
+            Column("not_yet_due", "Not yet due", "int"),
+        ]
+        + [Column(f"{key}_pct", f"{key} %", "rate") for key in OUTCOMES],
+        view=[View("Time point", text("timepoint"), numeric=False), View("Due", text("due"))]
+        + [
+            View(title, _count_and_share(key))
+            for key, title in zip(
+                OUTCOMES, ("In window", "Out of w.", "Closed", "Missed", "Open"), strict=True
+            )
+        ],
+    )
+    dated = [p for p in cohort.procedures if p.study_date is not None]
+    for tp in schedule.timepoints:
+        counts = dict.fromkeys((*OUTCOMES, "due", "not_yet_due"), 0)
+        for p in dated:
+            if p.study_date is None:  # not in `dated`; for the type checker
+                continue
+            days = (as_of - p.study_date).days
+            mine = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
+            if not mine and days < tp.from_day:
+                counts["not_yet_due"] += 1
+                continue
+            counts["due"] += 1
+            died = death_date(cohort, p.id)
+            if any(not e.out_of_window for e in mine):
+                counts["done_in_window"] += 1
+            elif mine:
+                counts["done_out_of_window"] += 1
+            elif died is not None and (died - p.study_date).days <= tp.to_day:
+                counts["closed"] += 1
+            elif days > tp.to_day:
+                counts["missed"] += 1
+            else:
+                counts["pending"] += 1
+        row: dict[str, object] = {"timepoint": tp.name, **counts}
+        for key in OUTCOMES:
+            row[f"{key}_pct"] = counts[key] / counts["due"] if counts["due"] else None
+        table.rows.append(row)
+
+    review = Table(
+        "completeness_needs_review",
+        "Records that still need review",
+        [
+            Column("id", "Record", "int"),
+            Column("accession_number", "Accession"),
+            Column("study_date", "Date"),
+            Column("procedure_type", "Type"),
+            Column("flags", "Flags"),
+        ],
+        view=[
+            View("Record", text("id")),
+            View("Accession", text("accession_number"), numeric=False),
+            View("Date", text("study_date"), numeric=False),
+            View("Type", text("procedure_type"), numeric=False),
+            View("Flags", text("flags"), numeric=False),
+        ],
+    )
+    for p in cohort.procedures:
+        if p.status == "needs_review":
+            review.rows.append(
+                {
+                    "id": p.id,
+                    "accession_number": p.accession_number,
+                    "study_date": p.study_date.isoformat() if p.study_date else None,
+                    "procedure_type": p.procedure_type,
+                    "flags": ", ".join(p.flags),
+                }
+            )
+    unscheduled = sum(
+        1 for p in cohort.procedures for e in cohort.entries_of(p.id) if e.timepoint is None
+    )
+    section = Section(
+        "completeness",
+        "Completeness",
+        tables=[table, review],
+        counts={
+            "procedures": len(cohort.procedures),
+            "without_date": len(cohort.procedures) - len(dated),
+            "needs_review": len(review.rows),
+            "unscheduled_entries": unscheduled,
+        },
+    )
+    section.notes.append(
+        "Closed counts deaths recorded before the window closed; time points closed as lost or "
+        "declined are not recorded by vp_log yet."
+    )
+    if unscheduled:
+        section.notes.append(
+            f"{unscheduled} entries are outside every window and hold no time point."
+        )
+    if len(dated) < len(cohort.procedures):
+        section.notes.append(
+            f"{len(cohort.procedures) - len(dated)} procedures have no study date and are not "
+            "counted."
+        )
+    section.plots.append(
+        Plot(
+            "completeness",
+            f"Follow-up completeness per time point on {as_of.isoformat()}",
+            "completeness",
+            {"rows": table.rows},
+        )
+    )
+    return section

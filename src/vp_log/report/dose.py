@@ -1,0 +1,171 @@
+"""``report dose``: fluoroscopy time, DAP and Ka,r per procedure type, number of levels,
+operator and device; the 75th percentile against the site's reference levels.
+
+Reference levels are set as the 75th percentile of a survey's distribution, so the department's
+own 75th percentile is what is compared with them (``reference_levels`` in the report
+settings, per procedure type). A procedure whose value is unknown is counted as unknown, never
+as 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vp_log.report import stats
+from vp_log.report.cohort import Cohort, ProcedureFacts
+from vp_log.report.settings import ReportSettings
+from vp_log.report.tables import Column, Plot, Section, Table, View, median_iqr, num, text
+
+
+@dataclass(frozen=True)
+class Quantity:
+    key: str
+    label: str
+    short: str
+    unit: str
+    value: Callable[[ProcedureFacts], float | None]
+    reference_key: str | None
+
+
+def _per_level(p: ProcedureFacts) -> float | None:
+    return p.dap_gy_cm2 / p.level_count if p.dap_gy_cm2 is not None and p.level_count else None
+
+
+QUANTITIES = (
+    Quantity(
+        "fluoro_time_s",
+        "Fluoroscopy time",
+        "Fluoro",
+        "s",
+        lambda p: p.fluoro_time_s,
+        "fluoro_time_s",
+    ),
+    Quantity("dap_gy_cm2", "DAP", "DAP", "Gy·cm²", lambda p: p.dap_gy_cm2, "dap_gy_cm2"),
+    Quantity("ka_r_mgy", "Ka,r", "Ka,r", "mGy", lambda p: p.ka_r_mgy, "ka_r_mgy"),
+    Quantity("dap_per_level_gy_cm2", "DAP per level", "DAP/lvl", "Gy·cm²", _per_level, None),
+)
+
+GROUPINGS: dict[str, Callable[[ProcedureFacts], str]] = {
+    "procedure type": lambda p: p.procedure_type,
+    "levels treated": lambda p: (
+        f"{p.level_count} level{'s' if p.level_count != 1 else ''}"
+        if p.level_count
+        else "levels unknown"
+    ),
+    "operator": lambda p: p.operator or "unknown operator",
+    "device": lambda p: p.device or "unknown device",
+}
+
+
+def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
+    table = Table(
+        "dose_summary",
+        "Dose per procedure: median [IQR] and 75th percentile (P75) against the reference level",
+        [
+            Column("grouping", "Grouping"),
+            Column("group", "Group"),
+            Column("quantity", "Quantity"),
+            Column("short", "Quantity (short)"),
+            Column("unit", "Unit"),
+            Column("n", "n known", "int"),
+            Column("unknown", "n unknown", "int"),
+            Column("median", "Median", "num"),
+            Column("q1", "Q1", "num"),
+            Column("q3", "Q3", "num"),
+            Column("p75", "P75", "num"),
+            Column("reference", "Reference level", "num"),
+            Column("p75_above_reference", "P75 above the reference level"),
+        ],
+        view=[
+            View("Group", text("group"), numeric=False),
+            View("Quantity", lambda r: f"{r['short']} ({r['unit']})", numeric=False),
+            View("n", lambda r: f"{r['n']}" + (f" (+{r['unknown']}?)" if r["unknown"] else "")),
+            View("Median [IQR]", median_iqr()),
+            View("P75", lambda r: num(r["p75"])),
+            View(
+                "Ref.",
+                lambda r: (
+                    "–"
+                    if r["reference"] is None
+                    else num(r["reference"]) + (" ABOVE" if r["p75_above_reference"] else "")
+                ),
+            ),
+        ],
+        group_by="grouping",
+    )
+    for grouping, key_of in GROUPINGS.items():
+        groups: dict[str, list[ProcedureFacts]] = {}
+        for p in cohort.procedures:
+            groups.setdefault(key_of(p), []).append(p)
+        for group in sorted(groups):
+            members = groups[group]
+            for q in QUANTITIES:
+                values = [q.value(p) for p in members]
+                d = stats.describe(values)
+                p75 = stats.percentile(values, 75)
+                reference = None
+                if grouping == "procedure type" and q.reference_key is not None:
+                    levels_of = settings.reference_levels.get(group)
+                    reference = getattr(levels_of, q.reference_key) if levels_of else None
+                table.rows.append(
+                    {
+                        "grouping": grouping,
+                        "group": group,
+                        "quantity": q.label,
+                        "short": q.short,
+                        "unit": q.unit,
+                        "n": d.n,
+                        "unknown": len(values) - d.n,
+                        "median": d.median,
+                        "q1": d.q1,
+                        "q3": d.q3,
+                        "p75": p75,
+                        "reference": reference,
+                        "p75_above_reference": None
+                        if reference is None or p75 is None
+                        else p75 > reference,
+                    }
+                )
+    section = Section(
+        "dose",
+        "Dose",
+        tables=[table],
+        counts={
+            "procedures": len(cohort.procedures),
+            "with_dap": sum(1 for p in cohort.procedures if p.dap_gy_cm2 is not None),
+        },
+    )
+    section.notes.append(
+        "Reference levels (per procedure type, from the report settings) are compared with the "
+        "75th percentile, the way reference levels are set."
+    )
+    above = [f"{r['group']} {r['quantity']}" for r in table.rows if r["p75_above_reference"]]
+    if above:
+        section.notes.append("P75 above the reference level: " + ", ".join(above) + ".")
+    for q in QUANTITIES[:3]:
+        by_type: dict[str, list[float]] = {}
+        for p in cohort.procedures:
+            value = q.value(p)
+            if value is not None:
+                by_type.setdefault(p.procedure_type, []).append(value)
+        groups_data = []
+        for kind in sorted(by_type):
+            levels_of = settings.reference_levels.get(kind)
+            groups_data.append(
+                {
+                    "name": kind,
+                    "values": by_type[kind],
+                    "p75": stats.percentile(by_type[kind], 75),
+                    "reference": getattr(levels_of, q.key) if levels_of else None,
+                }
+            )
+        section.plots.append(
+            Plot(
+                f"dose_{q.key}",
+                f"{q.label} per procedure type, with the reference level",
+                "dose",
+                {"label": q.label, "unit": q.unit, "groups": groups_data},
+            )
+        )
+    return section
