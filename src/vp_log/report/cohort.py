@@ -9,6 +9,8 @@ versions) and what the report layer computes on. Everything below it works on
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import report_queries as queries
-from vp_log.db.followup_tables import FollowupVersion
 
 
 class ReportError(ValueError):
@@ -26,6 +27,15 @@ class ReportError(ValueError):
 
 
 PROCEDURE_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
+
+
+@functools.lru_cache(maxsize=1024)
+def spinal_level(name: str) -> levels.SpinalLevel | None:
+    """The level a stored name stands for (canonical names are looked up, not parsed)."""
+    try:
+        return levels.SpinalLevel(name)
+    except ValueError:
+        return None
 
 
 class Region(StrEnum):
@@ -86,10 +96,9 @@ class ProcedureFacts:
     def regions(self) -> frozenset[Region]:
         found = set()
         for treated in self.levels:
-            try:
-                found.add(_REGION_OF[levels.parse_level(treated.level).region])
-            except ValueError:
-                continue
+            level = spinal_level(treated.level)
+            if level is not None:
+                found.add(_REGION_OF[level.region])
         return frozenset(found)
 
     @property
@@ -129,7 +138,6 @@ class EntryFacts:
     analgesic: str | None
     new_fractures: tuple[FractureFacts, ...]
     complications: tuple[ComplicationFacts, ...]
-    notes: str | None
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("odi_percent", "ODI", "%", 0, 100, "Oswestry Disability Index, 0–100 %"),
     Instrument("rmdq", "RMDQ", "points", 0, 24, "Roland-Morris Disability Questionnaire 0–24"),
 )
+
+_SCORE_COLUMNS = tuple(i.column for i in INSTRUMENTS)
 
 #: Analgesic classes, weakest first (a lower index is a step down).
 ANALGESIC_ORDER: tuple[str, ...] = ("none", "non-opioid", "weak-opioid", "strong-opioid")
@@ -240,9 +250,21 @@ class Cohort:
     total_procedures: int = 0
     """Augmentation procedures in the store before the filters."""
     data_as_of: dt.datetime | None = None
+    _by_timepoint: dict[tuple[int, str], list[EntryFacts]] | None = None
 
     def entries_of(self, procedure_id: int) -> list[EntryFacts]:
         return self.entries.get(procedure_id, [])
+
+    def entries_at(self, procedure_id: int, timepoint: str) -> list[EntryFacts]:
+        """The procedure's entries that hold ``timepoint``."""
+        if self._by_timepoint is None:
+            index: dict[tuple[int, str], list[EntryFacts]] = {}
+            for pid, mine in self.entries.items():
+                for entry in mine:
+                    if entry.timepoint is not None:
+                        index.setdefault((pid, entry.timepoint), []).append(entry)
+            self._by_timepoint = index
+        return self._by_timepoint.get((procedure_id, timepoint), [])
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -294,10 +316,8 @@ def _treated_levels(items: Any) -> tuple[TreatedLevel, ...]:
             cement[name] = (cement[name] or 0.0) + volume
 
     def order(name: str) -> tuple[int, str]:
-        try:
-            return (levels.parse_level(name).ordinal, name)
-        except ValueError:
-            return (10_000, name)
+        level = spinal_level(name)
+        return (level.ordinal if level is not None else 10_000, name)
 
     return tuple(TreatedLevel(name, cement[name]) for name in sorted(cement, key=order))
 
@@ -341,8 +361,18 @@ def procedure_facts(
     )
 
 
-def entry_facts(row: FollowupVersion) -> EntryFacts:
-    """The one place that reads a stored follow-up version."""
+def _json_list(text: str | None) -> list[Any]:
+    if not text or text == "[]":
+        return []
+    value = json.loads(text)
+    return value if isinstance(value, list) else []
+
+
+def entry_facts(row: Any) -> EntryFacts:
+    """The one place that reads a stored follow-up version (a row of
+    ``report_queries.FOLLOWUP_COLUMNS``, its JSON lists as text)."""
+    fractures = _json_list(row.new_fractures)
+    complications = _json_list(row.complications)
     return EntryFacts(
         entry_id=row.entry_id,
         procedure_id=row.procedure_id,
@@ -350,19 +380,27 @@ def entry_facts(row: FollowupVersion) -> EntryFacts:
         timepoint=row.timepoint,
         days_after=row.days_after,
         out_of_window=bool(row.out_of_window),
-        scores={i.column: _as_float(getattr(row, i.column, None)) for i in INSTRUMENTS},
+        scores={
+            column: None if value is None else float(value)
+            for column, value in zip(
+                _SCORE_COLUMNS, (getattr(row, c) for c in _SCORE_COLUMNS), strict=True
+            )
+        },
         analgesic=row.analgesic,
         new_fractures=tuple(
             FractureFacts(str(f["level"]), _as_date(f.get("date")) or row.entry_date)
-            for f in row.new_fractures or ()
-        ),
+            for f in fractures
+        )
+        if fractures
+        else (),
         complications=tuple(
             ComplicationFacts(
                 str(c["type"]), str(c["severity"]), _as_date(c.get("date")) or row.entry_date
             )
-            for c in row.complications or ()
-        ),
-        notes=row.notes,
+            for c in complications
+        )
+        if complications
+        else (),
     )
 
 

@@ -34,7 +34,7 @@ from vp_log.report.cohort import (
     ProcedureFacts,
     ReportError,
 )
-from vp_log.report.outcomes import values_at
+from vp_log.report.outcomes import values_by_timepoint
 from vp_log.report.pseudonym import PROFILE_CODES, Pseudonymiser, coarse_age
 
 Format = Literal["csv", "xlsx", "json"]
@@ -316,11 +316,7 @@ def build_export(
 def _wide_rows(
     cohort: Cohort, schedule: Schedule, options: Options, pseudo: Pseudonymiser | None
 ) -> list[dict[str, Any]]:
-    at = {
-        (column, tp.name): values_at(cohort, tp, column)
-        for column in VALUE_COLUMNS
-        for tp in schedule.timepoints
-    }
+    at = values_by_timepoint(cohort, schedule, VALUE_COLUMNS)
     rows = []
     for p in cohort.procedures:
         entries = cohort.entries_of(p.id)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from vp_log import levels
 from vp_log.followup import Schedule
 from vp_log.report import stats
-from vp_log.report.cohort import Cohort, ProcedureFacts
+from vp_log.report.cohort import Cohort, ProcedureFacts, spinal_level
 from vp_log.report.tables import Column, Plot, Section, Table, View, k_of_n, num, rate_ci, text
 
 CATEGORIES = ("treated level", "adjacent", "two levels away", "further")
@@ -25,17 +24,16 @@ UNKNOWN = "treated levels unknown"
 
 def distance(level: str, treated: list[str]) -> int | None:
     """Levels between ``level`` and the nearest treated level (0: a treated level itself)."""
-    try:
-        first, last = levels.parse_level(level).span
-    except ValueError:
+    found = spinal_level(level)
+    if found is None:
         return None
+    first, last = found.span
     gaps = []
     for name in treated:
-        try:
-            low, high = levels.parse_level(name).span
-        except ValueError:
-            continue
-        gaps.append(max(0, max(first, low) - min(last, high)))
+        other = spinal_level(name)
+        if other is not None:
+            low, high = other.span
+            gaps.append(max(0, max(first, low) - min(last, high)))
     return min(gaps) if gaps else None
 
 

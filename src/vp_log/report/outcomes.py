@@ -10,6 +10,7 @@ were left out and why.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,29 +38,41 @@ from vp_log.report.tables import (
 PLOTTED = ("pain", "odi_percent")
 
 
-def _pick(entries: Sequence[EntryFacts], tp: TimePoint, key: str) -> EntryFacts | None:
-    """The entry that stands for time point ``tp`` for ``key`` (a score or ``analgesic``)."""
-    candidates = [
-        e
-        for e in entries
-        if e.timepoint == tp.name
-        and (e.analgesic if key == "analgesic" else e.scores.get(key)) is not None
-    ]
-    if not candidates:
-        return None
-    return min(
-        candidates,
-        key=lambda e: (e.out_of_window, abs(e.days_after - tp.target), -e.date.toordinal()),
-    )
+def _rank(entry: EntryFacts, tp: TimePoint) -> tuple[bool, int, int]:
+    """Which of several entries stands for a time point: in window, nearest target, latest."""
+    return (entry.out_of_window, abs(entry.days_after - tp.target), -entry.date.toordinal())
 
 
-def values_at(cohort: Cohort, tp: TimePoint, key: str) -> dict[int, Any]:
-    """Procedure id → its value of ``key`` at time point ``tp`` (known values only)."""
-    found: dict[int, Any] = {}
+def values_by_timepoint(
+    cohort: Cohort, schedule: Schedule, keys: Sequence[str]
+) -> dict[tuple[str, str], dict[int, Any]]:
+    """(key, time point) → procedure id → its value (known values only), in one pass.
+
+    ``key`` is an instrument column or ``analgesic``. Of several entries holding a time point
+    with a value, the one in window nearest the target day counts (then the latest).
+    """
+    timepoints = {tp.name: tp for tp in schedule.timepoints}
+    chosen: dict[tuple[str, str, int], EntryFacts] = {}
+    chosen_value: dict[tuple[str, str, int], Any] = {}
     for procedure in cohort.procedures:
-        entry = _pick(cohort.entries_of(procedure.id), tp, key)
-        if entry is not None:
-            found[procedure.id] = entry.analgesic if key == "analgesic" else entry.scores[key]
+        for entry in cohort.entries_of(procedure.id):
+            tp = timepoints.get(entry.timepoint) if entry.timepoint else None
+            if tp is None:
+                continue
+            for key in keys:
+                value = entry.analgesic if key == "analgesic" else entry.scores.get(key)
+                if value is None:
+                    continue
+                slot = (key, tp.name, procedure.id)
+                held = chosen.get(slot)
+                if held is None or _rank(entry, tp) < _rank(held, tp):
+                    chosen[slot] = entry
+                    chosen_value[slot] = value
+    found: dict[tuple[str, str], dict[int, Any]] = {
+        (key, tp.name): {} for key in keys for tp in schedule.timepoints
+    }
+    for (key, tp_name, pid), value in chosen_value.items():
+        found[(key, tp_name)][pid] = value
     return found
 
 
@@ -148,11 +161,7 @@ def _instrument(column: str) -> Instrument:
 def build_outcomes(cohort: Cohort, schedule: Schedule, settings: ReportSettings) -> Section:
     baseline = schedule.baseline
     later = [tp for tp in schedule.timepoints if not tp.baseline]
-    at: dict[tuple[str, str], dict[int, Any]] = {
-        (key, tp.name): values_at(cohort, tp, key)
-        for key in [*(i.column for i in INSTRUMENTS), "analgesic"]
-        for tp in schedule.timepoints
-    }
+    at = values_by_timepoint(cohort, schedule, [*(i.column for i in INSTRUMENTS), "analgesic"])
 
     summary = Table(
         "outcomes_summary",
@@ -378,12 +387,11 @@ def _analgesic_tables(
     for tp in later:
         after = at[("analgesic", tp.name)]
         pairs = [(before[pid], after[pid]) for pid in after if pid in before]
+        moves = Counter(pairs)
         for start in ANALGESIC_ORDER if pairs else ():
             row: dict[str, Any] = {"timepoint": tp.name, "baseline": start}
             for end in ANALGESIC_ORDER:
-                row[f"to_{end.replace('-', '_')}"] = sum(
-                    1 for a, b in pairs if (a, b) == (start, end)
-                )
+                row[f"to_{end.replace('-', '_')}"] = moves[(start, end)]
             shift.rows.append(row)
         down = sum(1 for a, b in pairs if rank[b] < rank[a])
         up = sum(1 for a, b in pairs if rank[b] > rank[a])
@@ -412,11 +420,11 @@ def _over_time_plot(
     instrument = _instrument(column)
     types = sorted({p.procedure_type for p in cohort.procedures})
     series: dict[str, list[dict[str, Any]]] = {}
+    type_of = {p.id: p.procedure_type for p in cohort.procedures}
     for kind in types:
-        ids = {p.id for p in cohort.procedures if p.procedure_type == kind}
         points = []
         for tp in schedule.timepoints:
-            values = [v for pid, v in at[(column, tp.name)].items() if pid in ids]
+            values = [v for pid, v in at[(column, tp.name)].items() if type_of[pid] == kind]
             d = stats.describe(values)
             low = high = None
             if d.n > 1 and d.sd is not None and d.mean is not None:
