@@ -33,17 +33,26 @@ def _empty(ax: Axes, message: str = "no data (n = 0)") -> None:
 
 
 def _over_time(fig: Figure, data: dict[str, Any]) -> None:
+    """Time points evenly spaced (only those with data), each type a little to the side."""
     ax = fig.subplots()
-    drawn = False
-    labels: dict[int, str] = {}
-    for i, (kind, points) in enumerate(sorted(data["series"].items())):
-        known = [p for p in points if p["mean"] is not None]
+    series = sorted(data["series"].items())
+    names: list[str] = []
+    for _kind, points in series:
         for p in points:
-            labels[p["day"]] = p["timepoint"]
+            if p["mean"] is not None and p["timepoint"] not in names:
+                names.append(p["timepoint"])
+    if not names:
+        _empty(ax)
+        return
+    order = [p["timepoint"] for _kind, points in series for p in points]
+    names.sort(key=order.index)
+    width = 0.12
+    for i, (kind, points) in enumerate(series):
+        known = [p for p in points if p["mean"] is not None]
         if not known:
             continue
-        drawn = True
-        xs = [p["day"] for p in known]
+        shift = (i - (len(series) - 1) / 2) * width
+        xs = [names.index(p["timepoint"]) + shift for p in known]
         ys = [p["mean"] for p in known]
         low = [p["mean"] - p["low"] if p["low"] is not None else 0.0 for p in known]
         high = [p["high"] - p["mean"] if p["high"] is not None else 0.0 for p in known]
@@ -57,12 +66,8 @@ def _over_time(fig: Figure, data: dict[str, Any]) -> None:
             color=_colour(kind, i),
             label=f"{kind} (n ≤ {n})",
         )
-    if not drawn:
-        _empty(ax)
-        return
-    ax.set_xscale("symlog", linthresh=7)
-    ax.set_xticks(sorted(labels), [labels[d] for d in sorted(labels)])
-    ax.set_xlabel("time point (days after the procedure, log scale)")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlabel("time point")
     unit = f" ({data['unit']})" if data["unit"] == "%" else ""
     ax.set_ylabel(f"{data['label']}{unit}")
     ax.set_ylim(data["low"], data["high"])
@@ -93,7 +98,7 @@ def _cement_scatter(fig: Figure, data: dict[str, Any]) -> None:
 
 
 def _kaplan_meier(fig: Figure, data: dict[str, Any]) -> None:
-    ax, table_ax = fig.subplots(2, 1, height_ratios=[4, 1], sharex=True)
+    ax, table_ax = fig.subplots(2, 1, height_ratios=[6, 1], sharex=True)
     steps = data["steps"]
     if not steps:
         _empty(ax)
