@@ -275,7 +275,8 @@ def test_dose_medians_and_p75_against_reference(
     document = report(data_dir, "dose")
     table = {
         (r["grouping"], r["group"], r["quantity"]): r
-        for r in rows(document, "dose", "dose_summary")
+        for name in ("fluoro_time_s", "dap_gy_cm2", "ka_r_mgy", "dap_per_level_gy_cm2")
+        for r in rows(document, "dose", f"dose_{name}")
     }
     reference = {"vertebroplasty": 50.0, "kyphoplasty": 60.0, "sacroplasty": 40.0}
     for kind in ("vertebroplasty", "kyphoplasty", "sacroplasty"):
@@ -508,7 +509,7 @@ def test_html_report_loads_in_a_headless_browser(
         assert f'<section id="{name}" class="report">' in dom.stdout, name
     assert dom.stdout.count('src="data:image/png;base64,') == 8
     for table in ("outcomes_summary", "fractures_kaplan_meier", "complications_by_grade",
-                  "dose_summary", "completeness"):  # fmt: skip
+                  "dose_dap_gy_cm2", "completeness"):  # fmt: skip
         assert f'id="{table}"' in dom.stdout
     problems = [
         line

@@ -79,7 +79,7 @@ def _table(name: str, title: str) -> Table:
         view=[
             View("Complication", text("kind"), numeric=False),
             View("k/n", k_of_n()),
-            View("Per procedure [95 % CI]", rate_ci()),
+            View("Per proc. [95 % CI]", rate_ci()),
             View("Per level", lambda r: percent(r["rate_per_level"])),
             View(
                 "Threshold",

@@ -42,6 +42,15 @@ class Document:
             data_as_of=cohort.data_as_of,
         )
 
+    def header_shown(self) -> dict[str, Any]:
+        """The header for people: times to the minute, in UTC."""
+        shown = self.header()
+        shown["data_as_of"] = (
+            f"{self.data_as_of:%Y-%m-%d %H:%M} UTC" if self.data_as_of else None
+        )
+        shown["generated_at"] = f"{self.generated_at:%Y-%m-%d %H:%M} UTC"
+        return shown
+
     def header(self) -> dict[str, Any]:
         return {
             "filters": dict(self.filters.describe()),
@@ -170,7 +179,7 @@ def render_html(document: Document) -> str:
         for name, (png, _svg) in document.figures.items()
     }
     return template.render(
-        header=document.header(),
+        header=document.header_shown(),
         empty=document.empty_message(),
         sections=document.sections,
         figures=figures,

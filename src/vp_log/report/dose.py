@@ -22,7 +22,6 @@ from vp_log.report.tables import Column, Plot, Section, Table, View, median_iqr,
 class Quantity:
     key: str
     label: str
-    short: str
     unit: str
     value: Callable[[ProcedureFacts], float | None]
     reference_key: str | None
@@ -36,14 +35,13 @@ QUANTITIES = (
     Quantity(
         "fluoro_time_s",
         "Fluoroscopy time",
-        "Fluoro",
         "s",
         lambda p: p.fluoro_time_s,
         "fluoro_time_s",
     ),
-    Quantity("dap_gy_cm2", "DAP", "DAP", "Gy·cm²", lambda p: p.dap_gy_cm2, "dap_gy_cm2"),
-    Quantity("ka_r_mgy", "Ka,r", "Ka,r", "mGy", lambda p: p.ka_r_mgy, "ka_r_mgy"),
-    Quantity("dap_per_level_gy_cm2", "DAP per level", "DAP/lvl", "Gy·cm²", _per_level, None),
+    Quantity("dap_gy_cm2", "DAP", "Gy·cm²", lambda p: p.dap_gy_cm2, "dap_gy_cm2"),
+    Quantity("ka_r_mgy", "Ka,r", "mGy", lambda p: p.ka_r_mgy, "ka_r_mgy"),
+    Quantity("dap_per_level_gy_cm2", "DAP per level", "Gy·cm²", _per_level, None),
 )
 
 GROUPINGS: dict[str, Callable[[ProcedureFacts], str]] = {
@@ -58,15 +56,15 @@ GROUPINGS: dict[str, Callable[[ProcedureFacts], str]] = {
 }
 
 
-def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
-    table = Table(
-        "dose_summary",
-        "Dose per procedure: median [IQR] and 75th percentile (P75) against the reference level",
+def _table(q: Quantity) -> Table:
+    return Table(
+        f"dose_{q.key}",
+        f"{q.label} ({q.unit}) by procedure type, levels, operator, device: median [IQR], "
+        "75th percentile (P75), reference level",
         [
             Column("grouping", "Grouping"),
             Column("group", "Group"),
             Column("quantity", "Quantity"),
-            Column("short", "Quantity (short)"),
             Column("unit", "Unit"),
             Column("n", "n known", "int"),
             Column("unknown", "n unknown", "int"),
@@ -79,7 +77,6 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
         ],
         view=[
             View("Group", text("group"), numeric=False),
-            View("Quantity", lambda r: f"{r['short']} ({r['unit']})", numeric=False),
             View("n", lambda r: f"{r['n']}" + (f" (+{r['unknown']}?)" if r["unknown"] else "")),
             View("Median [IQR]", median_iqr()),
             View("P75", lambda r: num(r["p75"])),
@@ -92,8 +89,13 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
                 ),
             ),
         ],
+        notes=["n (+k?): k procedures whose value is unknown, not counted."],
         group_by="grouping",
     )
+
+
+def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
+    tables = {q.key: _table(q) for q in QUANTITIES}
     for grouping, key_of in GROUPINGS.items():
         groups: dict[str, list[ProcedureFacts]] = {}
         for p in cohort.procedures:
@@ -108,12 +110,11 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
                 if grouping == "procedure type" and q.reference_key is not None:
                     levels_of = settings.reference_levels.get(group)
                     reference = getattr(levels_of, q.reference_key) if levels_of else None
-                table.rows.append(
+                tables[q.key].rows.append(
                     {
                         "grouping": grouping,
                         "group": group,
                         "quantity": q.label,
-                        "short": q.short,
                         "unit": q.unit,
                         "n": d.n,
                         "unknown": len(values) - d.n,
@@ -130,7 +131,7 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
     section = Section(
         "dose",
         "Dose",
-        tables=[table],
+        tables=list(tables.values()),
         counts={
             "procedures": len(cohort.procedures),
             "with_dap": sum(1 for p in cohort.procedures if p.dap_gy_cm2 is not None),
@@ -140,7 +141,12 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
         "Reference levels (per procedure type, from the report settings) are compared with the "
         "75th percentile, the way reference levels are set."
     )
-    above = [f"{r['group']} {r['quantity']}" for r in table.rows if r["p75_above_reference"]]
+    above = [
+        f"{r['group']} {r['quantity']}"
+        for t in tables.values()
+        for r in t.rows
+        if r["p75_above_reference"]
+    ]
     if above:
         section.notes.append("P75 above the reference level: " + ", ".join(above) + ".")
     for q in QUANTITIES[:3]:

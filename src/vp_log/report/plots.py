@@ -198,7 +198,7 @@ def _completeness(fig: Figure, data: dict[str, Any]) -> None:
         ax.text(i, 101, f"n = {r['due']}", ha="center", va="bottom", fontsize=8)
     ax.set_ylim(0, 110)
     ax.set_ylabel("% of procedures due")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
 
 
 DRAW: dict[str, Callable[[Figure, dict[str, Any]], None]] = {

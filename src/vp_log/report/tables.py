@@ -117,7 +117,10 @@ def num(value: Any, decimals: int = 1) -> str:
         return DASH
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return f"{float(value):.{decimals}f}".replace("-", "−")
+    shown = f"{float(value):.{decimals}f}"
+    if float(shown) == 0:
+        shown = shown.lstrip("-")  # no "−0.0"
+    return shown.replace("-", "−")
 
 
 def p_value(value: Any) -> str:
