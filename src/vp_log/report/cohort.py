@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import report_queries as queries
+from vp_log.record import ProcedureRecord
+from vp_log.record import TreatedLevel as StoredLevel
 
 
 class ReportError(ValueError):
@@ -295,25 +297,15 @@ def _as_float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _first(values: Any) -> str | None:
-    if isinstance(values, list):
-        for value in values:
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return None
-
-
-def _treated_levels(items: Any) -> tuple[TreatedLevel, ...]:
+def _treated_levels(items: list[StoredLevel]) -> tuple[TreatedLevel, ...]:
+    """Distinct levels in craniocaudal order, cement summed per level (a bilateral
+    sacroplasty names the sacrum twice)."""
     cement: dict[str, float | None] = {}
-    for item in items if isinstance(items, list) else []:
-        name = item.get("level") if isinstance(item, dict) else None
-        if not isinstance(name, str):
-            continue
-        volume = _as_float(item.get("cement_ml"))
-        if name not in cement:
-            cement[name] = volume
-        elif volume is not None:
-            cement[name] = (cement[name] or 0.0) + volume
+    for item in items:
+        if item.level not in cement:
+            cement[item.level] = item.cement_ml
+        elif item.cement_ml is not None:
+            cement[item.level] = (cement[item.level] or 0.0) + item.cement_ml
 
     def order(name: str) -> tuple[int, str]:
         level = spinal_level(name)
@@ -322,42 +314,50 @@ def _treated_levels(items: Any) -> tuple[TreatedLevel, ...]:
     return tuple(TreatedLevel(name, cement[name]) for name in sorted(cement, key=order))
 
 
+def _first(values: list[str]) -> str | None:
+    return next((v.strip() for v in values if v and v.strip()), None)
+
+
+_RECORD_FIELDS = frozenset(ProcedureRecord.model_fields)
+
+
 def procedure_facts(
     procedure_id: int,
     status: str,
-    record: dict[str, Any],
+    fields: dict[str, Any],
     patient: dict[str, list[Any]] | None = None,
 ) -> ProcedureFacts:
-    """The one place that reads a stored procedure record (and the patient's birth date and
-    sex, from the study's observations while the record does not hold them)."""
+    """The one place that reads a stored procedure record: ``fields`` (the record's fields
+    reports use, ``report_queries.REPORT_FIELDS``) validated as the typed
+    :class:`~vp_log.record.ProcedureRecord`; birth date and sex come from the study's
+    observations (the record does not hold them)."""
+    record = ProcedureRecord.model_validate(
+        {k: v for k, v in fields.items() if k in _RECORD_FIELDS}
+    )
     patient = patient or {}
-    device = record.get("device")
-    if not isinstance(device, dict):
-        device = {}
+    device = record.device
     device_name = " ".join(
-        str(device[k]).strip() for k in ("manufacturer", "model") if device.get(k)
+        str(v).strip() for v in (device.manufacturer, device.model) if v and str(v).strip()
     )
     return ProcedureFacts(
         id=procedure_id,
-        study_instance_uid=str(record.get("study_instance_uid") or ""),
-        patient_id=record.get("patient_id"),
-        patient_name=record.get("patient_name"),
-        patient_birth_date=_as_date(
-            record.get("patient_birth_date") or _single(patient.get("patient_birth_date"))
-        ),
-        patient_sex=record.get("patient_sex") or _single(patient.get("patient_sex")),
-        accession_number=record.get("accession_number"),
-        study_date=_as_date(record.get("study_date")),
-        procedure_type=str(record.get("procedure_type") or "unclassified"),
-        status=status,
-        levels=_treated_levels(record.get("levels")),
-        operator=_first(record.get("performing_physicians")) or _first(record.get("operators")),
+        study_instance_uid=record.study_instance_uid,
+        patient_id=record.patient_id,
+        patient_name=record.patient_name,
+        patient_birth_date=_as_date(_single(patient.get("patient_birth_date"))),
+        patient_sex=_single(patient.get("patient_sex")),
+        accession_number=record.accession_number,
+        study_date=_as_date(record.study_date),
+        procedure_type=str(record.procedure_type),
+        status="needs_review" if record.needs_review else status,
+        levels=_treated_levels(record.levels),
+        operator=_first(record.performing_physicians) or _first(record.operators),
         device=device_name or None,
-        fluoro_time_s=_as_float(record.get("fluoro_time_s")),
-        dap_gy_cm2=_as_float(record.get("dap_gy_cm2")),
-        ka_r_mgy=_as_float(record.get("ka_r_mgy")),
-        total_cement_ml=_as_float(record.get("total_cement_ml")),
-        flags=tuple(str(f) for f in record.get("flags") or ()),
+        fluoro_time_s=record.fluoro_time_s,
+        dap_gy_cm2=record.dap_gy_cm2,
+        ka_r_mgy=record.ka_r_mgy,
+        total_cement_ml=record.total_cement_ml,
+        flags=tuple(record.flags),
     )
 
 
@@ -440,8 +440,8 @@ def load_cohort(session: Session, filters: Filters) -> Cohort:
     """Read the cohort through ``db.report_queries`` (no writes)."""
     details = queries.patient_details(session=session)
     every = [
-        procedure_facts(pid, status, record, details.get(str(record.get("study_instance_uid"))))
-        for pid, status, record in queries.report_procedures(session=session)
+        procedure_facts(pid, status, fields, details.get(str(fields.get("study_instance_uid"))))
+        for pid, status, fields in queries.report_procedures(session=session)
     ]
     in_range = [
         p

@@ -45,9 +45,7 @@ class Document:
     def header_shown(self) -> dict[str, Any]:
         """The header for people: times to the minute, in UTC."""
         shown = self.header()
-        shown["data_as_of"] = (
-            f"{self.data_as_of:%Y-%m-%d %H:%M} UTC" if self.data_as_of else None
-        )
+        shown["data_as_of"] = f"{self.data_as_of:%Y-%m-%d %H:%M} UTC" if self.data_as_of else None
         shown["generated_at"] = f"{self.generated_at:%Y-%m-%d %H:%M} UTC"
         return shown
 
