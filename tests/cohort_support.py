@@ -191,11 +191,14 @@ def _args(p: PlannedProcedure, e: PlannedEntry) -> list[str]:
     return [*args, "--by", "cohort-test", "--yes"]
 
 
-def build_cohort(data_dir: Path, seeds: range = range(4)) -> list[PlannedProcedure]:
-    """Generate, import and enter the follow-up of a cohort in ``data_dir``."""
+def build_cohort(
+    data_dir: Path, seeds: range = range(4), database_url: str | None = None
+) -> list[PlannedProcedure]:
+    """Generate, import and enter the follow-up of a cohort in ``data_dir`` (and the database
+    at ``database_url``, SQLite in the data folder when None)."""
     cases = data_dir / "cases"
     planned = plan_cohort(cases, seeds)
-    env = base_env(data_dir)
+    env = base_env(data_dir, database_url)
     run_cli("import", str(cases), env=env)
     runner = CliRunner()
     for p in planned:
