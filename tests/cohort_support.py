@@ -142,16 +142,19 @@ def plan_cohort(out_dir: Path, seeds: range) -> list[PlannedProcedure]:
                 entry.complications.append(("pulmonary-cement-embolism", "C"))
             p.entries.append(entry)
         if index in FRACTURED:
-            # A new fracture found at about 3 months (its own entry, time point inferred).
+            # A new fracture found at about 3 months: on the 3 m entry, or an entry of its own
+            # (one entry per procedure and time point).
             level = FRACTURE_LEVELS[p.case][FRACTURED.index(index) % 4]
-            p.entries.append(
-                PlannedEntry(
-                    None,
-                    "3m",
-                    p.study_date + dt.timedelta(days=95),
-                    fractures=[(level, p.study_date + dt.timedelta(days=60 + index))],
+            found = (level, p.study_date + dt.timedelta(days=60 + index))
+            at_3m = [e for e in p.entries if e.expected_timepoint == "3m"]
+            if at_3m:
+                at_3m[0].fractures.append(found)
+            else:
+                p.entries.append(
+                    PlannedEntry(
+                        None, "3m", p.study_date + dt.timedelta(days=95), fractures=[found]
+                    )
                 )
-            )
         if died:
             p.entries.append(
                 PlannedEntry(
