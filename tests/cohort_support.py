@@ -72,6 +72,8 @@ class PlannedProcedure:
     operator: str
     device: str
     entries: list[PlannedEntry] = field(default_factory=list)
+    closed: dict[str, str] = field(default_factory=dict)
+    """Time point → reason, closed with ``vp-log followup close``."""
 
 
 def plan_cohort(out_dir: Path, seeds: range) -> list[PlannedProcedure]:
@@ -172,6 +174,10 @@ def plan_cohort(out_dir: Path, seeds: range) -> list[PlannedProcedure]:
                     "1m", "1m", p.study_date + dt.timedelta(days=60), pain=5.0, out_of_window=True
                 )
             )
+        if index == 10:
+            # Lost to follow-up before 12 months: the time point is closed, not assessed.
+            p.entries = [e for e in p.entries if e.expected_timepoint != "12m"]
+            p.closed["12m"] = "lost"
     return planned
 
 
@@ -209,5 +215,12 @@ def build_cohort(
             result = runner.invoke(app, _args(p, e), env=env, catch_exceptions=False)
             if result.exit_code != 0:
                 msg = f"followup add failed ({_args(p, e)}): {result.output}"
+                raise AssertionError(msg)
+        for timepoint, reason in p.closed.items():
+            args = ["followup", "close", f"accession:{p.accession}", "--timepoint", timepoint,
+                    "--reason", reason, "--by", "cohort-test"]  # fmt: skip
+            result = runner.invoke(app, args, env=env, input="y\n", catch_exceptions=False)
+            if result.exit_code != 0:
+                msg = f"followup close failed ({args}): {result.output}"
                 raise AssertionError(msg)
     return planned

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from vp_log.db.base import JSONType
 from vp_log.db.followup_tables import FollowupVersion
 from vp_log.db.tables import ObservationRow, Procedure
+from vp_log.followup.instruments import ITEMS, Choice, Number
 
 #: Observation kinds reports read beside the record (``vp_log.models.Kind`` values).
 PATIENT_KINDS = ("patient_birth_date", "patient_sex")
@@ -105,14 +106,11 @@ FOLLOWUP_COLUMNS = (
     "timepoint",
     "days_after",
     "out_of_window",
-    "pain",
-    "pain_rest",
-    "pain_activity",
-    "odi_percent",
-    "rmdq",
-    "analgesic",
+    # every number and choice of the instrument table (``vp_log.followup.instruments``)
+    *(item.name for item in ITEMS if isinstance(item.kind, Number | Choice)),
     "new_fractures",
     "complications",
+    "closed_reason",
 )
 
 

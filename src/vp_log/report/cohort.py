@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import report_queries as queries
+from vp_log.followup.instruments import ITEMS, Choice, Item, Number
 from vp_log.record import ProcedureRecord
 from vp_log.record import TreatedLevel as StoredLevel
 
@@ -140,6 +141,8 @@ class EntryFacts:
     analgesic: str | None
     new_fractures: tuple[FractureFacts, ...]
     complications: tuple[ComplicationFacts, ...]
+    closed_reason: str | None = None
+    """The time point was closed (lost, declined, unreachable, died, other), not assessed."""
 
 
 @dataclass(frozen=True)
@@ -155,16 +158,36 @@ class Instrument:
     description: str
 
 
-#: The scored outcome scales reported per time point, in display order.
-INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument("pain", "Pain NRS", "points", 0, 10, "Pain, numeric rating scale 0–10 (overall)"),
-    Instrument("pain_rest", "Pain at rest", "points", 0, 10, "Pain at rest, NRS 0–10"),
-    Instrument("pain_activity", "Pain on activity", "points", 0, 10, "Pain on activity, 0–10"),
-    Instrument("odi_percent", "ODI", "%", 0, 100, "Oswestry Disability Index, 0–100 %"),
-    Instrument("rmdq", "RMDQ", "points", 0, 24, "Roland-Morris Disability Questionnaire 0–24"),
-)
+#: What the outcome tables call the main scales (the instrument table's own title otherwise).
+_LABELS = {"pain": "Pain NRS", "odi_percent": "ODI", "rmdq": "RMDQ"}
 
-_SCORE_COLUMNS = tuple(i.column for i in INSTRUMENTS)
+
+def _instrument(item: Item) -> Instrument:
+    kind = item.kind
+    if not isinstance(kind, Number):
+        msg = f"instrument item {item.name!r} is not a number"
+        raise TypeError(msg)
+    return Instrument(
+        column=item.name,
+        label=_LABELS.get(item.name, item.title),
+        unit="%" if kind.percent else "points",
+        low=kind.minimum,
+        high=kind.maximum,
+        description=item.help,
+    )
+
+
+#: The scored outcome scales reported per time point, in display order: the numbers the
+#: follow-up instrument table marks as outcomes.
+INSTRUMENTS: tuple[Instrument, ...] = tuple(
+    _instrument(item) for item in ITEMS if item.outcome and isinstance(item.kind, Number)
+)
+#: Every number of the instrument table (outcomes and the rest, e.g. EQ-5D-5L dimensions).
+NUMBERS: tuple[Item, ...] = tuple(item for item in ITEMS if isinstance(item.kind, Number))
+#: Every choice (the analgesic class).
+CHOICES: tuple[Item, ...] = tuple(item for item in ITEMS if isinstance(item.kind, Choice))
+
+_SCORE_COLUMNS = tuple(item.name for item in NUMBERS)
 
 #: Analgesic classes, weakest first (a lower index is a step down).
 ANALGESIC_ORDER: tuple[str, ...] = ("none", "non-opioid", "weak-opioid", "strong-opioid")
@@ -387,6 +410,7 @@ def entry_facts(row: Any) -> EntryFacts:
             )
         },
         analgesic=row.analgesic,
+        closed_reason=row.closed_reason,
         new_fractures=tuple(
             FractureFacts(str(f["level"]), _as_date(f.get("date")) or row.entry_date)
             for f in fractures

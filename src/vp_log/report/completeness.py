@@ -34,7 +34,7 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
             Column("due", "Due", "int"),
             Column("done_in_window", "Done in window", "int"),
             Column("done_out_of_window", "Done out of window", "int"),
-            Column("closed", "Closed (died)", "int"),
+            Column("closed", "Closed (lost, declined, unreachable, died)", "int"),
             Column("missed", "Missed", "int"),
             Column("pending", "Open (window not closed)", "int"),
             Column("not_yet_due", "Not yet due", "int"),
@@ -55,8 +55,10 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
             if p.study_date is None:  # not in `dated`; for the type checker
                 continue
             days = (as_of - p.study_date).days
-            mine = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
-            if not mine and days < tp.from_day:
+            held = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
+            closed = [e for e in held if e.closed_reason]
+            mine = [e for e in held if not e.closed_reason]
+            if not held and days < tp.from_day:
                 counts["not_yet_due"] += 1
                 continue
             counts["due"] += 1
@@ -65,7 +67,7 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
                 counts["done_in_window"] += 1
             elif mine:
                 counts["done_out_of_window"] += 1
-            elif died is not None and (died - p.study_date).days <= tp.to_day:
+            elif closed or (died is not None and (died - p.study_date).days <= tp.to_day):
                 counts["closed"] += 1
             elif days > tp.to_day:
                 counts["missed"] += 1
@@ -120,8 +122,8 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
         },
     )
     section.notes.append(
-        "Closed counts deaths recorded before the window closed; time points closed as lost or "
-        "declined are not recorded by vp_log yet."
+        "Closed: the time point was closed (vp-log followup close: lost, declined, unreachable, "
+        "died, other), or a death was recorded before its window closed."
     )
     if unscheduled:
         section.notes.append(

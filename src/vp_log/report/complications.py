@@ -94,7 +94,9 @@ def _table(name: str, title: str) -> Table:
 
 
 def build_complications(cohort: Cohort, settings: ReportSettings) -> Section:
-    assessed = [p for p in cohort.procedures if cohort.entries_of(p.id)]
+    assessed = [
+        p for p in cohort.procedures if any(not e.closed_reason for e in cohort.entries_of(p.id))
+    ]
     level_count = sum(p.level_count for p in assessed)
     found: dict[int, list[ComplicationFacts]] = {}
     for p in assessed:

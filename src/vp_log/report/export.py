@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vp_log.followup import Schedule
+from vp_log.followup.instruments import Number
 from vp_log.report.cohort import (
-    ANALGESIC_ORDER,
-    INSTRUMENTS,
+    CHOICES,
+    NUMBERS,
     Cohort,
     EntryFacts,
     Filters,
@@ -164,21 +165,20 @@ def _procedure_columns(options: Options) -> list[ExportColumn]:
 
 
 def _value_column(column: str) -> tuple[str, str, str]:
-    """Meaning, unit and allowed values of an instrument column."""
-    for instrument in INSTRUMENTS:
-        if instrument.column == column:
-            return (
-                instrument.description,
-                instrument.unit,
-                f"{instrument.low:g}–{instrument.high:g}; empty: not assessed",
-            )
-    if column == "analgesic":
-        return ("Analgesic class (the strongest taken)", "", ", ".join(ANALGESIC_ORDER))
+    """Meaning, unit and allowed values of an instrument item (the follow-up table's)."""
+    for item in (*NUMBERS, *CHOICES):
+        if item.name == column:
+            unit = ""
+            if isinstance(item.kind, Number):
+                unit = "%" if item.kind.percent else "points"
+            return (item.help, unit, item.allowed() + "; empty: not assessed")
     msg = f"unknown instrument column {column!r}"
     raise ValueError(msg)
 
 
-VALUE_COLUMNS = (*(i.column for i in INSTRUMENTS), "analgesic")
+#: The follow-up values exported: every number and choice of the instrument table, named as
+#: ``vp-log followup import`` and ``followup template`` name them.
+VALUE_COLUMNS = tuple(item.name for item in (*NUMBERS, *CHOICES))
 
 
 def wide_columns(schedule: Schedule, options: Options) -> list[ExportColumn]:

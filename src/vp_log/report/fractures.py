@@ -82,7 +82,8 @@ def build_fractures(cohort: Cohort, schedule: Schedule) -> Section:
     followed = [
         p
         for p in cohort.procedures
-        if p.study_date is not None and any(e.days_after > 0 for e in cohort.entries_of(p.id))
+        if p.study_date is not None
+        and any(e.days_after > 0 and not e.closed_reason for e in cohort.entries_of(p.id))
     ]
     found = {p.id: new_fractures(cohort, p) for p in followed}
     every = [f for fs in found.values() for f in fs]
@@ -157,7 +158,8 @@ def build_fractures(cohort: Cohort, schedule: Schedule) -> Section:
     for procedure in followed:
         if procedure.study_date is None:  # not followed (see above); for the type checker
             continue
-        last = max(e.days_after for e in cohort.entries_of(procedure.id))
+        # the last assessment (a closed time point is no contact with the patient)
+        last = max(e.days_after for e in cohort.entries_of(procedure.id) if not e.closed_reason)
         died = death_date(cohort, procedure.id)
         if died is not None:
             deaths += 1
