@@ -49,6 +49,10 @@ REPORT_FIELDS = (
 )
 
 
+#: What the reports are about: vertebral augmentation (not "other" procedures, not unclassified).
+AUGMENTATION_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
+
+
 def _fields(session: Session) -> Any:
     """The REPORT_FIELDS of ``procedures.record`` as one JSON array, in the database."""
     if session.get_bind().dialect.name == "postgresql":
@@ -65,10 +69,11 @@ def report_procedures(
     until: str | None = None,
     procedure_type: str | None = None,
 ) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(id, status, fields)`` of augmentation procedures by study date then id; ``fields``:
+    """``(id, status, fields)`` of vertebral augmentation procedures by study date then id;
+    ``fields``:
     the record's REPORT_FIELDS that are set."""
     stmt = select(Procedure.id, Procedure.status, _fields(session)).where(
-        Procedure.procedure_type != "unclassified"
+        Procedure.procedure_type.in_(AUGMENTATION_TYPES)
     )
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
