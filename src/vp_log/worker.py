@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -211,6 +212,9 @@ def run_worker(settings_data: dict[str, Any], conn: Connection) -> None:
     Its address space is capped at ``max_memory_mb`` (``RLIMIT_AS``): a file that makes it
     grow ends in a ``MemoryError`` that quarantines that file.
     """
+    # Ctrl-C in a terminal reaches the whole process group: the listener answers it and
+    # closes the pipe, which is how this worker is told to finish the spool and stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = Settings(**settings_data)
     configure_logging(settings.log_level)
     try:

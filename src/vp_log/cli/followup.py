@@ -925,6 +925,8 @@ def template(
     if file is not None:
         if file.suffix.lower() not in (".csv", ".xlsx"):
             fail(f"{file}: give a .csv or .xlsx file name")
+        if file.exists():
+            fail(f"{file} exists (it may hold entries): give the template a new file name")
         fu.tabular.write_template(file)
         console.print(f"Wrote {escape(str(file))}: {len(fu.tabular.COLUMNS)} columns.")
         return

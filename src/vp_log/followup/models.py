@@ -161,7 +161,8 @@ class FollowupCreate(FollowupBase):
         if given:
             msg = (
                 f"a closed time point ({self.closed}) refused with values: {', '.join(given)}; "
-                "enter an assessment or close the time point, not both"
+                "enter an assessment or close the time point, not both (to reverse a "
+                "closure, correct it with --clear closed and the measured values)"
             )
             raise ValueError(msg)
         if self.timepoint is None:

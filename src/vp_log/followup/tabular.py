@@ -29,6 +29,8 @@ from vp_log.followup.instruments import ITEMS
 from vp_log.followup.models import ALLOWED, ENTRY_FIELDS, FollowupCreate
 
 KEY_COLUMNS = ("procedure_id", "accession_number", "patient_id")
+TEXT_COLUMNS = frozenset({"accession_number", "patient_id"})
+TEMPLATE_ROWS = 1000  # rows of the XLSX template whose identifier cells are formatted as text
 
 #: Every column of the import template, in order.
 COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *ENTRY_FIELDS, "entered_by")
@@ -211,9 +213,19 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
         raise TableError(msg) from None
     try:
         sheet = book.worksheets[0]
-        return [list(r) for r in sheet.iter_rows(values_only=True)]
+        return [[_xlsx_value(c) for c in r] for r in sheet.iter_rows()]
     finally:
         book.close()
+
+
+def _xlsx_value(cell: Any) -> Any:
+    """A cell's value as the person sees it: a cell formatted as a percentage holds 0.4 for
+    what Excel shows as 40 %, so it is read as 40."""
+    value = cell.value
+    number_format = getattr(cell, "number_format", None) or ""
+    if isinstance(value, int | float) and not isinstance(value, bool) and "%" in number_format:
+        return round(value * 100, 10)
+    return value
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -254,6 +266,11 @@ def write_template(path: Path) -> None:
     sheet = book.active or book.create_sheet()
     sheet.title = "entries"
     sheet.append(list(COLUMNS))
+    # Identifiers and dates are text: Excel would drop an accession's leading zeros.
+    for index, column in enumerate(COLUMNS, start=1):
+        if column in TEXT_COLUMNS:
+            for row in range(2, TEMPLATE_ROWS + 2):
+                sheet.cell(row=row, column=index).number_format = "@"
     doc = book.create_sheet("columns")
     doc.append(["column", "meaning"])
     for column in COLUMNS:
