@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from vp_log.followup import Schedule
-from vp_log.report.cohort import Cohort
+from vp_log.followup.schedule import TimePoint
+from vp_log.report.cohort import Cohort, ProcedureFacts
 from vp_log.report.fractures import death_date
 from vp_log.report.tables import Column, Plot, Row, Section, Table, View, percent, text
 
@@ -23,6 +24,30 @@ OUTCOMES = ("done_in_window", "done_out_of_window", "closed", "missed", "pending
 
 def _count_and_share(key: str) -> Callable[[Row], str]:
     return lambda r: f"{r[key]} ({percent(r[key + '_pct'], 0)})"
+
+
+def _timepoint_outcome(
+    cohort: Cohort, p: ProcedureFacts, tp: TimePoint, as_of: dt.date
+) -> str | None:
+    """Where one procedure stands at one time point: a key of OUTCOMES, ``not_yet_due``, or
+    None for an undated record (it cannot be scheduled)."""
+    if p.study_date is None:
+        return None
+    days = (as_of - p.study_date).days
+    held = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
+    closed = [e for e in held if e.closed_reason]
+    mine = [e for e in held if not e.closed_reason]
+    if not held and days < tp.from_day:
+        return "not_yet_due"
+    died = death_date(cohort, p.id)
+    if mine:
+        in_window = any(not e.out_of_window for e in mine)
+        return "done_in_window" if in_window else "done_out_of_window"
+    if closed or (died is not None and (died - p.study_date).days <= tp.to_day):
+        return "closed"
+    if days > tp.to_day:
+        return "missed"
+    return "pending"
 
 
 def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Section:
@@ -52,27 +77,12 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
     for tp in schedule.timepoints:
         counts = dict.fromkeys((*OUTCOMES, "due", "not_yet_due"), 0)
         for p in dated:
-            if p.study_date is None:  # not in `dated`; for the type checker
+            outcome = _timepoint_outcome(cohort, p, tp, as_of)
+            if outcome is None:
                 continue
-            days = (as_of - p.study_date).days
-            held = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
-            closed = [e for e in held if e.closed_reason]
-            mine = [e for e in held if not e.closed_reason]
-            if not held and days < tp.from_day:
-                counts["not_yet_due"] += 1
-                continue
-            counts["due"] += 1
-            died = death_date(cohort, p.id)
-            if any(not e.out_of_window for e in mine):
-                counts["done_in_window"] += 1
-            elif mine:
-                counts["done_out_of_window"] += 1
-            elif closed or (died is not None and (died - p.study_date).days <= tp.to_day):
-                counts["closed"] += 1
-            elif days > tp.to_day:
-                counts["missed"] += 1
-            else:
-                counts["pending"] += 1
+            counts[outcome] += 1
+            if outcome != "not_yet_due":
+                counts["due"] += 1
         row: dict[str, object] = {"timepoint": tp.name, **counts}
         for key in OUTCOMES:
             row[f"{key}_pct"] = counts[key] / counts["due"] if counts["due"] else None
