@@ -129,3 +129,22 @@ def test_reading_before_anything_was_received(tmp_path: Path) -> None:
     line = one_error_line(vp_log("procedures", "list", data_dir=tmp_path / "data"))
     assert "no vp_log database" in line and "vp-log db upgrade" in line
     assert not (tmp_path / "data" / "vp_log.db").exists()
+
+
+def test_list_at_80_columns_cuts_no_key_value(receiving_study: Path) -> None:
+    """Issue 10: the date, accession, patient ID, type and status are never cut at 80 columns."""
+    result = CliRunner().invoke(
+        app,
+        ["procedures", "list", "--all"],
+        env={"VP_LOG_DATA_DIR": str(receiving_study), "VP_LOG_CONFIG": "", "COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(
+        vp_log("procedures", "list", "--all", "--json", data_dir=receiving_study).stdout
+    )
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in result.stdout
+    for value in (record["study_date"], record["patient_id"], record["status"]):
+        if value:
+            assert any(value in line for line in lines), value

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from vp_log.clinical import (
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
 from vp_log.followup import load_schedule, outcome_timeline
-from vp_log.record import ProcedurePublic
+from vp_log.record import ProcedurePublic, TreatedLevel
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
 
@@ -58,6 +59,9 @@ def list_(
         bool, typer.Option("--all", help="Include studies that are not vertebral augmentation")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (patient name, instance count)")
+    ] = False,
 ) -> None:
     """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
     since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
@@ -73,33 +77,56 @@ def list_(
     if as_json:
         print_json([r.to_json() for r in records])
         return
-    table = Table(title=f"{len(records)} procedure record(s)")
-    for column in (
-        "id",
-        "date",
-        "patient",
-        "accession",
-        "type",
-        "levels",
-        "cement",
-        "status",
-        "inst.",
-    ):
-        table.add_column(column)
+    console.print(_list_table(records, wide=wide))
+
+
+_SIDE = {"left": "L", "right": "R", "bilateral": "L+R"}
+
+
+def _level_text(level: TreatedLevel) -> str:
+    if not level.side:
+        return level.level
+    return f"{level.level} {_SIDE.get(level.side, level.side)}"
+
+
+def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
+    """At 80 columns: never cut an id, date, accession, patient ID, type or status (levels
+    wrap); ``--wide`` adds the patient's name and the instance count."""
+    table = Table(
+        title=f"{len(records)} procedure record(s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+    )
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("date", no_wrap=True)
+    table.add_column("accession\npatient", no_wrap=True)
+    if wide:
+        table.add_column("name", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("levels", overflow="fold")
+    table.add_column("cement", no_wrap=True, justify="right")
+    table.add_column("status", no_wrap=True)
+    if wide:
+        table.add_column("inst.", no_wrap=True, justify="right")
     for rec in records:
-        levels = ", ".join(lv.level for lv in rec.levels)
-        table.add_row(
+        cells = [
             str(rec.id),
             rec.study_date or "?",
-            rec.patient_id or "?",
-            rec.accession_number or "",
+            f"{escape(rec.accession_number or '-')}\n{escape(rec.patient_id or '?')}",
+        ]
+        if wide:
+            cells.append(escape(rec.patient_name or "?"))
+        cells += [
             rec.procedure_type.value,
-            levels or "-",
+            escape(", ".join(_level_text(lv) for lv in rec.levels)) or "-",
             f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown",
             rec.status.value,
-            str(rec.instance_count),
-        )
-    console.print(table)
+        ]
+        if wide:
+            cells.append(str(rec.instance_count))
+        table.add_row(*cells)
+    return table
 
 
 @app.command("show")
