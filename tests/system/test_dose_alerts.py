@@ -17,17 +17,19 @@ from vp_log.samples import write_case
 FIRST = datetime(2026, 1, 5, 10, 0)
 
 
-def _patient(out: Path, patient_id: str, days_apart: int, seed: int) -> float:
+def _patient(
+    out: Path, patient_id: str, days_apart: int, seed: int, first_day: datetime = FIRST
+) -> float:
     """Two kyphoplasties of one patient ``days_apart`` apart; returns one's Ka,r (mGy)."""
     first = write_case(
-        "kp-one-level", out / f"{patient_id}-a", seed=seed, patient_id=patient_id, start=FIRST
+        "kp-one-level", out / f"{patient_id}-a", seed=seed, patient_id=patient_id, start=first_day
     )
     write_case(
         "kp-one-level",
         out / f"{patient_id}-b",
         seed=seed + 1,
         patient_id=patient_id,
-        start=FIRST + timedelta(days=days_apart),
+        start=first_day + timedelta(days=days_apart),
     )
     return first.ka_r_mgy
 
@@ -120,3 +122,22 @@ def test_openrem_zee_pair(
             expected_value = cumulative_dap if alert["metric"] == "dap" else cumulative_ka_r
             assert alert["value"] == pytest.approx(expected_value)
             assert len(alert["records"]) == exams
+
+
+def test_status_counts_the_alerts_of_the_last_window(tmp_path: Path) -> None:
+    """Issue 13: `vp-log status` says how many records of the last alert window are alerted."""
+    cases = tmp_path / "cases"
+    recent = datetime.combine(date.today() - timedelta(days=30), datetime.min.time())
+    ka_r = _patient(cases, "PT-RECENT", 21, seed=5, first_day=recent.replace(hour=10))
+    env = base_env(tmp_path / "data", VP_LOG_DOSE_ALERT_KA_R_MGY=f"{ka_r * 1.5:g}")
+    run_cli("import", str(cases), env=env)
+    data = json.loads(run_cli("status", "--json", env=env).stdout)
+    doses = data["dose_alerts"]
+    assert doses["records"] == 1 and doses["alerts"] == 1
+    since = (date.today() - timedelta(days=41)).isoformat()
+    assert doses["since"] == since
+    text = run_cli("status", env={**env, "COLUMNS": "80"}).stdout
+    assert f"1 dose alerts on 1 records dated {since} or later" in " ".join(text.split())
+    quiet = base_env(tmp_path / "quiet", VP_LOG_DOSE_ALERT_KA_R_MGY=f"{ka_r * 3:g}")
+    run_cli("import", str(cases), env=quiet)
+    assert json.loads(run_cli("status", "--json", env=quiet).stdout)["dose_alerts"]["records"] == 0

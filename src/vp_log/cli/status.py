@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +10,10 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from vp_log.cli.common import console, print_json, state
+from vp_log.cli.dose import alert_levels, alerts_since
 from vp_log.config import Settings, redact_url
 from vp_log.db import Database
 from vp_log.db.engine import current_revision
@@ -48,6 +50,19 @@ def _quarantine_state(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def _dose_alert_state(session: Session, settings: Settings) -> dict[str, Any]:
+    """Dose alerts on the procedures of the last alert window (counted back from today)."""
+    levels = alert_levels(settings)
+    since = (date.today() - timedelta(days=levels.window_days - 1)).isoformat()
+    found, _ = alerts_since(session, levels, since)
+    return {
+        "since": since,
+        "records": len(found),
+        "alerts": sum(len(a) for a in found.values()),
+        "record_ids": sorted(found),
+    }
+
+
 def _database_state(settings: Settings) -> dict[str, Any]:
     url = settings.db_url
     info: dict[str, Any] = {"url": redact_url(url), "error": None}
@@ -70,6 +85,7 @@ def _database_state(settings: Settings) -> dict[str, Any]:
                     }
                     for p in receiving_studies(session=session)
                 ]
+                info["dose_alerts"] = _dose_alert_state(session, settings)
         finally:
             database.dispose()
     except SQLAlchemyError as exc:
@@ -98,6 +114,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     except OSError as exc:
         disk["error"] = str(exc)
     return {
+        "dose_alerts": database.pop("dose_alerts", None),
         "disk": disk,
         "data_dir": str(data_dir),
         "listener": listener,
@@ -162,6 +179,14 @@ def status(
         console.print(
             f"database:   {db['url']} (schema {db['schema_revision']}): "
             f"{rows['procedures']} records, {rows['instances']} instances",
+            highlight=False,
+        )
+    doses = data["dose_alerts"]
+    if doses is not None:
+        hint = f" (vp-log dose alerts --since {doses['since']})" if doses["records"] else ""
+        console.print(
+            f"dose:       {doses['alerts']} dose alerts on {doses['records']} records dated "
+            f"{doses['since']} or later{hint}",
             highlight=False,
         )
     disk = data["disk"]
