@@ -322,3 +322,32 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
             return True
         time.sleep(interval)
     return False
+
+
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed key and certificate for 127.0.0.1 (openssl), the key mode 0600."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    key.chmod(0o600)
+    return key, cert

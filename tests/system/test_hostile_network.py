@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import echoscu, require_dcmtk, wait_for
+from conftest import echoscu, make_certificate, require_dcmtk, wait_for
 
 ARTIM_S = 3.0
 NETWORK_S = 5.0
@@ -290,32 +290,6 @@ def test_slow_drip_inside_an_association_is_aborted(guarded: object) -> None:
 
 
 # --- TLS ---------------------------------------------------------------------------------
-def _make_certificate(folder: Path) -> tuple[Path, Path]:
-    key, cert = folder / "key.pem", folder / "cert.pem"
-    made = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    key.chmod(0o600)
-    return key, cert
 
 
 def _tls_echo(port: int, cert: Path) -> subprocess.CompletedProcess[str]:
@@ -332,7 +306,7 @@ def test_tls_silent_connections_do_not_block_new_associations(
     listener_factory: object, tmp_path: Path
 ) -> None:
     require_dcmtk()
-    key, cert = _make_certificate(tmp_path)
+    key, cert = make_certificate(tmp_path)
     lst = listener_factory(  # type: ignore[operator]
         VP_LOG_TLS_CERTIFICATE=str(cert),
         VP_LOG_TLS_PRIVATE_KEY=str(key),
@@ -363,7 +337,7 @@ def test_tls_silent_connections_do_not_block_new_associations(
 def test_world_readable_tls_key_is_refused_in_one_line(
     listener_factory: object, tmp_path: Path
 ) -> None:
-    key, cert = _make_certificate(tmp_path)
+    key, cert = make_certificate(tmp_path)
     key.chmod(0o644)
     lst = listener_factory(  # type: ignore[operator]
         start=False, VP_LOG_TLS_CERTIFICATE=str(cert), VP_LOG_TLS_PRIVATE_KEY=str(key)

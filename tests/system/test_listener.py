@@ -18,6 +18,7 @@ from conftest import (
     ListenerProcess,
     acknowledged,
     echoscu,
+    make_certificate,
     run_cli,
     sample_files,
     storescu,
@@ -212,29 +213,7 @@ def test_bad_setting_stops_startup_naming_it(listener_factory: ListenerFactory) 
 def test_tls_listener_accepts_tls_and_refuses_plain(
     listener_factory: ListenerFactory, tmp_path: Path
 ) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    made = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
+    key, cert = make_certificate(tmp_path)
     lst = listener_factory(VP_LOG_TLS_CERTIFICATE=str(cert), VP_LOG_TLS_PRIVATE_KEY=str(key))
     secure = subprocess.run(
         [
