@@ -1,0 +1,190 @@
+"""Store-growth benchmark (issues 15 and 17): what import and re-extraction cost as the store grows.
+
+```sh
+.venv/bin/python bench/bench_store.py --sizes 1000,10000,50000
+```
+
+For each size, on the store of :func:`store.build_store` (cached under ``bench/out/``):
+
+- **import**: ``vp-log import`` of ``--batch`` further studies (four instances each, the same
+  generator) into a copy of the store's database: instances/s over the command's wall time and
+  its peak RSS.
+- **reextract**: ``vp-log reextract`` of the whole store (on another copy of the database, the
+  archive shared read-only): instances/s and peak RSS.
+- **database**: the SQLite file's size, bytes per instance, and what takes the space (SQLite's
+  ``dbstat``: each table and index, in bytes per instance).
+- if ``bench/bench_listings.py`` or ``bench/bench_worker.py`` exist, their
+  ``measure(data_dir, database_url) -> dict`` on the store, printed as they come.
+
+Prints figures; it is not a timed test. The load average is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from store import (
+    DEFAULT_ROOT,
+    INSTANCES_PER_STUDY,
+    build_store,
+    database_url,
+    fresh_studies,
+    vp_log_command,
+    vp_log_env,
+)
+
+HOOKS = ("bench_listings", "bench_worker")
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; (wall seconds, peak RSS in MB of the process, stdout)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{args[3:]} failed: {err.read().decode()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def copy_store(store: Path, dest: Path, *, share_archive: bool) -> Path:
+    dest.mkdir(parents=True)
+    shutil.copy2(store / "vp_log.db", dest / "vp_log.db")
+    if share_archive:
+        (dest / "archive").symlink_to(store / "archive")
+    return dest
+
+
+def space(db: Path) -> list[tuple[str, int]]:
+    """(table or index, bytes) from SQLite's dbstat, biggest first ([] if not compiled in)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()
+    return [(str(name), int(size)) for name, size in rows]
+
+
+def load_hook(name: str) -> ModuleType | None:
+    path = Path(__file__).resolve().parent / f"{name}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str, object]:
+    t0 = time.perf_counter()
+    store = build_store(n_studies, root)
+    built = time.perf_counter() - t0
+    instances = n_studies * INSTANCES_PER_STUDY
+    result: dict[str, object] = {"studies": n_studies, "instances": instances}
+    if built > 1:
+        print(f"  (store built in {built:.0f} s)")
+    print(f"  store {store}  (load {load_average()})")
+
+    incoming = work / f"incoming-{n_studies}"
+    files = fresh_studies(10_000_000, batch, incoming)  # indexes no store uses
+    data = copy_store(store, work / f"import-{n_studies}", share_archive=False)
+    wall, rss, out = run_measured(
+        vp_log_command("import", "--json", str(incoming)), vp_log_env(data)
+    )
+    summary = json.loads(out)
+    if summary["new"] != len(files):
+        raise RuntimeError(f"import of the batch: {summary}")
+    result["import_inst_per_s"] = round(len(files) / wall, 1)
+    result["import_peak_rss_mb"] = round(rss, 1)
+    print(
+        f"  import     {len(files):7d} inst  {wall:7.2f} s  {len(files) / wall:7.1f} inst/s"
+        f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
+    )
+    shutil.rmtree(incoming)
+    shutil.rmtree(data)
+
+    data = copy_store(store, work / f"reextract-{n_studies}", share_archive=True)
+    wall, rss, out = run_measured(vp_log_command("reextract"), vp_log_env(data))
+    result["reextract_inst_per_s"] = round(instances / wall, 1)
+    result["reextract_peak_rss_mb"] = round(rss, 1)
+    print(
+        f"  reextract  {instances:7d} inst  {wall:7.2f} s  {instances / wall:7.1f} inst/s"
+        f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
+    )
+    shutil.rmtree(data)
+
+    db = store / "vp_log.db"
+    size = db.stat().st_size
+    result["database_bytes"] = size
+    result["bytes_per_instance"] = round(size / instances)
+    print(f"  database   {size / 1e6:.1f} MB  {size / instances:.0f} bytes/instance")
+    parts = space(db)
+    result["space"] = dict(parts)
+    for name, part in parts[:12]:
+        print(f"    {name:40s} {part / 1e6:8.1f} MB  {part / instances:7.0f} B/inst")
+
+    for hook in HOOKS:
+        module = load_hook(hook)
+        if module is None:
+            continue
+        figures = module.measure(store, database_url(store))
+        result[hook] = figures
+        print(f"  {hook}: (load {load_average()})")
+        for key, value in figures.items():
+            print(f"    {key}: {value}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,50000", help="store sizes, in studies")
+    parser.add_argument("--batch", type=int, default=250, help="studies imported per size")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where stores are cached")
+    parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
+    args = parser.parse_args()
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes: expected numbers separated by commas, got {args.sizes!r}")
+    if not sizes or min(sizes) < 1:
+        parser.error(f"--sizes: every size must be at least 1, got {args.sizes!r}")
+    results = []
+    args.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.root, prefix="bench-store-") as tmp:
+        for n in sizes:
+            print(f"{n} studies ({n * INSTANCES_PER_STUDY} instances):")
+            results.append(measure_size(n, args.root, args.batch, Path(tmp)))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
