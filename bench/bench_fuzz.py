@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -22,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from store import vp_log_env  # noqa: E402
 
 from fuzz_corpus import write_fuzz_corpus  # noqa: E402
 
@@ -37,8 +39,7 @@ def main() -> None:
     started = time.monotonic()
     files = write_fuzz_corpus(corpus_dir, args.count, seed=args.seed)
     print(f"corpus: {len(files)} files in {time.monotonic() - started:.1f} s ({corpus_dir})")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VP_LOG_")}
-    env["VP_LOG_DATA_DIR"] = str(work / "data")
+    env = vp_log_env(work / "data")
     vp_log = [sys.executable, "-m", "vp_log"]
     subprocess.run([*vp_log, "db", "upgrade"], env=env, check=True, capture_output=True)
     started = time.monotonic()

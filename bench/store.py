@@ -40,6 +40,7 @@ import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from vp_log.config import Settings
 from vp_log.samples import CaseName, write_case
 from vp_log.samples.manifest import Role
 
@@ -95,7 +96,8 @@ def vp_log_command(*args: str) -> list[str]:
 
 
 def database_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'vp_log.db'}"
+    """The URL ``vp-log`` uses for ``data_dir`` when none is set (the project's own rule)."""
+    return Settings(data_dir=data_dir, database_url="").db_url
 
 
 # --- generating studies ------------------------------------------------------------------
@@ -146,16 +148,19 @@ class StudyWriter:
         if key not in self._templates:
             self._templates[key] = _template(key, self.work)
         template = self._templates[key]
+        copy = index >= TEMPLATES
         mapping = {
             uid: str(pydicom.uid.generate_uid(entropy_srcs=["vp_log.bench.store", str(index), uid]))
+            if copy
+            else uid
             for uid in template.uids
         }
         for elem, original in template.uid_elements:
-            elem.value = mapping[original] if index >= TEMPLATES else original
+            elem.value = mapping[original]
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for number, ds in enumerate(template.datasets, 1):
-            if index >= TEMPLATES:
+            if copy:
                 ds.PatientID = f"BS{index:07d}"
                 ds.PatientName = f"STORE^PATIENT{index}"
                 ds.AccessionNumber = f"BSA{index:07d}"
