@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vp_log.cli.common import AppState, err_console
-from vp_log.db.errors import DatabaseError, translated
-from vp_log.followup import ScheduleError
-from vp_log.listener import ListenError
-from vp_log.spool import SpoolBusyError
-from vp_log.vocabulary import VocabularyError
 
 app = typer.Typer(
     name="vp-log",
@@ -87,17 +83,45 @@ def _register() -> None:
 _register()
 
 
+#: The errors that end a command in one clear line, by module: an error of a module that was
+#: never imported cannot have been raised, so none of these modules is imported for nothing.
+_USER_ERRORS = (
+    ("vp_log.vocabulary", "VocabularyError"),
+    ("vp_log.followup.errors", "ScheduleError"),
+    ("vp_log.spool", "SpoolBusyError"),
+    ("vp_log.listener", "ListenError"),
+    ("vp_log.db.errors", "DatabaseError"),
+)
+
+
+def user_error(exc: Exception) -> Exception | None:
+    """``exc`` as the user should read it (SQLAlchemy's in the user's words), or None for a bug."""
+    if isinstance(exc, PermissionError):
+        return exc
+    if "vp_log.db.errors" in sys.modules:  # else no SQLAlchemy error can have been raised
+        from vp_log.db.errors import translate
+
+        exc = translate(exc) or exc
+    for module_name, class_name in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        error_class: type[Exception] = getattr(module, class_name)
+        if isinstance(exc, error_class):
+            return exc
+    return None
+
+
 def main() -> None:
     """``vp-log``: configuration and database problems end in one clear line, not a traceback."""
     # The data folder holds patient data: whatever vp-log creates is for its user alone
     # (folders 0700, files 0600), the worker process and the SQLite files included.
     os.umask(0o077)
     try:
-        with translated():
-            app()
-    except (VocabularyError, ScheduleError, SpoolBusyError, ListenError, DatabaseError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise SystemExit(2) from None
-    except PermissionError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        app()
+    except Exception as exc:
+        error = user_error(exc)
+        if error is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise SystemExit(2) from None

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from vp_log.backup import BackupError, make_backup, restore_backup
 from vp_log.cli.common import console, fail, print_json, state
 
 
@@ -24,6 +23,8 @@ def backup(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Back up the data folder: SQLite database (online), header archive, spool, quarantine."""
+    from vp_log.backup import BackupError, make_backup
+
     try:
         summary = make_backup(state(ctx).settings, dest)
     except BackupError as exc:
@@ -52,6 +53,8 @@ def restore(
     ] = None,
 ) -> None:
     """Restore a backup into a new or empty data folder (never over one in use)."""
+    from vp_log.backup import BackupError, restore_backup
+
     st = state(ctx)
     st.use_flags(data_dir=data_dir)
     try:

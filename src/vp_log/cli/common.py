@@ -7,15 +7,14 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from vp_log.config import Settings, SettingsError, load_settings
-from vp_log.db import Database
-from vp_log.db.errors import DatabaseError
-from vp_log.text import configure_logging
+if TYPE_CHECKING:
+    from vp_log.config import Settings
+    from vp_log.db import Database
 
 # The listener's storescp-style flags (``listen``, ``config show``): they beat everything.
 PortOption = Annotated[
@@ -63,6 +62,8 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from vp_log.config import SettingsError, load_settings
+
             try:
                 self._settings = load_settings(self.config_file, **self.flags)
             except SettingsError as exc:
@@ -73,6 +74,8 @@ class AppState:
     def database(self) -> Database:
         """The database, created or upgraded on first use."""
         if self._database is None:
+            from vp_log.db import Database
+
             self._database = Database(self.settings.db_url)
         return self._database
 
@@ -80,6 +83,9 @@ class AppState:
     def reader(self) -> Database:
         """The database for commands that only read: never created, upgraded or written."""
         if self._reader is None:
+            from vp_log.db import Database
+            from vp_log.db.errors import DatabaseError
+
             reader = Database(self.settings.db_url, upgrade=False)
             try:
                 reader.check_schema()
@@ -114,6 +120,8 @@ def print_json(data: Any) -> None:
 
 
 def setup_logging(level: str) -> None:
+    from vp_log.text import configure_logging
+
     configure_logging(level, stream=sys.stderr)
     # pynetdicom logs every PDU at INFO/DEBUG; one line per association is ours to write.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)

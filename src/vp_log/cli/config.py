@@ -19,21 +19,13 @@ from vp_log.cli.common import (
     print_json,
     state,
 )
-from vp_log.config import (
-    Settings,
-    SettingsError,
-    config_path,
-    environment_name,
-    file_keys,
-    load_settings,
-    redact_url,
-    setting_sources,
-)
 
 app = typer.Typer(help="The configuration: what is in force, and checking a file.")
 
 
 def _shown(name: str, value: Any) -> Any:
+    from vp_log.config import redact_url
+
     if name == "database_url" and value:
         return redact_url(str(value))
     if isinstance(value, Path):
@@ -55,6 +47,8 @@ def show(
 
     Give the flags you give `vp-log listen` to see what it would use.
     """
+    from vp_log.config import Settings, config_path, environment_name, redact_url, setting_sources
+
     st = state(ctx)
     st.use_flags(config, port=port, ae_title=aet, bind_address=bind, data_dir=data_dir)
     settings = st.settings
@@ -97,6 +91,15 @@ def check(
     file: Annotated[Path, typer.Argument(help="TOML configuration file to check")],
 ) -> None:
     """Check a configuration file alone (the environment is not read)."""
+    from vp_log.config import (
+        Settings,
+        SettingsError,
+        environment_name,
+        file_keys,
+        load_settings,
+        setting_sources,
+    )
+
     try:
         load_settings(file, use_environment=False)
     except SettingsError as exc:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import typer
 
 from vp_log.cli.common import console, state
-from vp_log.db.engine import current_revision, upgrade_database
-from vp_log.pipeline import Pipeline
-from vp_log.spool import Spool
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -19,6 +16,10 @@ def upgrade(ctx: typer.Context) -> None:
     A record stored in an older shape is rebuilt from its study's stored observations (the
     header archive is not needed); ``listen`` and ``import`` do the same on their way.
     """
+    from vp_log.db.engine import current_revision, upgrade_database
+    from vp_log.pipeline import Pipeline
+    from vp_log.spool import Spool
+
     st = state(ctx)
     url = st.settings.db_url
     upgrade_database(url)
@@ -31,4 +32,6 @@ def upgrade(ctx: typer.Context) -> None:
 @app.command("current")
 def current(ctx: typer.Context) -> None:
     """Print the schema revision of the database."""
+    from vp_log.db.engine import current_revision
+
     console.print(current_revision(state(ctx).settings.db_url) or "(empty database)")

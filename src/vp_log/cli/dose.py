@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from vp_log.alerts import AlertLevels, DoseAlert, DoseEntry, Metric, dose_alerts, entry_of_record
 from vp_log.cli.common import console, fail, print_json, state
-from vp_log.config import Settings
-from vp_log.db import repository as repo
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from vp_log.alerts import AlertLevels, DoseAlert, DoseEntry
+    from vp_log.config import Settings
+
 
 app = typer.Typer(
     help="Dose follow-up: alerts per procedure and per patient.", no_args_is_help=True
@@ -23,6 +26,8 @@ app = typer.Typer(
 
 def alert_levels(settings: Settings) -> AlertLevels:
     """The levels in force (0 in the configuration turns a level off)."""
+    from vp_log.alerts import AlertLevels
+
     return AlertLevels(
         ka_r_mgy=settings.dose_alert_ka_r_mgy or None,
         dap_gy_cm2=settings.dose_alert_dap_gy_cm2 or None,
@@ -32,6 +37,8 @@ def alert_levels(settings: Settings) -> AlertLevels:
 
 
 def _entries(rows: Sequence[Any]) -> dict[int, DoseEntry]:
+    from vp_log.alerts import entry_of_record
+
     return {row.id: entry_of_record(row.id, row.record) for row in rows}
 
 
@@ -39,6 +46,9 @@ def alerts_since(
     session: Session, levels: AlertLevels, since: str | None
 ) -> tuple[dict[int, list[DoseAlert]], dict[int, DoseEntry]]:
     """Alerts on every record dated ``since`` or later, each with its patient's history."""
+    from vp_log.alerts import dose_alerts
+    from vp_log.db import repository as repo
+
     recent = _entries(repo.dose_history(session=session, since=since))
     patients = sorted({e.patient_id for e in recent.values() if e.patient_id})
     history_from = None
@@ -55,6 +65,9 @@ def record_alerts(
     session: Session, levels: AlertLevels, record_id: int, record: Mapping[str, Any]
 ) -> list[DoseAlert]:
     """The alerts on one record: its own values and its patient's window up to its date."""
+    from vp_log.alerts import dose_alerts, entry_of_record
+    from vp_log.db import repository as repo
+
     entry = entry_of_record(record_id, record)
     entries = {record_id: entry}
     if entry.patient_id and entry.day:
@@ -70,12 +83,16 @@ def record_alerts(
 
 
 def _value(alert: DoseAlert) -> str:
+    from vp_log.alerts import Metric
+
     if alert.metric is Metric.FLUORO_TIME:
         return f"{alert.value / 60:.1f} min"
     return f"{alert.value:.4g} {alert.unit}"
 
 
 def _level(alert: DoseAlert) -> str:
+    from vp_log.alerts import Metric
+
     if alert.metric is Metric.FLUORO_TIME:
         return f"{alert.level / 60:g} min"
     return f"{alert.level:g} {alert.unit}"
@@ -83,6 +100,8 @@ def _level(alert: DoseAlert) -> str:
 
 def alert_text(alert: DoseAlert) -> str:
     """One line: ``cumulative Ka,r 5 040 mGy ≥ 5000 mGy (records 3, 7 within 42 days)``."""
+    from vp_log.alerts import Metric
+
     name = {Metric.KA_R: "Ka,r", Metric.DAP: "DAP", Metric.FLUORO_TIME: "fluoro time"}
     text = f"{alert.scope.value} {name[alert.metric]} {_value(alert)} ≥ {_level(alert)}"
     if alert.window_days is not None:

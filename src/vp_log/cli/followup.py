@@ -12,10 +12,9 @@ import getpass
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -24,6 +23,9 @@ from vp_log import followup as fu
 from vp_log.cli import followup_views as views
 from vp_log.cli.common import console, err_console, print_json, state
 from vp_log.cli.common import fail as _fail
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 app = typer.Typer(
     help="Follow-up outcomes: enter, correct, list; the worklist of who is due.",
@@ -124,6 +126,8 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _refuse(exc: Exception) -> NoReturn:
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError):
         fail("nothing written:\n" + _describe(exc))
     fail(f"nothing written: {exc}")
@@ -213,6 +217,8 @@ def _given(
 
 def _check_field(field: str, value: Any) -> Any:
     """Validate one field on its own (for prompts): BadParameter says why, click asks again."""
+    from pydantic import ValidationError
+
     probe = {"date": dt.date(2000, 1, 1), "entered_by": "-", "notes": "-", field: value}
     try:
         fu.FollowupCreate.model_validate(probe)
@@ -455,6 +461,8 @@ def _linked(
 
 
 def _validated(given: dict[str, Any], when: dt.date, who: str) -> fu.FollowupCreate:
+    from pydantic import ValidationError
+
     try:
         return fu.FollowupCreate.model_validate({**given, "date": when, "entered_by": who})
     except ValidationError as exc:
@@ -612,6 +620,8 @@ def correct(
     **items: str | None,
 ) -> None:
     """Correct an entry: a new version with the reason; the old version stays."""
+    from pydantic import ValidationError
+
     schedule = _schedule(ctx)
     who = _who(by)
     changes = _given(
@@ -679,6 +689,8 @@ def close(
 
     Audited; reversed by correcting the entry it makes (give the values then measured).
     """
+    from pydantic import ValidationError
+
     schedule = _schedule(ctx)
     who = _who(by)
     today = dt.date.today()

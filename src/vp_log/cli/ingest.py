@@ -9,12 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-import pydicom
 import typer
-from pydicom.errors import InvalidDicomError
-from pydicom.fileset import FileSet
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vp_log.cli.common import (
@@ -29,12 +25,6 @@ from vp_log.cli.common import (
     setup_logging,
     state,
 )
-from vp_log.config import CONFIG_ENV, Settings, environment_name
-from vp_log.limits import limit_memory
-from vp_log.listener import make_listener
-from vp_log.pipeline import Outcome, Pipeline, Result
-from vp_log.spool import Spool
-from vp_log.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +45,8 @@ _LISTEN_FLAGS = {
 
 def _listen_epilog() -> str:
     """Every other setting, with the variable that sets it (typer rewraps paragraphs)."""
+    from vp_log.config import CONFIG_ENV, Settings, environment_name
+
     others = [environment_name(name) for name in Settings.model_fields if name not in _LISTEN_FLAGS]
     return (
         "Flags beat VP_LOG_* environment variables, which beat the configuration file "
@@ -76,6 +68,8 @@ def listen(
     config: ConfigOption = None,
 ) -> None:
     """Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."""
+    from vp_log.listener import make_listener
+
     st = state(ctx)
     st.use_flags(config, port=port, ae_title=aet, bind_address=bind, data_dir=data_dir)
     setup_logging(st.settings.log_level)
@@ -84,6 +78,10 @@ def listen(
 
 def _expand(paths: list[Path]) -> Iterator[Path]:
     """Files to import: loose files, folders (recursively) and DICOMDIR indexes."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.fileset import FileSet
+
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
@@ -110,6 +108,13 @@ def import_files(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Feed DICOM files through the same pipeline as the listener."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from vp_log.limits import limit_memory
+    from vp_log.pipeline import Outcome, Pipeline, Result
+    from vp_log.spool import Spool
+    from vp_log.text import printable
+
     st = state(ctx)
     setup_logging("WARNING")
     files = list(_expand(paths))
@@ -168,6 +173,9 @@ def import_files(
 
 def reextract(ctx: typer.Context) -> None:
     """Rebuild every observation and record from the header archive."""
+    from vp_log.pipeline import Pipeline
+    from vp_log.spool import Spool
+
     st = state(ctx)
     pipeline = Pipeline(st.settings, st.database, Spool(st.settings.data_dir))
     count = pipeline.reextract()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from vp_log.cli import dose as dose_cli
 from vp_log.cli.common import console, fail, print_json, state
@@ -26,10 +25,13 @@ from vp_log.clinical import (
     baseline,
     merged_values,
 )
-from vp_log.db import repository as repo
-from vp_log.db.tables import Procedure
-from vp_log.followup import load_schedule, outcome_timeline
-from vp_log.record import ProcedurePublic, TreatedLevel
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from vp_log.db.tables import Procedure
+    from vp_log.record import ProcedurePublic, TreatedLevel
+
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
 
@@ -44,6 +46,8 @@ def _iso_date(value: str | None, option: str) -> str | None:
 
 
 def _public(ctx: typer.Context, row: Procedure) -> ProcedurePublic:
+    from vp_log.db import repository as repo
+
     return repo.public_record(
         row, now=datetime.now(UTC), quiet_period_s=state(ctx).settings.quiet_period_s
     )
@@ -64,6 +68,8 @@ def list_(
     ] = False,
 ) -> None:
     """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
+    from vp_log.db import repository as repo
+
     since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
     with state(ctx).reader.session() as session:
         rows = repo.list_procedures(
@@ -140,6 +146,9 @@ def show(
     ] = False,
 ) -> None:
     """Show one procedure record with the source of each value."""
+    from vp_log.db import repository as repo
+    from vp_log.followup import load_schedule, outcome_timeline
+
     st = state(ctx)
     with st.reader.session() as session:
         rows = repo.find_procedures(session=session, key=key)
@@ -174,6 +183,8 @@ def show(
 
 
 def _clinical(session: Session, record_id: int, study_date: str | None) -> ClinicalBaseline | None:
+    from vp_log.db import repository as repo
+
     versions = repo.clinical_versions(session=session, procedure_id=record_id)
     if not versions:
         return None
@@ -215,6 +226,8 @@ def annotate(
     ] = None,
 ) -> None:
     """Enter baseline clinical data of a procedure (a new version; options left out are kept)."""
+    from vp_log.db import repository as repo
+
     onset_day = _iso_date(onset, "--onset")
     change = ClinicalBaselineInput.model_validate(
         {

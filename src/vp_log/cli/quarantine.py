@@ -8,9 +8,6 @@ import typer
 from rich.padding import Padding
 
 from vp_log.cli.common import console, fail, print_json, state
-from vp_log.quarantine import QuarantineError, find_quarantined, list_quarantined, retry
-from vp_log.spool import Spool
-from vp_log.status import listener_running
 
 app = typer.Typer(help="Files that could not be stored, with the reason; retry after a fix.")
 
@@ -21,6 +18,9 @@ def list_files(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The quarantined files, newest first, each with its reason."""
+    from vp_log.quarantine import list_quarantined
+    from vp_log.spool import Spool
+
     spool = Spool(state(ctx).settings.data_dir)
     files = list_quarantined(spool.quarantine)
     if as_json:
@@ -62,6 +62,10 @@ def retry_files(
     every: Annotated[bool, typer.Option("--all", help="Retry every quarantined file")] = False,
 ) -> None:
     """Move quarantined files back into the spool; the listener's worker processes them again."""
+    from vp_log.quarantine import QuarantineError, find_quarantined, list_quarantined, retry
+    from vp_log.spool import Spool
+    from vp_log.status import listener_running
+
     if every == bool(files):
         fail("give the file names to retry, or --all (not both)")
     settings = state(ctx).settings

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.padding import Padding
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from vp_log.cli.common import console, print_json, state
 from vp_log.cli.dose import alert_levels, alerts_since
-from vp_log.config import Settings, redact_url
-from vp_log.db import Database
-from vp_log.db.engine import current_revision
-from vp_log.db.maintenance import count_rows, sqlite_path
-from vp_log.db.repository import receiving_studies
-from vp_log.quarantine import list_quarantined
-from vp_log.spool import Spool, disk_space
-from vp_log.status import listener_running, read_status
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from vp_log.config import Settings
+
 
 NEWEST_REASONS = 5
 
 
 def _spool_state(data_dir: Path) -> dict[str, Any]:
+    from vp_log.spool import Spool
+
     ready = data_dir / "spool"
     if not ready.is_dir():
         return {"waiting": 0, "oldest_received_at": None}
@@ -36,6 +34,8 @@ def _spool_state(data_dir: Path) -> dict[str, Any]:
 
 
 def _quarantine_state(data_dir: Path) -> dict[str, Any]:
+    from vp_log.quarantine import list_quarantined
+
     files = list_quarantined(data_dir / "quarantine")
     return {
         "count": len(files),
@@ -64,6 +64,14 @@ def _dose_alert_state(session: Session, settings: Settings) -> dict[str, Any]:
 
 
 def _database_state(settings: Settings) -> dict[str, Any]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from vp_log.config import redact_url
+    from vp_log.db import Database
+    from vp_log.db.engine import current_revision
+    from vp_log.db.maintenance import count_rows, sqlite_path
+    from vp_log.db.repository import receiving_studies
+
     url = settings.db_url
     info: dict[str, Any] = {"url": redact_url(url), "error": None}
     db_file = sqlite_path(url)
@@ -95,6 +103,9 @@ def _database_state(settings: Settings) -> dict[str, Any]:
 
 def collect_status(settings: Settings) -> dict[str, Any]:
     """Everything ``vp-log status`` shows, as one JSON-ready mapping."""
+    from vp_log.spool import disk_space
+    from vp_log.status import listener_running, read_status
+
     data_dir = Path(settings.data_dir)
     written = read_status(data_dir) or {}
     running = listener_running(data_dir)

@@ -40,12 +40,22 @@ def _reason(exc: StatementError) -> str:
     return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__
 
 
+def translate(exc: BaseException) -> DatabaseError | None:
+    """SQLAlchemy's error ``exc`` as a :class:`DatabaseError`, or None if it is none of those."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return DatabaseUnavailableError(f"cannot use the database: {_reason(exc)}")
+    if isinstance(exc, StatementError):
+        return RefusedValueError(f"refused by the database: {_reason(exc)}")
+    return None
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     """Run a block; SQLAlchemy's errors leave it as :class:`DatabaseError` subclasses."""
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailableError(f"cannot use the database: {_reason(exc)}") from exc
     except StatementError as exc:
-        raise RefusedValueError(f"refused by the database: {_reason(exc)}") from exc
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from exc

@@ -16,71 +16,103 @@ Rendering for people lives in ``vp_log.cli``. ``vp_log.db`` derives its columns 
 table (:mod:`.instruments` imports nothing of the database, so either may be imported first).
 """
 
-from vp_log.followup import tabular
-from vp_log.followup.entries import (
-    CORRECTABLE,
-    ImportResult,
-    add_followup,
-    audit_log,
-    check_correction,
-    close_timepoint,
-    correct_followup,
-    entry_history,
-    import_entries,
-    list_followups,
-    merge_correction,
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vp_log.followup import tabular
+    from vp_log.followup.entries import (
+        CORRECTABLE,
+        ImportResult,
+        add_followup,
+        audit_log,
+        check_correction,
+        close_timepoint,
+        correct_followup,
+        entry_history,
+        import_entries,
+        list_followups,
+        merge_correction,
+    )
+    from vp_log.followup.errors import (
+        AmbiguousProcedureError,
+        DuplicateEntryError,
+        FollowupError,
+        ScheduleError,
+    )
+    from vp_log.followup.events import (
+        COMPLICATION_ALIASES,
+        ComplicationCreate,
+        ComplicationPublic,
+        ComplicationType,
+        NewFractureCreate,
+        NewFracturePublic,
+        SirSeverity,
+        fracture_adjacency,
+    )
+    from vp_log.followup.instruments import (
+        BY_NAME,
+        INSTRUMENTS,
+        ITEMS,
+        ODI_SECTIONS,
+        OUTCOMES,
+        Analgesic,
+        Instrument,
+        Item,
+        eq5d_profile,
+        score_odi,
+    )
+    from vp_log.followup.linking import (
+        ProcedureRef,
+        event_date,
+        is_baseline,
+        link_entry,
+        place_date,
+        place_entry,
+        procedures_for,
+        resolve_procedure,
+    )
+    from vp_log.followup.models import (
+        ALLOWED,
+        AuditPublic,
+        CloseReason,
+        FollowupBase,
+        FollowupCreate,
+        FollowupPublic,
+        describe_validation_error,
+        item_values,
+    )
+    from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
+    from vp_log.followup.timeline import outcome_timeline
+    from vp_log.followup.worklist import DueItem, WorklistFilter, due_worklist
+
+# The package's names load with the submodule that holds them, on first use: ``vp-log --help``
+# needs the instrument table (pydantic only), not the database. Lightest submodules first.
+_SUBMODULES = (
+    "instruments",
+    "errors",
+    "events",
+    "models",
+    "schedule",
+    "tabular",
+    "linking",
+    "entries",
+    "timeline",
+    "worklist",
 )
-from vp_log.followup.errors import (
-    AmbiguousProcedureError,
-    DuplicateEntryError,
-    FollowupError,
-    ScheduleError,
-)
-from vp_log.followup.events import (
-    COMPLICATION_ALIASES,
-    ComplicationCreate,
-    ComplicationPublic,
-    ComplicationType,
-    NewFractureCreate,
-    NewFracturePublic,
-    SirSeverity,
-    fracture_adjacency,
-)
-from vp_log.followup.instruments import (
-    BY_NAME,
-    INSTRUMENTS,
-    ITEMS,
-    ODI_SECTIONS,
-    OUTCOMES,
-    Analgesic,
-    Instrument,
-    Item,
-    eq5d_profile,
-    score_odi,
-)
-from vp_log.followup.linking import (
-    ProcedureRef,
-    event_date,
-    is_baseline,
-    link_entry,
-    place_date,
-    place_entry,
-    procedures_for,
-    resolve_procedure,
-)
-from vp_log.followup.models import (
-    ALLOWED,
-    AuditPublic,
-    CloseReason,
-    FollowupBase,
-    FollowupCreate,
-    FollowupPublic,
-    describe_validation_error,
-    item_values,
-)
-from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
-from vp_log.followup.timeline import outcome_timeline
-from vp_log.followup.worklist import DueItem, WorklistFilter, due_worklist
+
+
+def __getattr__(name: str) -> Any:
+    for submodule in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{submodule}")
+        if name == submodule:
+            return module
+        if name in __all__ and hasattr(module, name):
+            value = getattr(module, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ALLOWED",

@@ -1,0 +1,50 @@
+"""``vp-log --help`` starts without the heavy libraries (issue 15: start-up under 0.3 s).
+
+Timing-free: a fresh interpreter builds the whole command tree for ``--help`` and reports
+which modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+#: What no command's help needs: DICOM networking and files, the database, the reports' maths.
+HEAVY = (
+    "pynetdicom",
+    "pydicom",
+    "sqlalchemy",
+    "alembic",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "lifelines",
+    "matplotlib",
+)
+
+_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from vp_log.cli import app
+result = CliRunner().invoke(app, sys.argv[1:] + ["--help"])
+print(json.dumps({"code": result.exit_code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _loaded(*args: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, check=True
+    ).stdout
+    answer = json.loads(out.splitlines()[-1])
+    assert answer["code"] == 0
+    return {name.split(".")[0] for name in answer["modules"]}
+
+
+def test_help_imports_no_heavy_library() -> None:
+    assert _loaded() & set(HEAVY) == set()
+
+
+def test_subcommand_help_imports_no_heavy_library() -> None:
+    assert _loaded("procedures", "show") & set(HEAVY) == set()
+    assert _loaded("followup", "add") & set(HEAVY) == set()
