@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from vp_log.dicom import IMAGE_MODALITIES
 from vp_log.dose import summarise_dose
@@ -54,6 +54,8 @@ _SINGLE_VALUED: tuple[tuple[str, Kind], ...] = (
     ("accession_number", Kind.ACCESSION_NUMBER),
     ("patient_id", Kind.PATIENT_ID),
     ("patient_name", Kind.PATIENT_NAME),
+    ("patient_birth_date", Kind.PATIENT_BIRTH_DATE),
+    ("patient_sex", Kind.PATIENT_SEX),
     ("study_date", Kind.STUDY_DATE),
     ("study_description", Kind.STUDY_DESCRIPTION),
     ("institution", Kind.INSTITUTION),
@@ -105,6 +107,17 @@ def _settle(name: str, observations: Sequence[Observation], summary: HeaderSumma
     return best
 
 
+def _iso_birth_date(text: str | None) -> str | None:
+    """PatientBirthDate (DA, ``YYYYMMDD``) as an ISO date; one that is no date (a file writes
+    ``UNKNOWN``) is unknown here, its text kept in the observation."""
+    if text is None or len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
+    except ValueError:
+        return None
+
+
 def summarise_header(
     study_instance_uid: str,
     instances: Sequence[InstanceSummary],
@@ -121,6 +134,7 @@ def summarise_header(
     )
     for name, kind in _SINGLE_VALUED:
         setattr(summary, name, _settle(name, by_kind.get(kind, []), summary))
+    summary.patient_birth_date = _iso_birth_date(summary.patient_birth_date)
 
     # Device: the imaging unit (XA/RF images) first; documents (SR, PR) name their author.
     modality_of = {i.sop_instance_uid: i.modality for i in instances}

@@ -55,7 +55,7 @@ __all__ = [
     "study_status",
 ]
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 """The shape of the stored record; a stored record of an older version is rebuilt from its
 study's observations (``procedures.record_version``; 0 = made before the record was typed)."""
 
@@ -109,6 +109,10 @@ class HeaderFindings(BaseModel):
     accession_number: str | None = None
     patient_id: str | None = None
     patient_name: str | None = None
+    patient_birth_date: str | None = Field(
+        default=None, description="ISO date YYYY-MM-DD (PatientBirthDate); None: not given"
+    )
+    patient_sex: str | None = Field(default=None, description="PatientSex as sent: F, M, O")
     study_date: str | None = Field(default=None, description="ISO date YYYY-MM-DD")
     study_description: str | None = None
     modalities: list[str] = []

@@ -538,3 +538,97 @@ def test_html_report_loads_in_a_headless_browser(
     assert shot.stat().st_size > 50_000
     if keep := os.environ.get("VP_LOG_KEEP_SCREENSHOT"):
         shutil.copy(shot, keep)
+
+
+# --- baseline clinical filters: --indication and --arm -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def annotated(
+    cohort: tuple[Path, list[PlannedProcedure]],
+) -> tuple[Path, list[PlannedProcedure], dict[str, tuple[str | None, str | None]]]:
+    """Indication and trial arm entered with ``procedures annotate`` on most procedures (two
+    left without); the first is entered twice, and only its newest version counts."""
+    data_dir, planned = cohort
+    runner = CliRunner()
+    entered: dict[str, tuple[str | None, str | None]] = {}
+    indications = ("osteoporotic", "metastasis", "myeloma")
+    for index, p in enumerate(planned):
+        if index in (4, 9):
+            entered[p.accession] = (None, None)
+            continue
+        indication, arm = indications[index % 3], ("A", "sham")[index % 2]
+        if index == 0:
+            args = ["procedures", "annotate", p.accession, "--indication", "traumatic",
+                    "--trial-arm", "sham", "--by", "cohort-test"]  # fmt: skip
+            result = runner.invoke(app, args, env=base_env(data_dir))
+            assert result.exit_code == 0, result.output
+        args = ["procedures", "annotate", p.accession, "--indication", indication,
+                "--trial-arm", arm, "--by", "cohort-test"]  # fmt: skip
+        result = runner.invoke(app, args, env=base_env(data_dir))
+        assert result.exit_code == 0, result.output
+        entered[p.accession] = (indication, arm)
+    return data_dir, planned, entered
+
+
+def test_indication_and_arm_filter_every_figure(
+    annotated: tuple[Path, list[PlannedProcedure], dict[str, tuple[str | None, str | None]]],
+) -> None:
+    import numpy as np
+
+    data_dir, planned, entered = annotated
+    chosen = [p for p in planned if entered[p.accession] == ("osteoporotic", "A")]
+    assert 0 < len(chosen) < len(planned)
+    document = report(data_dir, "all", "--indication", "Osteoporotic", "--arm", "a")
+    assert document["procedures"] == len(chosen)
+    assert document["filters"] == {"--indication": "osteoporotic", "--arm": "a"}
+    summary = {
+        (r["instrument"], r["timepoint"]): r for r in rows(document, "outcomes", "outcomes_summary")
+    }
+    for tp in ("baseline", "1m"):
+        expected = hand.summary([v for p in chosen if (v := value_at(p, tp, "pain")) is not None])
+        for key in ("n", "mean", "sd", "median"):
+            assert close(summary[("Pain NRS", tp)][key], expected[key]), (tp, key)
+    dose = {
+        (r["grouping"], r["group"]): r
+        for r in rows(document, "dose", "dose_dap_gy_cm2")
+        if r["grouping"] == "procedure type"
+    }
+    for kind in {p.procedure_type for p in chosen}:
+        dap = np.array([p.dap_gy_cm2 for p in chosen if p.procedure_type == kind])
+        assert dose[("procedure type", kind)]["n"] == dap.size
+        assert close(dose[("procedure type", kind)]["median"], float(np.median(dap)))
+    assert set(dose) == {("procedure type", p.procedure_type) for p in chosen}
+
+    sham = [p for p in planned if entered[p.accession][1] == "sham"]
+    document = report(data_dir, "outcomes", "--arm", "sham")
+    assert document["procedures"] == len(sham)  # the first procedure: its newest version is A
+
+    out = data_dir / "export-filtered"
+    export(data_dir, "--indication", "metastasis", "--out", str(out))
+    import csv
+
+    with (out / "vp_log_wide.csv").open(encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    wanted = {p.accession for p in planned if entered[p.accession][0] == "metastasis"}
+    assert {r["accession_number"] for r in exported} == wanted
+    assert {(r["indication"], r["trial_arm"]) for r in exported} == {entered[a] for a in wanted}
+
+
+def test_unknown_indication_or_arm_names_the_allowed_values(
+    annotated: tuple[Path, list[PlannedProcedure], dict[str, tuple[str | None, str | None]]],
+) -> None:
+    data_dir, _, _ = annotated
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["report", "dose", "--indication", "fracture"], env=base_env(data_dir)
+    )
+    assert result.exit_code != 0
+    assert (
+        "--indication 'fracture' is not known (allowed: osteoporotic, myeloma, metastasis, "
+        "traumatic, haemangioma, other)" in result.output
+    )
+    result = runner.invoke(app, ["export", "--arm", "B", "--out", str(data_dir / "x")],
+                           env=base_env(data_dir))  # fmt: skip
+    assert result.exit_code != 0
+    assert "--arm 'B' is not in the data (allowed: A, sham)" in result.output

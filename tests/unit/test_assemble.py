@@ -13,7 +13,7 @@ from vp_log.config import load_settings
 from vp_log.extract import ExtractionContext, extract_all
 from vp_log.models import Kind, Observation, Provenance
 from vp_log.pipeline import load_contexts
-from vp_log.record import DeviceDifference, Status
+from vp_log.record import DeviceDifference, ProcedureRecord, Status
 from vp_log.vocabulary import load_vocabulary
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -131,3 +131,41 @@ def test_site_plausibility_limits_reach_assembly(tmp_path: Path) -> None:
         "1.2.3", instances("a"), [volume], context=context(), last_received_at=T0, now=T0
     )
     assert "implausible-cement-volume" not in plain.levels[0].flags
+
+
+def test_birth_date_and_sex_are_typed_fields_of_the_record() -> None:
+    def record_of(birth: str) -> ProcedureRecord:
+        return assemble_record(
+            "1.2.3",
+            instances("a"),
+            [
+                obs(Kind.PATIENT_BIRTH_DATE, birth, "a", "PatientBirthDate"),
+                obs(Kind.PATIENT_SEX, "F", "a", "PatientSex"),
+            ],
+            context=context(),
+            last_received_at=T0,
+            now=T0 + timedelta(hours=1),
+        )
+
+    record = record_of("19340229")
+    assert record.patient_birth_date is None  # 1934 is no leap year: not a date, unknown
+    record = record_of("19320229")
+    assert (record.patient_birth_date, record.patient_sex) == ("1932-02-29", "F")
+    assert record_of("UNKNOWN").patient_birth_date is None  # a real file writes this
+
+
+def test_report_age_comes_from_the_typed_record() -> None:
+    from vp_log.report.cohort import procedure_facts
+
+    base = {"study_instance_uid": "1.2.3", "procedure_type": "vertebroplasty"}
+    born = procedure_facts(
+        1, "complete", base | {"study_date": "2024-02-28", "patient_birth_date": "1934-02-29"}
+    )
+    assert born.age_years is None  # no valid birth date, no stated age
+    born = procedure_facts(
+        1, "complete", base | {"study_date": "2024-02-28", "patient_birth_date": "1932-02-29"}
+    )
+    assert born.age_years == 91  # the birthday (29 Feb) not reached on 28 Feb
+    stated = {"age": {"value": 88.0, "unit": "a", "path": "PatientAge", "raw": "088Y"}}
+    only_stated = procedure_facts(1, "complete", base | {"patient": stated})
+    assert only_stated.age_years == 88

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from vp_log.cli.common import fail, state
-from vp_log.cli.report import Device, Levels, Operator, Region, Since, Type, Until
+from vp_log.cli.report import (
+    Arm,
+    Device,
+    Indication,
+    Levels,
+    Operator,
+    Region,
+    Since,
+    Type,
+    Until,
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -44,6 +54,8 @@ def export(
     level_count: Levels = None,
     operator: Operator = None,
     device: Device = None,
+    indication: Indication = None,
+    arm: Arm = None,
 ) -> None:
     """Write the data for analysis elsewhere, with a data dictionary and a manifest."""
     from vp_log.followup import ScheduleError, load_schedule
@@ -62,6 +74,8 @@ def export(
             level_count=level_count,
             operator=operator,
             device=device,
+            indication=indication,
+            arm=arm,
         )
         options = Options(
             shape="long" if shape == "long" else "wide",

@@ -32,6 +32,14 @@ Region = Annotated[
 Levels = Annotated[int | None, typer.Option("--levels", help="Number of levels treated")]
 Operator = Annotated[str | None, typer.Option(help="Performing physician (operator)")]
 Device = Annotated[str | None, typer.Option(help="X-ray system: manufacturer and model")]
+Indication = Annotated[
+    str | None,
+    typer.Option(
+        help="Indication (procedures annotate): osteoporotic, myeloma, metastasis, "
+        "traumatic, haemangioma, other"
+    ),
+]
+Arm = Annotated[str | None, typer.Option("--arm", help="Trial arm (procedures annotate)")]
 AsJson = Annotated[bool, typer.Option("--json", help="JSON for scripts")]
 CsvDir = Annotated[
     Path | None, typer.Option("--csv", metavar="DIR", help="Write one tidy CSV per table")
@@ -63,6 +71,8 @@ def _run(
     level_count: int | None,
     operator: str | None,
     device: str | None,
+    indication: str | None,
+    arm: str | None,
     as_json: bool,
     csv_dir: Path | None,
     html_file: Path | None,
@@ -85,6 +95,8 @@ def _run(
             level_count=level_count,
             operator=operator,
             device=device,
+            indication=indication,
+            arm=arm,
         )
         when = dt.date.today() if as_of is None else _as_of(as_of)
         context = Context(
@@ -135,6 +147,8 @@ def _command(name: str, names: list[str], summary: str) -> None:
         level_count: Levels = None,
         operator: Operator = None,
         device: Device = None,
+        indication: Indication = None,
+        arm: Arm = None,
         as_json: AsJson = False,
         csv_dir: CsvDir = None,
         html_file: HtmlFile = None,
@@ -151,6 +165,8 @@ def _command(name: str, names: list[str], summary: str) -> None:
             level_count=level_count,
             operator=operator,
             device=device,
+            indication=indication,
+            arm=arm,
             as_json=as_json,
             csv_dir=csv_dir,
             html_file=html_file,

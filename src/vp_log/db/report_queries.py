@@ -15,12 +15,8 @@ from sqlalchemy.orm import Session
 
 from vp_log.db.base import JSONType
 from vp_log.db.followup_tables import FollowupVersion
-from vp_log.db.tables import ObservationRow, Procedure
+from vp_log.db.tables import Procedure, ProcedureClinical
 from vp_log.followup.instruments import ITEMS, Choice, Number
-
-#: Observation kinds reports read beside the record (``vp_log.models.Kind`` values).
-PATIENT_KINDS = ("patient_birth_date", "patient_sex")
-
 
 #: The top-level record fields reports read. Only these are taken out of the stored JSON
 #: (one JSON path extraction in the database): the provenance lists are most of a record's
@@ -32,6 +28,7 @@ REPORT_FIELDS = (
     "patient_name",
     "patient_birth_date",
     "patient_sex",
+    "patient",
     "study_date",
     "procedure_type",
     "levels",
@@ -89,17 +86,13 @@ def report_procedures(
     return found
 
 
-def patient_details(*, session: Session) -> dict[str, dict[str, list[Any]]]:
-    """Study Instance UID → kind → the distinct values of its birth-date and sex observations."""
-    stmt = (
-        select(ObservationRow.study_instance_uid, ObservationRow.kind, ObservationRow.value)
-        .where(ObservationRow.kind.in_(PATIENT_KINDS))
-        .distinct()
+def report_clinical(*, session: Session) -> dict[int, dict[str, Any]]:
+    """Procedure id → the values of the newest version of its baseline clinical data (a
+    few versions per annotated procedure: read in version order, the newest kept)."""
+    stmt = select(ProcedureClinical.procedure_id, ProcedureClinical.values).order_by(
+        ProcedureClinical.procedure_id, ProcedureClinical.version
     )
-    found: dict[str, dict[str, list[Any]]] = {}
-    for uid, kind, value in session.execute(stmt):
-        found.setdefault(uid, {}).setdefault(kind, []).append(value)
-    return found
+    return {pid: dict(values or {}) for pid, values in session.execute(stmt)}
 
 
 #: The follow-up columns reports read (plain rows, not ORM objects: 50 000 entries load in a

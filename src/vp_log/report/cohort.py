@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vp_log import levels
+from vp_log.clinical import ClinicalBaselineInput, Indication
 from vp_log.db import report_queries as queries
 from vp_log.followup.instruments import ITEMS, Choice, Item, Number
 from vp_log.record import ProcedureRecord
@@ -75,6 +76,8 @@ class ProcedureFacts:
     patient_name: str | None
     patient_birth_date: dt.date | None
     patient_sex: str | None
+    stated_age_years: float | None
+    """The age a header or dose report states (PatientAge), used where no birth date is known."""
     accession_number: str | None
     study_date: dt.date | None
     procedure_type: str
@@ -90,6 +93,10 @@ class ProcedureFacts:
     ka_r_mgy: float | None
     total_cement_ml: float | None
     flags: tuple[str, ...]
+    indication: str | None = None
+    """Baseline clinical data (``procedures annotate``): why it was treated; None: not entered."""
+    trial_arm: str | None = None
+    """The trial arm, where a site runs a trial; None: not entered."""
 
     @property
     def level_count(self) -> int:
@@ -106,9 +113,10 @@ class ProcedureFacts:
 
     @property
     def age_years(self) -> int | None:
-        """Age at the procedure in whole years; None when a date is unknown."""
+        """Age at the procedure in whole years, from the birth date, else the age the files
+        state; None when neither is known."""
         if self.patient_birth_date is None or self.study_date is None:
-            return None
+            return None if self.stated_age_years is None else int(self.stated_age_years)
         born, on = self.patient_birth_date, self.study_date
         return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
@@ -204,6 +212,8 @@ class Filters:
     level_count: int | None = None
     operator: str | None = None
     device: str | None = None
+    indication: Indication | None = None
+    arm: str | None = None
 
     def describe(self) -> list[tuple[str, str]]:
         """(option, value) of the filters in force, for the report's header."""
@@ -215,6 +225,8 @@ class Filters:
             ("--levels", str(self.level_count) if self.level_count is not None else None),
             ("--operator", self.operator),
             ("--device", self.device),
+            ("--indication", self.indication.value if self.indication else None),
+            ("--arm", self.arm),
         ]
         return [(name, value) for name, value in shown if value is not None]
 
@@ -228,6 +240,8 @@ def parse_filters(
     level_count: int | None = None,
     operator: str | None = None,
     device: str | None = None,
+    indication: str | None = None,
+    arm: str | None = None,
 ) -> Filters:
     """Filters from the command line; a bad value names the option and what is allowed."""
     if procedure_type is not None and procedure_type.lower() not in PROCEDURE_TYPES:
@@ -236,6 +250,12 @@ def parse_filters(
     allowed_regions = [r.value for r in Region]
     if region is not None and region.lower() not in allowed_regions:
         msg = f"--region {region!r} is not known (allowed: {', '.join(allowed_regions)})"
+        raise ReportError(msg)
+    allowed_indications = [i.value for i in Indication]
+    if indication is not None and indication.lower() not in allowed_indications:
+        msg = (
+            f"--indication {indication!r} is not known (allowed: {', '.join(allowed_indications)})"
+        )
         raise ReportError(msg)
     if level_count is not None and level_count < 1:
         msg = f"--levels {level_count} refused (allowed: a whole number of levels, 1 or more)"
@@ -252,6 +272,8 @@ def parse_filters(
         level_count=level_count,
         operator=operator,
         device=device,
+        indication=Indication(indication.lower()) if indication else None,
+        arm=arm,
     )
 
 
@@ -310,12 +332,6 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
-def _single(values: list[Any] | None) -> Any:
-    """The value when the study's instances agree on one, else None (unknown)."""
-    known = {v for v in values or () if v not in (None, "")}
-    return known.pop() if len(known) == 1 else None
-
-
 def _as_float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -348,17 +364,18 @@ def procedure_facts(
     procedure_id: int,
     status: str,
     fields: dict[str, Any],
-    patient: dict[str, list[Any]] | None = None,
+    clinical: dict[str, Any] | None = None,
 ) -> ProcedureFacts:
     """The one place that reads a stored procedure record: ``fields`` (the record's fields
     reports use, ``report_queries.REPORT_FIELDS``) validated as the typed
-    :class:`~vp_log.record.ProcedureRecord`; birth date and sex come from the study's
-    observations (the record does not hold them)."""
+    :class:`~vp_log.record.ProcedureRecord`; indication and trial arm from the newest
+    version of the baseline clinical data (``clinical``, its stored values)."""
+    baseline = ClinicalBaselineInput.model_validate(clinical or {})
     record = ProcedureRecord.model_validate(
         {k: v for k, v in fields.items() if k in _RECORD_FIELDS}
     )
-    patient = patient or {}
     device = record.device
+    stated = record.patient.age if record.patient is not None else None
     device_name = " ".join(
         str(v).strip() for v in (device.manufacturer, device.model) if v and str(v).strip()
     )
@@ -367,8 +384,9 @@ def procedure_facts(
         study_instance_uid=record.study_instance_uid,
         patient_id=record.patient_id,
         patient_name=record.patient_name,
-        patient_birth_date=_as_date(_single(patient.get("patient_birth_date"))),
-        patient_sex=_single(patient.get("patient_sex")),
+        patient_birth_date=_as_date(record.patient_birth_date),
+        patient_sex=record.patient_sex,
+        stated_age_years=stated.value if stated is not None and stated.unit == "a" else None,
         accession_number=record.accession_number,
         study_date=_as_date(record.study_date),
         procedure_type=str(record.procedure_type),
@@ -381,6 +399,8 @@ def procedure_facts(
         ka_r_mgy=record.ka_r_mgy,
         total_cement_ml=record.total_cement_ml,
         flags=tuple(record.flags),
+        indication=baseline.indication.value if baseline.indication else None,
+        trial_arm=baseline.trial_arm,
     )
 
 
@@ -445,7 +465,8 @@ def _check_known(option: str, wanted: str | None, known: Iterable[str | None]) -
 def select_procedures(
     procedures: Sequence[ProcedureFacts], filters: Filters
 ) -> list[ProcedureFacts]:
-    """The procedures that pass the region, level, operator and device filters."""
+    """The procedures that pass the region, level, operator, device, indication and arm
+    filters (a procedure without baseline clinical data matches no indication or arm)."""
     chosen = []
     for p in procedures:
         if filters.region is not None and filters.region not in p.regions:
@@ -456,15 +477,24 @@ def select_procedures(
             continue
         if filters.device is not None and not _matches(p.device, filters.device):
             continue
+        if filters.indication is not None and p.indication != filters.indication.value:
+            continue
+        if filters.arm is not None and not _matches(p.trial_arm, filters.arm):
+            continue
         chosen.append(p)
     return chosen
 
 
 def load_cohort(session: Session, filters: Filters) -> Cohort:
     """Read the cohort through ``db.report_queries`` (no writes)."""
-    details = queries.patient_details(session=session)
+    clinical = queries.report_clinical(session=session)
     every = [
-        procedure_facts(pid, status, fields, details.get(str(fields.get("study_instance_uid"))))
+        procedure_facts(
+            pid,
+            status,
+            fields,
+            clinical.get(pid),
+        )
         for pid, status, fields in queries.report_procedures(session=session)
     ]
     in_range = [
@@ -478,6 +508,7 @@ def load_cohort(session: Session, filters: Filters) -> Cohort:
     # but does not fall in the date range gives an empty cohort rather than a refusal.
     _check_known("--operator", filters.operator, (p.operator for p in every))
     _check_known("--device", filters.device, (p.device for p in every))
+    _check_known("--arm", filters.arm, (p.trial_arm for p in every))
     chosen = select_procedures(in_range, filters)
     ids = {p.id for p in chosen}
     entries: dict[int, list[EntryFacts]] = {}

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from vp_log.clinical import Indication
 from vp_log.followup import Schedule
 from vp_log.followup.instruments import Number
 from vp_log.report.cohort import (
@@ -155,6 +156,12 @@ def _procedure_columns(options: Options) -> list[ExportColumn]:
         ExportColumn("dap_gy_cm2", "Total dose-area product", "Gy·cm²"),
         ExportColumn("ka_r_mgy", "Total air kerma at the reference point", "mGy"),
         ExportColumn("device", "X-ray system, manufacturer and model"),
+        ExportColumn(
+            "indication",
+            "Indication (baseline clinical data); empty: not entered",
+            allowed=", ".join(i.value for i in Indication),
+        ),
+        ExportColumn("trial_arm", "Trial arm (baseline clinical data); empty: not entered"),
     ]
     if not options.pseudonymise:
         cols.append(ExportColumn("operator", "Performing physician", identifying=True))
@@ -281,6 +288,8 @@ def _procedure_values(p: ProcedureFacts, options: Options) -> dict[str, Any]:
         "dap_gy_cm2": p.dap_gy_cm2,
         "ka_r_mgy": p.ka_r_mgy,
         "device": p.device,
+        "indication": p.indication,
+        "trial_arm": p.trial_arm,
         "operator": p.operator,
         "status": p.status,
     }
