@@ -29,8 +29,16 @@ from vp_log.cli.common import (
 logger = logging.getLogger(__name__)
 
 
+class _ListenCommand(typer.core.TyperCommand):
+    """``listen``, whose epilog (every setting) is written when its help is shown, not before."""
+
+    def get_help(self, ctx: typer.Context) -> str:  # type: ignore[override]  # typer makes it
+        self.epilog = _listen_epilog()
+        return super().get_help(ctx)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("listen", epilog=_listen_epilog())(listen)
+    app.command("listen", cls=_ListenCommand)(listen)
     app.command("import")(import_files)
     app.command("reextract")(reextract)
 
