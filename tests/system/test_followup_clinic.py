@@ -186,6 +186,36 @@ def test_second_entry_for_a_time_point_refused_or_replaced(site: dict[str, Any])
     assert [v["pain"] for v in history] == [4.0, 5.0]
 
 
+def test_prompt_refuses_a_taken_time_point_at_once(site: dict[str, Any]) -> None:
+    entry_id = add("P1", "--date", "2025-02-12", "--pain", "4", "--json")
+    first = json.loads(entry_id.stdout)["entry_id"]
+    # the default offered (1m) is taken: refused at the time-point prompt, nothing else asked
+    result = invoke(
+        "followup", "add", "P1", "--date", "2025-02-14", "--by", "n", input="\n" + "4\n" * 12
+    )
+    assert result.exit_code == 2
+    out = flat(result.output)
+    assert f"already entered: entry {first} of 2025-02-12" in out and "--replace" in out
+    assert f"vp-log followup correct {first}" in out
+    assert "Pain" not in out
+    # given as an option: refused before the first prompt
+    given = invoke(
+        "followup", "add", "P1", "--date", "2025-02-14", "--timepoint", "1 month", "--by", "n",
+        input="4\n" * 12,
+    )  # fmt: skip
+    assert given.exit_code == 2 and f"entry {first}" in flat(given.output)
+    assert "Pain" not in given.output
+    # with --replace the form goes on and the answers correct the entry
+    answers = ["", "5", *[""] * 9, "y"]
+    replaced = invoke(
+        "followup", "add", "P1", "--date", "2025-02-14", "--by", "n", "--replace",
+        "--reason", "re-read", input="\n".join(answers) + "\n",
+    )  # fmt: skip
+    assert replaced.exit_code == 0, replaced.output
+    [entry] = entries()
+    assert (entry["entry_id"], entry["pain"], entry["version"]) == (first, 5.0, 2)
+
+
 def test_correction_into_a_taken_time_point_refused(site: dict[str, Any]) -> None:
     add("P1", "--date", "2025-02-12", "--pain", "4")  # 1m
     add("P1", "--date", "2025-04-10", "--pain", "3")  # 3m

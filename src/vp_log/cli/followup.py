@@ -336,11 +336,16 @@ def _window_warning(tp: fu.TimePoint | None, days: int) -> str | None:
 
 
 def _ask_timepoint(
-    schedule: fu.Schedule, ref: fu.ProcedureRef, when: dt.date, today: dt.date
+    schedule: fu.Schedule,
+    ref: fu.ProcedureRef,
+    when: dt.date,
+    today: dt.date,
+    free: Callable[[str | None], None],
 ) -> str | None:
     """The time point, the one the date falls in offered as the default; checked at once.
 
-    A time point the date rules refuse is asked again; one outside its window warns and asks.
+    A time point the date rules refuse is asked again; one that already has an entry is
+    refused there (``free``); one outside its window warns and asks.
     """
     if ref.study_date is None:
         return None
@@ -354,6 +359,7 @@ def _ask_timepoint(
             _, _, tp = fu.place_date(ref, when, name, schedule, today)
         except fu.FollowupError as exc:
             raise typer.BadParameter(str(exc)) from None
+        free(name or (tp.name if tp else None))
         warning = _window_warning(tp, days)
         if warning and not typer.confirm(f"Warning: {warning}. Keep it?", default=False):
             raise typer.BadParameter("then give another time point")
@@ -374,11 +380,13 @@ def _ask_missing(
     when: dt.date,
     given: dict[str, Any],
     today: dt.date,
+    free: Callable[[str | None], None],
 ) -> None:
     console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
     if "timepoint" in given:
         _placement(schedule, ref, when, given["timepoint"], today)
-    elif (chosen := _ask_timepoint(schedule, ref, when, today)) is not None:
+        free(schedule.get(given["timepoint"]).name)
+    elif (chosen := _ask_timepoint(schedule, ref, when, today, free)) is not None:
         given["timepoint"] = chosen
     _ask_instruments(given)
     check = _event_check(ref, when, today)
@@ -469,6 +477,22 @@ def _validated(given: dict[str, Any], when: dt.date, who: str) -> fu.FollowupCre
         _refuse(exc)
 
 
+def _free_check(ctx: typer.Context, procedure_id: int) -> Callable[[str | None], None]:
+    """Refuse at once a time point of the procedure that already has an entry."""
+
+    def free(timepoint: str | None) -> None:
+        if timepoint is None:  # unscheduled: holds no time point
+            return
+        try:
+            fu.check_timepoint_free(
+                database=state(ctx).database, procedure_id=procedure_id, timepoint=timepoint
+            )
+        except fu.FollowupError as exc:
+            _refuse(exc)
+
+    return free
+
+
 def _confirm(question: str) -> None:
     if not typer.confirm(question, default=True):
         console.print("Nothing written.")
@@ -549,7 +573,8 @@ def add(
     when = _assessment_date(date, yes, today)
     if not yes:
         ref = _resolve(ctx, procedure, when, schedule, given.get("timepoint"))
-        _ask_missing(schedule, ref, when, given, today)
+        free = _free_check(ctx, ref.id) if not replace else lambda _: None
+        _ask_missing(schedule, ref, when, given, today, free)
     data = _validated(given, when, who)
     ref, values = _linked(ctx, procedure, data, schedule, today)
     if not yes:

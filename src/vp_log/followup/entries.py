@@ -85,6 +85,19 @@ def _refuse_duplicate(holder: store.FollowupVersion, values: dict[str, Any]) -> 
     raise DuplicateEntryError(msg, holder.entry_id)
 
 
+def check_timepoint_free(*, database: Database, procedure_id: int, timepoint: str) -> None:
+    """Refuse (:class:`DuplicateEntryError`) when the procedure's time point has an entry.
+
+    The same check :func:`add_followup` makes when it writes, made early so an interactive
+    form can refuse the time point at its prompt, before the rest is typed.
+    """
+    values = {"procedure_id": procedure_id, "timepoint": timepoint}
+    with database.session() as session:
+        holder = _holder(session, values)
+    if holder is not None:
+        _refuse_duplicate(holder, values)
+
+
 def _diff(previous: store.FollowupVersion, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     old = {c: getattr(previous, c) for c in store.CONTENT_COLUMNS}
     return {c: {"from": old[c], "to": values[c]} for c in values if values[c] != old[c]}
