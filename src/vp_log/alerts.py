@@ -20,9 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from vp_log.config import Settings
 
 __all__ = [
     "SRDL_SOURCE",
@@ -31,8 +34,12 @@ __all__ = [
     "DoseEntry",
     "Metric",
     "Scope",
+    "alert_levels",
+    "alert_text",
     "dose_alerts",
     "entry_of_record",
+    "levels_text",
+    "shown_alerts",
 ]
 
 SRDL_SOURCE = (
@@ -78,6 +85,54 @@ class AlertLevels:
             Metric.DAP: self.dap_gy_cm2,
             Metric.FLUORO_TIME: self.fluoro_time_s,
         }[metric]
+
+
+#: The levels vp_log uses when the configuration sets none (NCRP 168, a 42-day window).
+DEFAULT_LEVELS = AlertLevels()
+
+_SETTING_OF = {
+    "ka_r_mgy": "dose_alert_ka_r_mgy",
+    "dap_gy_cm2": "dose_alert_dap_gy_cm2",
+    "fluoro_time_s": "dose_alert_fluoro_time_min",
+    "window_days": "dose_alert_window_days",
+}
+
+
+def alert_levels(settings: Settings) -> AlertLevels:
+    """The levels in force (0 in the configuration turns a level off)."""
+    return AlertLevels(
+        ka_r_mgy=settings.dose_alert_ka_r_mgy or None,
+        dap_gy_cm2=settings.dose_alert_dap_gy_cm2 or None,
+        fluoro_time_s=(settings.dose_alert_fluoro_time_min * 60.0) or None,
+        window_days=settings.dose_alert_window_days,
+    )
+
+
+def site_settings(levels: AlertLevels) -> list[str]:
+    """The settings (``dose_alert_*``) whose value is not vp_log's default."""
+    return [
+        setting
+        for name, setting in _SETTING_OF.items()
+        if getattr(levels, name) != getattr(DEFAULT_LEVELS, name)
+    ]
+
+
+def levels_text(levels: AlertLevels) -> str:
+    """The levels in force and where they come from: the NCRP 168 defaults, or the site's
+    configuration (naming the settings it changed)."""
+
+    def shown(value: float | None, unit: str) -> str:
+        return f"{value:g} {unit}" if value else "off"
+
+    fluoro = levels.fluoro_time_s / 60 if levels.fluoro_time_s else None
+    text = (
+        f"levels: Ka,r {shown(levels.ka_r_mgy, 'mGy')}, DAP {shown(levels.dap_gy_cm2, 'Gy·cm²')},"
+        f" fluoroscopy {shown(fluoro, 'min')}, window {levels.window_days} days"
+    )
+    changed = site_settings(levels)
+    if not changed:
+        return f"{text} (defaults: {levels.source.split(',')[0]})"
+    return f"{text} (the site's levels, from the configuration: {', '.join(changed)})"
 
 
 @dataclass(frozen=True)
@@ -235,3 +290,40 @@ def dose_alerts(entries: Iterable[DoseEntry], levels: AlertLevels) -> dict[int, 
             *_cumulative_alerts(entry, history, levels),
         ]
     return result
+
+
+# --- for people ----------------------------------------------------------------------------
+
+METRIC_NAMES = {Metric.KA_R: "Ka,r", Metric.DAP: "DAP", Metric.FLUORO_TIME: "fluoro time"}
+
+
+def _shown_value(metric: Metric, value: float, digits: str) -> str:
+    if metric is Metric.FLUORO_TIME:
+        return f"{value / 60:{'.1f' if digits == '.4g' else 'g'}} min"
+    return f"{value:{digits}} {metric.unit}"
+
+
+def alert_text(alert: DoseAlert) -> str:
+    """One line: ``cumulative Ka,r 5 040 mGy ≥ 5000 mGy (records 3, 7 within 42 days)``."""
+    text = (
+        f"{alert.scope.value} {METRIC_NAMES[alert.metric]}"
+        f" {_shown_value(alert.metric, alert.value, '.4g')}"
+        f" ≥ {_shown_value(alert.metric, alert.level, 'g')}"
+    )
+    if alert.window_days is not None:
+        records = ", ".join(str(r) for r in alert.records)
+        text += f" (record{'s' if len(alert.records) > 1 else ''} {records}"
+        text += f" within {alert.window_days} days)"
+    if alert.incomplete:
+        text += ", at least: a value is unknown"
+    return text
+
+
+def shown_alerts(alerts: Sequence[DoseAlert]) -> list[DoseAlert]:
+    """For people: a cumulative alert that adds up this procedure alone says nothing more."""
+    alone = {a.metric for a in alerts if a.scope is Scope.PROCEDURE}
+    return [
+        a
+        for a in alerts
+        if not (a.scope is Scope.CUMULATIVE and len(a.records) == 1 and a.metric in alone)
+    ]

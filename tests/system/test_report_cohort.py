@@ -632,3 +632,35 @@ def test_unknown_indication_or_arm_names_the_allowed_values(
                            env=base_env(data_dir))  # fmt: skip
     assert result.exit_code != 0
     assert "--arm 'B' is not in the data (allowed: A, sham)" in result.output
+
+
+def test_dose_report_shows_alerts_and_where_the_levels_come_from(
+    cohort: tuple[Path, list[PlannedProcedure]],
+) -> None:
+    import numpy as np
+
+    data_dir, planned = cohort
+    document = report(data_dir, "dose")
+    notes = " ".join(document["reports"]["dose"]["notes"])
+    assert "(defaults: NCRP Report No. 168" in notes
+    assert document["reports"]["dose"]["counts"]["alerted_procedures"] == 0
+    dap = np.array([p.dap_gy_cm2 for p in planned])
+    level = float(np.median(dap))  # half the procedures reach it alone
+    env = base_env(data_dir, VP_LOG_DOSE_ALERT_DAP_GY_CM2=f"{level}")
+    result = CliRunner().invoke(app, ["report", "dose", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    section = document["reports"]["dose"]
+    notes = " ".join(section["notes"])
+    assert "defaults: NCRP" not in notes
+    assert f"DAP {level:g} Gy·cm²" in notes
+    assert "the site's levels, from the configuration: dose_alert_dap_gy_cm2" in notes
+    summary = {(r["scope"], r["metric"]): r for r in rows(document, "dose", "dose_alert_summary")}
+    alone = [p for p in planned if p.dap_gy_cm2 >= level]
+    assert summary[("procedure", "DAP")]["procedures"] == len(alone) == int((dap >= level).sum())
+    assert summary[("procedure", "DAP")]["patients"] == len({p.patient_id for p in alone})
+    assert summary[("procedure", "Ka,r")]["procedures"] == 0
+    assert summary[("cumulative", "DAP")]["procedures"] >= len(alone)
+    listed = {r["accession_number"] for r in rows(document, "dose", "dose_alerts")}
+    assert {p.accession for p in alone} <= listed
+    assert section["counts"]["alerted_procedures"] >= len(alone)

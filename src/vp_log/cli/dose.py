@@ -25,15 +25,17 @@ app = typer.Typer(
 
 
 def alert_levels(settings: Settings) -> AlertLevels:
-    """The levels in force (0 in the configuration turns a level off)."""
-    from vp_log.alerts import AlertLevels
+    """The levels in force (``vp_log.alerts.alert_levels``, imported when used)."""
+    from vp_log.alerts import alert_levels as levels_of
 
-    return AlertLevels(
-        ka_r_mgy=settings.dose_alert_ka_r_mgy or None,
-        dap_gy_cm2=settings.dose_alert_dap_gy_cm2 or None,
-        fluoro_time_s=(settings.dose_alert_fluoro_time_min * 60.0) or None,
-        window_days=settings.dose_alert_window_days,
-    )
+    return levels_of(settings)
+
+
+def levels_text(levels: AlertLevels) -> str:
+    """The levels and where they come from (``vp_log.alerts.levels_text``)."""
+    from vp_log.alerts import levels_text as text_of
+
+    return text_of(levels)
 
 
 def _entries(rows: Sequence[Any]) -> dict[int, DoseEntry]:
@@ -82,45 +84,18 @@ def record_alerts(
     return dose_alerts(entries.values(), levels).get(record_id, [])
 
 
-def _value(alert: DoseAlert) -> str:
-    from vp_log.alerts import Metric
-
-    if alert.metric is Metric.FLUORO_TIME:
-        return f"{alert.value / 60:.1f} min"
-    return f"{alert.value:.4g} {alert.unit}"
-
-
-def _level(alert: DoseAlert) -> str:
-    from vp_log.alerts import Metric
-
-    if alert.metric is Metric.FLUORO_TIME:
-        return f"{alert.level / 60:g} min"
-    return f"{alert.level:g} {alert.unit}"
-
-
 def alert_text(alert: DoseAlert) -> str:
-    """One line: ``cumulative Ka,r 5 040 mGy ≥ 5000 mGy (records 3, 7 within 42 days)``."""
-    from vp_log.alerts import Metric
+    """One line per alert (``vp_log.alerts.alert_text``)."""
+    from vp_log.alerts import alert_text as text_of
 
-    name = {Metric.KA_R: "Ka,r", Metric.DAP: "DAP", Metric.FLUORO_TIME: "fluoro time"}
-    text = f"{alert.scope.value} {name[alert.metric]} {_value(alert)} ≥ {_level(alert)}"
-    if alert.window_days is not None:
-        records = ", ".join(str(r) for r in alert.records)
-        text += f" (record{'s' if len(alert.records) > 1 else ''} {records}"
-        text += f" within {alert.window_days} days)"
-    if alert.incomplete:
-        text += ", at least: a value is unknown"
-    return text
+    return text_of(alert)
 
 
 def shown_alerts(alerts: Sequence[DoseAlert]) -> list[DoseAlert]:
-    """For people: a cumulative alert that adds up this procedure alone says nothing more."""
-    alone = {a.metric for a in alerts if a.scope.value == "procedure"}
-    return [
-        a
-        for a in alerts
-        if not (a.scope.value == "cumulative" and len(a.records) == 1 and a.metric in alone)
-    ]
+    """The alerts people see (``vp_log.alerts.shown_alerts``)."""
+    from vp_log.alerts import shown_alerts as shown
+
+    return shown(alerts)
 
 
 @app.command("alerts")
@@ -174,20 +149,6 @@ def alerts(
             )
     console.print(table)
     console.print(f"[dim]{escape(levels_text(levels))}[/]")
-
-
-def levels_text(levels: AlertLevels) -> str:
-    """The levels in force, and where the defaults come from."""
-
-    def shown(value: float | None, unit: str) -> str:
-        return f"{value:g} {unit}" if value else "off"
-
-    fluoro = levels.fluoro_time_s / 60 if levels.fluoro_time_s else None
-    return (
-        f"levels: Ka,r {shown(levels.ka_r_mgy, 'mGy')}, DAP {shown(levels.dap_gy_cm2, 'Gy·cm²')},"
-        f" fluoroscopy {shown(fluoro, 'min')}, window {levels.window_days} days"
-        f" (defaults: {levels.source.split(',')[0]})"
-    )
 
 
 # --- procedures show: events, subtotals, alerts ------------------------------------------------

@@ -79,6 +79,7 @@ def _run(
     plots_dir: Path | None,
     as_of: str | None = None,
 ) -> None:
+    from vp_log.alerts import alert_levels
     from vp_log.followup import ScheduleError, load_schedule
     from vp_log.report import ReportError, build_document, parse_filters
     from vp_log.report.document import render_rich, write_csv, write_html
@@ -103,6 +104,7 @@ def _run(
             schedule=load_schedule(settings.followup_schedule_path),
             settings=load_report_settings(settings.report_settings_path),
             as_of=when,
+            alert_levels=alert_levels(settings),
         )
         with state(ctx).database.session() as session:
             document = build_document(session, names, filters, context)

@@ -50,12 +50,12 @@ REPORT_FIELDS = (
 AUGMENTATION_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
 
 
-def _fields(session: Session) -> Any:
-    """The REPORT_FIELDS of ``procedures.record`` as one JSON array, in the database."""
+def _fields(session: Session, names: tuple[str, ...] = REPORT_FIELDS) -> Any:
+    """The ``names`` fields of ``procedures.record`` as one JSON array, in the database."""
     if session.get_bind().dialect.name == "postgresql":
-        parts = [Procedure.record.op("->")(literal(name)) for name in REPORT_FIELDS]
+        parts = [Procedure.record.op("->")(literal(name)) for name in names]
         return type_coerce(func.jsonb_build_array(*parts), JSONType)
-    paths = [literal(f"$.{name}") for name in REPORT_FIELDS]
+    paths = [literal(f"$.{name}") for name in names]
     return type_coerce(func.json_extract(Procedure.record, *paths), JSONType)
 
 
@@ -84,6 +84,20 @@ def report_procedures(
         fields = {k: v for k, v in zip(REPORT_FIELDS, values or (), strict=False) if v is not None}
         found.append((pid, status, fields))
     return found
+
+
+#: What dose alerts need of a record (``vp_log.alerts.entry_of_record``).
+DOSE_FIELDS = ("patient_id", "study_date", "start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
+
+
+def dose_fields(*, session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """``(id, fields)`` of every procedure (of any type: a patient's dose is added up over all
+    their procedures), ``fields`` the record's DOSE_FIELDS that are set."""
+    stmt = select(Procedure.id, _fields(session, DOSE_FIELDS)).order_by(Procedure.id)
+    return [
+        (pid, {k: v for k, v in zip(DOSE_FIELDS, values or (), strict=False) if v is not None})
+        for pid, values in session.execute(stmt)
+    ]
 
 
 def report_clinical(*, session: Session) -> dict[int, dict[str, Any]]:

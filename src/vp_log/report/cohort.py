@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vp_log import levels
+from vp_log.alerts import DoseEntry, entry_of_record
 from vp_log.clinical import ClinicalBaselineInput, Indication
 from vp_log.db import report_queries as queries
 from vp_log.followup.instruments import ITEMS, Choice, Item, Number
@@ -297,6 +298,9 @@ class Cohort:
     total_procedures: int = 0
     """Augmentation procedures in the store before the filters."""
     data_as_of: dt.datetime | None = None
+    dose_history: list[DoseEntry] | None = None
+    """Dose of every procedure in the store (for alerts added up per patient); loaded only
+    for the reports that use it."""
     _by_timepoint: dict[tuple[int, str], list[EntryFacts]] | None = None
 
     def entries_of(self, procedure_id: int) -> list[EntryFacts]:
@@ -485,8 +489,9 @@ def select_procedures(
     return chosen
 
 
-def load_cohort(session: Session, filters: Filters) -> Cohort:
-    """Read the cohort through ``db.report_queries`` (no writes)."""
+def load_cohort(session: Session, filters: Filters, *, dose_history: bool = False) -> Cohort:
+    """Read the cohort through ``db.report_queries`` (no writes); with ``dose_history`` the
+    dose of every procedure in the store too (``Cohort.dose_history``)."""
     clinical = queries.report_clinical(session=session)
     every = [
         procedure_facts(
@@ -517,9 +522,15 @@ def load_cohort(session: Session, filters: Filters) -> Cohort:
             entries.setdefault(row.procedure_id, []).append(entry_facts(row))
     for mine in entries.values():
         mine.sort(key=lambda e: (e.date, e.entry_id))
+    history = (
+        [entry_of_record(pid, fields) for pid, fields in queries.dose_fields(session=session)]
+        if dose_history
+        else None
+    )
     return Cohort(
         procedures=chosen,
         entries=entries,
         total_procedures=len(every),
         data_as_of=queries.data_as_of(session=session),
+        dose_history=history,
     )

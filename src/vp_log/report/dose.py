@@ -9,9 +9,20 @@ as 0.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vp_log.alerts import (
+    AlertLevels,
+    DoseAlert,
+    Metric,
+    Scope,
+    alert_text,
+    dose_alerts,
+    levels_text,
+    shown_alerts,
+)
 from vp_log.report import stats
 from vp_log.report.cohort import Cohort, ProcedureFacts
 from vp_log.report.settings import ReportSettings
@@ -94,7 +105,116 @@ def _table(q: Quantity) -> Table:
     )
 
 
-def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
+_METRIC_LABELS = {Metric.KA_R: "Ka,r", Metric.DAP: "DAP", Metric.FLUORO_TIME: "Fluoroscopy time"}
+
+
+def _alert_tables(cohort: Cohort, levels: AlertLevels) -> tuple[Table, Table, dict[str, int]]:
+    """Procedures and patients at a dose follow-up level (alone, or added up over the
+    patient's procedures in the window), and the alerts one by one."""
+    found = dose_alerts(cohort.dose_history or [], levels) if cohort.dose_history else {}
+    mine: dict[int, list[DoseAlert]] = {
+        p.id: shown_alerts(found.get(p.id, [])) for p in cohort.procedures
+    }
+    summary = Table(
+        "dose_alert_summary",
+        "Dose follow-up levels reached: procedures and patients",
+        [
+            Column("scope", "Scope", description="procedure: alone; cumulative: the window"),
+            Column("metric", "Metric"),
+            Column("level", "Level", "num"),
+            Column("unit", "Unit"),
+            Column("window_days", "Window (days)", "int"),
+            Column("procedures", "Procedures at the level", "int"),
+            Column("patients", "Patients at the level", "int"),
+        ],
+        view=[
+            View("Scope", text("scope"), numeric=False),
+            View("Metric", text("metric"), numeric=False),
+            View(
+                "Level",
+                lambda r: "off" if r["level"] is None else f"{num(r['level'], 0)} {r['unit']}",
+            ),
+            View("Procedures", text("procedures")),
+            View("Patients", text("patients")),
+        ],
+    )
+    for scope in Scope:
+        for metric in Metric:
+            level = levels.level(metric)
+            hit = [
+                (pid, a)
+                for pid in mine
+                for a in found.get(pid, [])
+                if a.scope is scope and a.metric is metric
+            ]
+            fluoro = metric is Metric.FLUORO_TIME
+            shown_level = level / 60 if level is not None and fluoro else level
+            summary.rows.append(
+                {
+                    "scope": scope.value,
+                    "metric": _METRIC_LABELS[metric],
+                    "level": shown_level,
+                    "unit": "min" if metric is Metric.FLUORO_TIME else metric.unit,
+                    "window_days": levels.window_days if scope is Scope.CUMULATIVE else None,
+                    "procedures": len({pid for pid, _ in hit}),
+                    "patients": len({a.patient_id or f"record {pid}" for pid, a in hit}),
+                }
+            )
+    listing = Table(
+        "dose_alerts",
+        "Procedures at a dose follow-up level (each to be followed up for skin injury)",
+        [
+            Column("id", "Record", "int"),
+            Column("accession_number", "Accession"),
+            Column("patient_id", "Patient ID"),
+            Column("study_date", "Date"),
+            Column("scope", "Scope"),
+            Column("metric", "Metric"),
+            Column("value", "Value", "num", description="the procedure's, or the window's sum"),
+            Column("level", "Level", "num"),
+            Column("unit", "Unit"),
+            Column("records", "Records added up", description="oldest first"),
+            Column("incomplete", "A value unknown in the window (a lower bound)"),
+            Column("alert", "Alert"),
+        ],
+        view=[
+            View("Record", text("id")),
+            View("Date", text("study_date"), numeric=False),
+            View("Patient", text("patient_id"), numeric=False),
+            View("Alert", text("alert"), numeric=False),
+        ],
+    )
+    facts = {p.id: p for p in cohort.procedures}
+    for pid in sorted(mine, key=lambda i: (facts[i].study_date or dt.date.min, i)):
+        p = facts[pid]
+        for a in mine[pid]:
+            listing.rows.append(
+                {
+                    "id": pid,
+                    "accession_number": p.accession_number,
+                    "patient_id": p.patient_id,
+                    "study_date": p.study_date.isoformat() if p.study_date else None,
+                    "scope": a.scope.value,
+                    "metric": _METRIC_LABELS[a.metric],
+                    "value": a.value,
+                    "level": a.level,
+                    "unit": a.unit,
+                    "records": " ".join(str(r) for r in a.records),
+                    "incomplete": a.incomplete,
+                    "alert": alert_text(a),
+                }
+            )
+    alerted = [pid for pid, alerts in mine.items() if alerts]
+    counts = {
+        "alerted_procedures": len(alerted),
+        "alerted_patients": len({facts[pid].patient_id or f"record {pid}" for pid in alerted}),
+    }
+    return summary, listing, counts
+
+
+def build_dose(
+    cohort: Cohort, settings: ReportSettings, alert_levels: AlertLevels | None = None
+) -> Section:
     tables = {q.key: _table(q) for q in QUANTITIES}
     for grouping, key_of in GROUPINGS.items():
         groups: dict[str, list[ProcedureFacts]] = {}
@@ -128,13 +248,16 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
                         else p75 > reference,
                     }
                 )
+    levels = alert_levels or AlertLevels()
+    alert_summary, alert_listing, alert_counts = _alert_tables(cohort, levels)
     section = Section(
         "dose",
         "Dose",
-        tables=list(tables.values()),
+        tables=[*tables.values(), alert_summary, alert_listing],
         counts={
             "procedures": len(cohort.procedures),
             "with_dap": sum(1 for p in cohort.procedures if p.dap_gy_cm2 is not None),
+            **alert_counts,
         },
     )
     section.notes.append(
@@ -149,6 +272,11 @@ def build_dose(cohort: Cohort, settings: ReportSettings) -> Section:
     ]
     if above:
         section.notes.append("P75 above the reference level: " + ", ".join(above) + ".")
+    section.notes.append(
+        f"Dose follow-up {levels_text(levels)}. Cumulative: the patient's procedures (of any "
+        f"type, also outside the filters) dated within {levels.window_days} days up to and "
+        "including the procedure; a sum with an unknown value is a lower bound."
+    )
     for q in QUANTITIES[:3]:
         by_type: dict[str, list[float]] = {}
         for p in cohort.procedures:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from vp_log.alerts import AlertLevels
 from vp_log.followup import Schedule
 from vp_log.report.cohort import Cohort, Filters, load_cohort
 from vp_log.report.document import Document
@@ -22,6 +23,8 @@ class Context:
     schedule: Schedule
     settings: ReportSettings
     as_of: dt.date
+    alert_levels: AlertLevels = field(default_factory=AlertLevels)
+    """Dose follow-up levels (the ``dose_alert_*`` settings)."""
 
 
 def _outcomes(cohort: Cohort, context: Context) -> Section:
@@ -45,7 +48,7 @@ def _complications(cohort: Cohort, context: Context) -> Section:
 def _dose(cohort: Cohort, context: Context) -> Section:
     from vp_log.report.dose import build_dose
 
-    return build_dose(cohort, context.settings)
+    return build_dose(cohort, context.settings, context.alert_levels)
 
 
 def _completeness(cohort: Cohort, context: Context) -> Section:
@@ -67,5 +70,5 @@ def build_document(
     session: Session, names: Sequence[str], filters: Filters, context: Context
 ) -> Document:
     """Read the cohort once and build each named report over it."""
-    cohort = load_cohort(session, filters)
+    cohort = load_cohort(session, filters, dose_history="dose" in names)
     return Document.of([REPORTS[name](cohort, context) for name in names], cohort, filters)
