@@ -186,8 +186,8 @@ def read_header(path: Path, limits: Limits | None = None) -> Dataset:
         with open(path, "rb") as fh:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=limits.max_text_bytes)
             header_size = fh.tell()
-    except InvalidDicomError as exc:
-        msg = f"not a DICOM file (no DICM prefix or file meta): {_one_line(exc)}"
+    except InvalidDicomError:  # pydicom's text tells the reader to force=True: not for users
+        msg = "not a DICOM file (no DICM prefix or file meta)"
         raise RejectedFile(msg, kind="unreadable") from None
     except OSError as exc:
         if is_disk_error(exc) or isinstance(exc, FileNotFoundError):

@@ -100,10 +100,10 @@ def test_out_of_window_entry_kept_and_flagged(database: Database) -> None:
         ({"date": D("2025-01-05"), "timepoint": "1m"}, "only a baseline entry may predate"),
         ({"date": D("2024-01-05")}, "only a baseline entry may predate"),
         ({"date": D("2025-01-12"), "timepoint": "baseline"}, "baseline must be on or before"),
-        ({"date": D("2025-02-12"), "timepoint": "2y"}, "timepoint = '2y' refused"),
+        ({"date": D("2025-02-12"), "timepoint": "2y"}, "time point '2y' refused"),
         (
             {"date": D("2025-02-12"), "new_fractures": [{"level": "L2", "date": D("2025-01-01")}]},
-            "new_fractures date = 2025-01-01 refused: before the procedure",
+            "new fracture date 2025-01-01 refused: before the procedure",
         ),
         (
             {"date": D("2025-02-12"), "new_fractures": [{"level": "L2", "date": D("2025-03-01")}]},
@@ -114,7 +114,7 @@ def test_out_of_window_entry_kept_and_flagged(database: Database) -> None:
                 "date": D("2025-02-12"),
                 "complications": [{"type": "infection", "severity": "C", "date": D("2026-02-01")}],
             },
-            "complications date = 2026-02-01 refused: in the future",
+            "complication date 2026-02-01 refused: in the future",
         ),
     ],
 )

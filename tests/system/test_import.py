@@ -34,6 +34,7 @@ def test_import_dicomdir_and_rejects(tmp_path: Path) -> None:
     out = json.loads(run_cli("import", str(junk), str(media), "--json", env=env).stdout)
     reasons = {Path(r["path"]).name: r["reason"] for r in out["rejected"]}
     assert "not a DICOM file" in reasons["notes.txt"]
+    assert "force" not in reasons["notes.txt"]  # pydicom's advice to programmers, not users
     assert "Study Instance UID" in reasons["no-study.dcm"]
     assert out["duplicate"] == manifest.instance_count  # the DICOMDIR walked as a folder
 

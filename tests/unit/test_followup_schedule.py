@@ -72,5 +72,5 @@ def test_timepoints_case_insensitive_with_aliases(typed: str, name: str) -> None
 
 
 def test_unknown_timepoint_lists_the_allowed_ones() -> None:
-    with pytest.raises(fu.FollowupError, match=r"timepoint = '2y' refused \(allowed: baseline, 1d"):
+    with pytest.raises(fu.FollowupError, match=r"time point '2y' refused \(allowed: baseline, 1d"):
         SCHEDULE.get("2y")

@@ -142,11 +142,11 @@ def _who(by: str | None) -> str:
         fail(f"cannot tell who is entering this ({exc}); give --by NAME")
 
 
-def _date(value: str, field: str = "date") -> dt.date:
+def _date(value: str, field: str = "--date") -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        msg = f"{field} = {value!r} refused (allowed: a date YYYY-MM-DD)"
+        msg = f"{field} {value!r} refused (allowed: a date YYYY-MM-DD)"
         raise typer.BadParameter(msg) from None
 
 
@@ -160,7 +160,7 @@ def _complication(text: str) -> dict[str, Any]:
     kind, sep, severity = head.rpartition(":")
     if not sep or not kind.strip():
         msg = (
-            f"complication = {text!r} refused (allowed: TYPE:SEVERITY[@DATE], "
+            f"--complication {text!r} refused (allowed: TYPE:SEVERITY[@DATE], "
             f"e.g. cement-leakage-venous:A@2025-01-31; types: {fu.ALLOWED['type']})"
         )
         raise typer.BadParameter(msg)
@@ -419,9 +419,9 @@ def _placement(
 
 
 def _past_date(text: str, today: dt.date) -> dt.date:
-    when = _date(text)
+    when = _date(text, "date")
     if when > today:
-        msg = f"date = {when.isoformat()} refused: in the future (today is {today})"
+        msg = f"date {when.isoformat()} refused: in the future (today is {today})"
         raise typer.BadParameter(msg)
     return when
 

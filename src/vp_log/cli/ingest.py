@@ -100,7 +100,9 @@ def _expand(paths: list[Path]) -> Iterator[Path]:
         elif path.name.upper() == "DICOMDIR":
             try:
                 fileset = FileSet(pydicom.dcmread(path))
-            except (InvalidDicomError, OSError, ValueError) as exc:
+            except InvalidDicomError:
+                fail(f"{path}: not a readable DICOMDIR: not a DICOM file")
+            except (OSError, ValueError) as exc:
                 fail(f"{path}: not a readable DICOMDIR: {exc}")
             for instance in fileset:
                 yield Path(instance.path)

@@ -415,7 +415,7 @@ def _check_rows(
                 session, data=row.data, schedule=schedule, today=today, key=row.key
             )
         except FollowupError as exc:
-            problems.append(f"row {row.number}, column {row.key_column}: {exc}")
+            problems.append(f"row {row.number}, column {exc.field or row.key_column}: {exc}")
             continue
         holder = _holder(session, values)
         if holder is None and values["timepoint"] is None:

@@ -9,7 +9,15 @@ if TYPE_CHECKING:
 
 
 class FollowupError(ValueError):
-    """A follow-up refused; the message says what was wrong and what is allowed."""
+    """A follow-up refused; the message says what was wrong and what is allowed.
+
+    ``field`` is the entry field at fault when there is one (``timepoint``, ``date``,
+    ``new_fractures``, ``complications``): an import names that column, not the row's key.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AmbiguousProcedureError(FollowupError):

@@ -79,8 +79,8 @@ class SirSeverity(StrEnum):
 def _canonical_level(value: str) -> str:
     try:
         return str(levels.parse_level(value))
-    except ValueError as exc:
-        msg = f"not a spinal level ({exc})"
+    except ValueError:
+        msg = "not a spinal level"
         raise ValueError(msg) from None
 
 

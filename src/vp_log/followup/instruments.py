@@ -260,14 +260,14 @@ def score_odi(sections: list[int | None]) -> float:
     shown = "[" + ", ".join("-" if s is None else str(s) for s in sections) + "]"
     if len(sections) != ODI_SECTIONS:
         msg = (
-            f"odi_sections = {shown} refused: {len(sections)} scores given "
+            f"ODI section scores {shown} refused: {len(sections)} scores given "
             f"(allowed: exactly {ODI_SECTIONS} section scores 0–5)"
         )
         raise ValueError(msg)
     answered = [s for s in sections if s is not None]
     if ODI_SECTIONS - len(answered) > 1:
         msg = (
-            f"odi_sections = {shown} refused: {ODI_SECTIONS - len(answered)} sections "
+            f"ODI section scores {shown} refused: {ODI_SECTIONS - len(answered)} sections "
             "unanswered, unscorable (allowed: at most one unanswered)"
         )
         raise ValueError(msg)

@@ -214,8 +214,8 @@ def place_date(
     are known, so a refusal comes before the rest of the form is typed.
     """
     if date > today:
-        msg = f"date = {date.isoformat()} refused: in the future (today is {today})"
-        raise FollowupError(msg)
+        msg = f"assessment date {date.isoformat()} refused: in the future (today is {today})"
+        raise FollowupError(msg, field="date")
     if procedure.study_date is None:
         msg = f"procedure {procedure.id} has no study date; a follow-up cannot be placed"
         raise FollowupError(msg)
@@ -224,17 +224,17 @@ def place_date(
     baseline = tp is not None and tp.baseline
     if days < 0 and not baseline:
         msg = (
-            f"date = {date.isoformat()} refused: before procedure {procedure.id} "
+            f"assessment date {date.isoformat()} refused: before procedure {procedure.id} "
             f"({procedure.study_date}); only a baseline entry may predate the procedure "
             "(--timepoint baseline)"
         )
-        raise FollowupError(msg)
+        raise FollowupError(msg, field="date")
     if baseline and days > 0:
         msg = (
-            f"date = {date.isoformat()} refused: a baseline must be on or before the "
+            f"assessment date {date.isoformat()} refused: a baseline must be on or before the "
             f"procedure ({procedure.study_date})"
         )
-        raise FollowupError(msg)
+        raise FollowupError(msg, field="date")
     return procedure.study_date, days, tp
 
 
@@ -248,15 +248,16 @@ def event_date(
 ) -> dt.date:
     """An event's date (the assessment's when not given), or FollowupError outside its range."""
     when = value or assessed
+    field = {"new fracture": "new_fractures", "complication": "complications"}.get(what)
     if when > today:
-        msg = f"{what} date = {when.isoformat()} refused: in the future (today is {today})"
-        raise FollowupError(msg)
+        msg = f"{what} date {when.isoformat()} refused: in the future (today is {today})"
+        raise FollowupError(msg, field=field)
     if when < procedure_date:
-        msg = f"{what} date = {when.isoformat()} refused: before the procedure ({procedure_date})"
-        raise FollowupError(msg)
+        msg = f"{what} date {when.isoformat()} refused: before the procedure ({procedure_date})"
+        raise FollowupError(msg, field=field)
     if when > assessed:
-        msg = f"{what} date = {when.isoformat()} refused: after the assessment date ({assessed})"
-        raise FollowupError(msg)
+        msg = f"{what} date {when.isoformat()} refused: after the assessment date ({assessed})"
+        raise FollowupError(msg, field=field)
     return when
 
 
@@ -280,7 +281,7 @@ def place_entry(
         None
         if data.new_fractures is None
         else [
-            _fracture(f, procedure, event_date("new_fractures", f.date, **dates))
+            _fracture(f, procedure, event_date("new fracture", f.date, **dates))
             for f in data.new_fractures
         ]
     )
@@ -289,7 +290,7 @@ def place_entry(
         if data.complications is None
         else [
             ComplicationPublic(
-                type=c.type, severity=c.severity, date=event_date("complications", c.date, **dates)
+                type=c.type, severity=c.severity, date=event_date("complication", c.date, **dates)
             ).model_dump(mode="json")
             for c in data.complications
         ]

@@ -247,6 +247,8 @@ def describe_validation_error(exc: ValidationError, names: dict[str, str] | None
         field = "".join(parts)
         name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
         allowed = ALLOWED.get(name)
+        if err["type"] in ("enum", "literal_error") and allowed:  # pydantic's "Input should be"
+            msg = "not one of the allowed values"
         shown = "" if err["type"] == "missing" else f" = {err['input']!r}"
         if msg.startswith("section "):  # a section score: name the section, not the list
             head, _, msg = msg.partition(": ")

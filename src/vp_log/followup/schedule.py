@@ -106,8 +106,8 @@ class Schedule(BaseModel):
         for tp in self.timepoints:
             if key in tp.spellings():
                 return tp
-        msg = f"timepoint = {name!r} refused (allowed: {', '.join(self.names)})"
-        raise FollowupError(msg)
+        msg = f"time point {name!r} refused (allowed: {', '.join(self.names)})"
+        raise FollowupError(msg, field="timepoint")
 
     def infer(self, days: int) -> TimePoint | None:
         """The time point whose window holds ``days`` (nearest target first), else None."""
