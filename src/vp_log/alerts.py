@@ -180,6 +180,9 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
+_FIELDS = tuple((metric, metric.record_field) for metric in Metric)
+
+
 def entry_of_record(record_id: int, record: Mapping[str, Any]) -> DoseEntry:
     """The dose entry of a stored record (its JSON document)."""
     day: date | None = None
@@ -201,7 +204,7 @@ def entry_of_record(record_id: int, record: Mapping[str, Any]) -> DoseEntry:
         record_id=record_id,
         patient_id=patient if isinstance(patient, str) and patient else None,
         day=day,
-        values={metric: _float(record.get(metric.record_field)) for metric in Metric},
+        values={metric: _float(record.get(field)) for metric, field in _FIELDS},
         start=start,
     )
 

@@ -489,9 +489,12 @@ def select_procedures(
     return chosen
 
 
-def load_cohort(session: Session, filters: Filters, *, dose_history: bool = False) -> Cohort:
-    """Read the cohort through ``db.report_queries`` (no writes); with ``dose_history`` the
-    dose of every procedure in the store too (``Cohort.dose_history``)."""
+def load_cohort(
+    session: Session, filters: Filters, *, followup: bool = True, dose_history: bool = False
+) -> Cohort:
+    """Read the cohort through ``db.report_queries`` (no writes): its procedures, their
+    follow-up entries unless ``followup`` is False (a report that uses none), and with
+    ``dose_history`` the dose of every procedure in the store (``Cohort.dose_history``)."""
     clinical = queries.report_clinical(session=session)
     every = [
         procedure_facts(
@@ -517,7 +520,7 @@ def load_cohort(session: Session, filters: Filters, *, dose_history: bool = Fals
     chosen = select_procedures(in_range, filters)
     ids = {p.id for p in chosen}
     entries: dict[int, list[EntryFacts]] = {}
-    for row in queries.report_followups(session=session):
+    for row in queries.report_followups(session=session) if followup else ():
         if row.procedure_id in ids:
             entries.setdefault(row.procedure_id, []).append(entry_facts(row))
     for mine in entries.values():

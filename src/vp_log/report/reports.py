@@ -66,9 +66,18 @@ REPORTS: dict[str, Callable[[Cohort, Context], Section]] = {
 }
 
 
+#: Reports that use no follow-up entry (the cohort is read without them).
+WITHOUT_FOLLOWUP = frozenset({"dose"})
+
+
 def build_document(
     session: Session, names: Sequence[str], filters: Filters, context: Context
 ) -> Document:
     """Read the cohort once and build each named report over it."""
-    cohort = load_cohort(session, filters, dose_history="dose" in names)
+    cohort = load_cohort(
+        session,
+        filters,
+        followup=any(name not in WITHOUT_FOLLOWUP for name in names),
+        dose_history="dose" in names,
+    )
     return Document.of([REPORTS[name](cohort, context) for name in names], cohort, filters)
