@@ -2,9 +2,10 @@
 ``followup add``).
 
 Each command runs ``--runs`` times as ``python -m vp_log ...`` in a fresh process, on a copy of
-a one-study store (``store.build_store(1)``), round-robin with two references measured in the
-same run: ``python -c pass`` (the interpreter alone) and ``python -c "import typer"`` (the
-command-line library alone). Prints the median wall time of each and its ratio to
+a one-study store (``store.build_store(1)``), round-robin with three references measured in the
+same run: ``python -c pass`` (the interpreter alone), ``python -c "import typer"`` (the
+command-line library alone) and the libraries every command that reads the store imports
+(typer, SQLAlchemy's ORM, pydantic). Prints the median wall time of each and its ratio to
 ``import typer``, with the load average before and after.
 
 ``python bench/bench_startup.py [--runs 15] [--json-out FILE]``
@@ -40,6 +41,12 @@ def _commands(n_runs: int) -> dict[str, list[list[str]]]:
     same = {
         "python -c pass": [sys.executable, "-c", "pass"],
         'python -c "import typer"': [sys.executable, "-c", "import typer"],
+        # the floor of any command that reads the store: its libraries, imported and nothing else
+        "python -c (typer, sqlalchemy.orm, pydantic)": [
+            sys.executable,
+            "-c",
+            "import typer, sqlalchemy.orm, pydantic",
+        ],
         "vp-log --help": vp_log_command("--help"),
         "vp-log --version": vp_log_command("--version"),
         "vp-log procedures show 1": vp_log_command("procedures", "show", "1"),

@@ -2,20 +2,109 @@
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from vp_log.cli.common import AppState, err_console
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context  # the click that typer carries
+
+#: Every command by name, in the order ``vp-log --help`` lists them: the module that defines it
+#: and its one-line help. A command's module (and what it imports) is loaded only when that
+#: command runs, so that ``vp-log --help`` and each command start without the others' imports
+#: (issue 15). ``tests/unit/test_startup.py`` checks each line against the command's own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "listen": ("ingest", "Run the DICOM listener (C-ECHO, C-STORE) until SIGTERM or Ctrl-C."),
+    "import": ("ingest", "Feed DICOM files through the same pipeline as the listener."),
+    "reextract": ("ingest", "Rebuild every observation and record from the header archive."),
+    "status": (
+        "status",
+        "Listener up or not, last associations, spool backlog, quarantine, studies receiving.",
+    ),
+    "backup": (
+        "backup",
+        "Back up the data folder: SQLite database (online), header archive, spool, quarantine.",
+    ),
+    "restore": (
+        "backup",
+        "Restore a backup into a new or empty data folder (never over one in use).",
+    ),
+    "conformance": (
+        "backup",
+        "Print the DICOM Conformance Statement for the configuration in force (Markdown).",
+    ),
+    "audit": ("followup", "The audit log: who changed what, when."),
+    "export": (
+        "export",
+        "Write the data for analysis elsewhere, with a data dictionary and a manifest.",
+    ),
+    "db": ("db", "Database schema (Alembic migrations)."),
+    "dose": ("dose", "Dose follow-up: alerts per procedure and per patient."),
+    "procedures": ("procedures", "Procedure records built from received studies."),
+    "config": ("config", "The configuration: what is in force, and checking a file."),
+    "quarantine": (
+        "quarantine",
+        "Files that could not be stored, with the reason; retry after a fix.",
+    ),
+    "followup": (
+        "followup",
+        "Follow-up outcomes: enter, correct, list; the worklist of who is due.",
+    ),
+    "report": (
+        "report",
+        "Cohort reports: outcomes, new fractures, complications, dose, completeness.",
+    ),
+}
+
+
+def load_command(name: str) -> Command:
+    """The command ``name`` as click runs it, built from its module's typer app."""
+    module = importlib.import_module(f"vp_log.cli.{COMMANDS[name][0]}")
+    holder = typer.Typer()
+    module.register(holder)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: lists every command from :data:`COMMANDS`, loads one when it runs."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        # Listed in help only: a stand-in with the command's one-line help.
+        return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1])
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        name = args[0] if args else None
+        if name in COMMANDS and name not in self.commands:
+            self.add_command(load_command(name), name)
+        elif name is not None and name not in self.commands:
+            # typer suggests only among loaded commands: suggest among all of them
+            matches = difflib.get_close_matches(name, self.list_commands(ctx))
+            hint = f" Did you mean {', '.join(map(repr, matches))}?" if matches else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
     name="vp-log",
     help="Procedure log for vertebroplasty, kyphoplasty and sacroplasty, fed by DICOM.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
 
 
@@ -55,32 +144,6 @@ def _root(
     state = AppState(config)
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-def _register() -> None:
-    from vp_log.cli import db, dose, ingest, procedures
-
-    app.add_typer(db.app, name="db")
-    app.add_typer(dose.app, name="dose")
-    app.add_typer(procedures.app, name="procedures")
-    ingest.register(app)
-    from vp_log.cli import backup, quarantine, status
-    from vp_log.cli import config as config_cli
-
-    app.add_typer(config_cli.app, name="config", no_args_is_help=True)
-    app.add_typer(quarantine.app, name="quarantine", no_args_is_help=True)
-    app.command("status")(status.status)
-    backup.register(app)
-    from vp_log.cli import followup
-
-    followup.register(app)
-    from vp_log.cli import export, report
-
-    report.register(app)
-    export.register(app)
-
-
-_register()
 
 
 #: The errors that end a command in one clear line, by module: an error of a module that was

@@ -122,3 +122,8 @@ def check(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log config`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.add_typer(app, name="config", no_args_is_help=True)

@@ -35,3 +35,8 @@ def current(ctx: typer.Context) -> None:
     from vp_log.db.engine import current_revision
 
     console.print(current_revision(state(ctx).settings.db_url) or "(empty database)")
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log db`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.add_typer(app, name="db")

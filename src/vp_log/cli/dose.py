@@ -327,3 +327,8 @@ def render_patient(record: Mapping[str, Any]) -> None:
             f" (plane {escape(str(finding['plane']))}: stated {finding['stated']:g}"
             f" {escape(str(finding['unit']))}, events {said}, {finding['events']} events)"
         )
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log dose`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.add_typer(app, name="dose")

@@ -445,3 +445,8 @@ def render_record(record: ProcedurePublic) -> None:
         for name, where in record.sources.items():
             src.add_row(name, escape(compact_sources(where)))
         console.print(src)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log procedures`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.add_typer(app, name="procedures")

@@ -86,3 +86,8 @@ def retry_files(
     else:
         after = "no listener is running: `vp-log listen` processes them when it starts"
     console.print(f"{len(paths)} files moved back to the spool; {after}", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log quarantine`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.add_typer(app, name="quarantine", no_args_is_help=True)

@@ -246,3 +246,8 @@ def status(
         console.print(table)
     else:
         console.print("associations: none yet")
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vp-log status`` to the root command (:data:`vp_log.cli.COMMANDS` lists it)."""
+    root.command("status")(status)
