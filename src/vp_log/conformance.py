@@ -231,7 +231,9 @@ def render_conformance(settings: Settings | None = None) -> str:
     )
     add(
         f"- Connections: at most {_value(settings, 'max_connections')} open TCP connections "
-        "(`max_connections`), associated or not; one more is closed at once."
+        "(`max_connections`), associated or not; at the limit, the oldest connection that has "
+        "not sent its A-ASSOCIATE-RQ is closed to make room (one more is closed at once only "
+        "when none is waiting)."
     )
     add(
         f"- Disk reserve: while less than {_value(settings, 'disk_reserve_mb')} MB are free "

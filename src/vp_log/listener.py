@@ -122,8 +122,9 @@ def make_ae(settings: Settings) -> GuardedAE:
     ae = GuardedAE(ae_title=settings.ae_title)
     ae.maximum_pdu_size = settings.max_pdu_size
     # GuardedServer admits max_associations itself and caps connections at
-    # max_connections; pynetdicom's own count (threads) must never bite first.
-    ae.maximum_associations = settings.max_connections
+    # max_connections; pynetdicom's own count (threads) must never bite first, not even
+    # while the threads of connections closed to make room are still finishing.
+    ae.maximum_associations = 2 * settings.max_connections
     ae.network_timeout = settings.network_timeout_s
     ae.dimse_timeout = settings.network_timeout_s
     ae.acse_timeout = settings.association_timeout_s

@@ -20,7 +20,9 @@ points (``AE.make_server(server_class=..., request_handler=...)``), not by patch
   limit exceeded" when it counts more *threads* than ``maximum_associations``, including
   connections that never sent a request: a dozen silent connections lock every caller out.
   :class:`GuardedServer` counts only associations whose request it admitted
-  (``max_associations``), and caps open connections separately (``max_connections``).
+  (``max_associations``), and caps open connections separately (``max_connections``). When
+  the cap is reached, the oldest connection that has not sent its A-ASSOCIATE-RQ is closed to
+  make room, so idle sockets cannot lock a calling PACS out until their ARTIM timeout.
 
 Malformed input is logged as one line naming the peer and what was wrong, never a traceback
 (:class:`OneLineFilter` does the same for what pynetdicom itself logs).
@@ -36,6 +38,7 @@ import struct
 import sys
 import threading
 import time
+from contextlib import suppress
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,6 +203,7 @@ class GuardedDUL(DULServiceProvider):
         self._complain_lock = threading.Lock()
         self.bytes_received = 0
         self.requested = False  # an A-ASSOCIATE-RQ has been read (state may still be Sta1)
+        self.evicted = False  # closed by the server to make room (max_connections)
 
     # --- reading -------------------------------------------------------------------------
     def _read_pdu_data(self) -> None:
@@ -378,14 +382,23 @@ class GuardedRequestHandler(RequestHandler):
         server = self.server
         limits = server.limits
         peer = peer_name(self.client_address)
-        with server.counting_handshake():
+        raw = cast(socket.socket, self.request)
+        with server.counting_handshake(raw, peer) as handshake:
             context = server.ssl_context
             if context is not None:
-                raw = cast(socket.socket, self.request)
                 raw.settimeout(limits.association_timeout_s)
+                tls: socket.socket = raw
                 try:
-                    self.request = context.wrap_socket(raw, server_side=True)
+                    # wrap_socket takes the descriptor from ``raw``: the server needs the
+                    # socket that holds it to close this connection to make room.
+                    tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+                    handshake.sock = tls
+                    tls.do_handshake()
+                    self.request = tls
                 except OSError as exc:  # ssl.SSLError and TimeoutError are OSErrors
+                    tls.close()
+                    if handshake.evicted:  # closed to make room: the server said so
+                        return
                     reason = (
                         f"no TLS handshake within {limits.association_timeout_s:g} s "
                         "(association_timeout_s)"
@@ -393,8 +406,8 @@ class GuardedRequestHandler(RequestHandler):
                         else f"TLS handshake failed: {_describe(exc)}"
                     )
                     logger.warning("peer %s: %s; closing", peer, reason)
-                    raw.close()
                     return
+            handshake.done = True  # from here the association's DUL is the one to evict
             cast(socket.socket, self.request).settimeout(limits.network_timeout_s)
             super().handle()
 
@@ -430,7 +443,7 @@ class GuardedServer(ThreadedAssociationServer):
     def __init__(self, *args: Any, limits: NetworkLimits, **kwargs: Any) -> None:
         self.limits = limits
         self._admitted: set[Association] = set()
-        self._handshakes = 0
+        self._handshakes: set[_Counting] = set()  # in their TLS handshake (no association yet)
         self._count_lock = threading.Lock()
         # socketserver listens with a backlog of 5: a burst of connections beyond it waits
         # for the client's SYN retries (1 s, 2 s, ...), which looked like a lock-out.
@@ -448,21 +461,52 @@ class GuardedServer(ThreadedAssociationServer):
         return client, address
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        """Refuse a connection above ``max_connections`` (closed at once)."""
+        """Make room for a connection at ``max_connections``, or refuse it (closed at once).
+
+        Room is made by closing the oldest open connection that has not sent a complete
+        A-ASSOCIATE-RQ (idle, dripping, or in its TLS handshake); a connection is refused
+        only when every open one is an association.
+        """
         with self._count_lock:
-            handshakes = self._handshakes
-        open_now = len(self.active_associations) + handshakes
-        if open_now >= self.limits.max_connections:
+            handshakes = [h for h in self._handshakes if not h.evicted]
+        dul_of = (cast(GuardedDUL, a.dul) for a in self.active_associations)
+        duls = [d for d in dul_of if isinstance(d, GuardedDUL) and not d.evicted]
+        open_now = len(duls) + len(handshakes)
+        if open_now < self.limits.max_connections:
+            return True
+        waiting: list[tuple[float, GuardedDUL | _Counting]] = [
+            (d.opened, d) for d in duls if not d.requested
+        ]
+        waiting += [(h.opened, h) for h in handshakes if not h.done]
+        if not waiting:
             logger.warning(
                 "peer %s: connection refused: %d connections already open (max_connections)",
                 peer_name(client_address),
                 open_now,
             )
             return False
+        opened, oldest = min(waiting, key=lambda item: item[0])
+        message = (
+            f"closed after {time.monotonic() - opened:.1f} s without an A-ASSOCIATE-RQ, to make "
+            f"room for {peer_name(client_address)} ({open_now} connections open, "
+            "max_connections)"
+        )
+        if isinstance(oldest, GuardedDUL):
+            oldest.evicted = True
+            oldest._note(message)  # its one line: whatever the closing makes it see is quiet
+            sock = cast(AssociationSocket, oldest.socket).socket
+        else:
+            oldest.evicted = True
+            logger.warning("peer %s: %s", oldest.peer, message)
+            sock = oldest.sock
+        if sock is not None:
+            # The connection's own thread sees the end of the stream and closes as usual.
+            with suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
         return True
 
-    def counting_handshake(self) -> _Counting:
-        return _Counting(self)
+    def counting_handshake(self, sock: socket.socket, peer: str) -> _Counting:
+        return _Counting(self, sock, peer)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection thread failed: one line, not socketserver's traceback on stderr."""
@@ -503,16 +547,22 @@ class GuardedServer(ThreadedAssociationServer):
 class _Counting:
     """Counts a connection in its TLS handshake (before it has an association thread)."""
 
-    def __init__(self, server: GuardedServer) -> None:
+    def __init__(self, server: GuardedServer, sock: socket.socket, peer: str) -> None:
         self.server = server
+        self.sock = sock  # the one that holds the descriptor (the TLS socket once wrapped)
+        self.peer = peer
+        self.opened = time.monotonic()
+        self.evicted = False  # closed by the server to make room (max_connections)
+        self.done = False  # the handshake is over (or there is none)
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Counting:
         with self.server._count_lock:
-            self.server._handshakes += 1
+            self.server._handshakes.add(self)
+        return self
 
     def __exit__(self, *_exc: object) -> None:
         with self.server._count_lock:
-            self.server._handshakes -= 1
+            self.server._handshakes.discard(self)
 
 
 class OneLineFilter(logging.Filter):

@@ -183,6 +183,41 @@ def test_fifteen_silent_connections_do_not_lock_callers_out(guarded: object) -> 
         assert [echo_ok(port) for _ in range(5)] == [True] * 5
 
 
+EVICTED = "without an A-ASSOCIATE-RQ, to make room for 127.0.0.1:"
+
+
+def test_full_connection_table_makes_room_by_closing_the_oldest_idle_one(
+    listener_factory: object,
+) -> None:
+    require_dcmtk()
+    lst = listener_factory(  # type: ignore[operator]
+        VP_LOG_ASSOCIATION_TIMEOUT_S="60",  # ARTIM must not be what frees the room here
+        VP_LOG_MAX_ASSOCIATIONS="4",
+        VP_LOG_MAX_CONNECTIONS="8",
+        VP_LOG_DISK_RESERVE_MB="0",
+    )
+    port = lst.port  # type: ignore[attr-defined]
+    with ExitStack() as stack:
+        silent = []
+        for _ in range(8):
+            silent.append(stack.enter_context(connect(port)))
+            time.sleep(0.05)  # an order the listener sees: the first is the oldest
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert echo_ok(port), lst.log()  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 5
+        assert closed_by_peer(silent[0], 3)
+        # One eviction made room; the echo's own connection has gone, so no second one.
+        assert [echo_ok(port) for _ in range(2)] == [True, True]
+        assert not any(closed_by_peer(s, 0.2) for s in silent[1:])
+        log = lst.log()  # type: ignore[attr-defined]
+        (line,) = [x for x in log.splitlines() if EVICTED in x]
+        assert f"peer 127.0.0.1:{silent[0].getsockname()[1]}: closed after" in line
+        assert "(8 connections open, max_connections)" in line
+        assert "connection refused" not in log
+    assert_one_line_log(lst.log())  # type: ignore[attr-defined]
+
+
 def test_max_associations_rejects_clearly_and_idle_ones_time_out(guarded: object) -> None:
     lst = guarded
     port = lst.port  # type: ignore[attr-defined]
@@ -331,6 +366,36 @@ def test_tls_silent_connections_do_not_block_new_associations(
         assert closed_by_peer(stalled, ARTIM_S + 3)
     log = lst.log()
     assert "no TLS handshake within 3 s (association_timeout_s)" in log
+    assert_one_line_log(log)
+
+
+def test_tls_connections_stuck_in_the_handshake_make_room_for_a_caller(
+    listener_factory: object, tmp_path: Path
+) -> None:
+    require_dcmtk()
+    key, cert = make_certificate(tmp_path)
+    lst = listener_factory(  # type: ignore[operator]
+        VP_LOG_TLS_CERTIFICATE=str(cert),
+        VP_LOG_TLS_PRIVATE_KEY=str(key),
+        VP_LOG_ASSOCIATION_TIMEOUT_S="60",
+        VP_LOG_MAX_ASSOCIATIONS="2",
+        VP_LOG_MAX_CONNECTIONS="4",
+        VP_LOG_DISK_RESERVE_MB="0",
+    )
+    with ExitStack() as stack:
+        stalled = []
+        for _ in range(4):
+            sock = stack.enter_context(connect(lst.port))
+            sock.sendall(b"\x16\x03\x01")  # a TLS record header, then nothing
+            stalled.append(sock)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        done = _tls_echo(lst.port, cert)
+        assert done.returncode == 0, done.stdout + done.stderr + lst.log()
+        assert closed_by_peer(stalled[0], 3), lst.log()
+    log = lst.log()
+    assert log.count(EVICTED) == 1, log[-3000:]
+    assert "TLS handshake failed" not in log
     assert_one_line_log(log)
 
 
