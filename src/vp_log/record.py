@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from vp_log.consistency import Finding
+from vp_log.decisions import ExcludeReason, RecordDecision
 from vp_log.models import DeviceInfo
 from vp_log.technique import EventTechnique, PatientCharacteristics
 from vp_log.vocabulary import ProcedureType
@@ -414,9 +415,23 @@ def _settle_device(
 
 
 class ProcedurePublic(ProcedureRecord):
-    """A stored record as ``procedures list|show --json`` print it: the record and its id."""
+    """A stored record as ``procedures list|show --json`` print it: the record and its id.
+
+    The values are the *effective* ones: manual decisions (``procedures decide``) over what
+    was extracted; ``decisions`` lists those in force and ``extracted`` keeps the treatment
+    values as extracted (None when no decision is in force).
+    """
 
     id: int
+    excluded: ExcludeReason | None = Field(
+        default=None, description="Left out of listings, worklist and reports by a decision"
+    )
+    decisions: list[RecordDecision] = Field(
+        default_factory=list, description="Manual decisions in force, with who, when and why"
+    )
+    extracted: dict[str, Any] | None = Field(
+        default=None, description="Treatment values as extracted, where decisions are in force"
+    )
 
     @classmethod
     def from_stored(

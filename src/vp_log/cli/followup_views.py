@@ -197,6 +197,9 @@ def audit_table(events: list[fu.AuditPublic]) -> Table:
         details = e.details.get("reason") or ""
         if "version" in e.details:
             details = f"version {e.details['version']}" + (f": {details}" if details else "")
+        changes = e.details.get("changes")
+        if isinstance(changes, dict) and changes:  # manual record decisions
+            details = "\n".join([*(_change(f, c) for f, c in changes.items()), details])
         table.add_row(
             e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             escape(e.who),
@@ -205,6 +208,13 @@ def audit_table(events: list[fu.AuditPublic]) -> Table:
             escape(str(details)),
         )
     return table
+
+
+def _change(field: str, change: Any) -> str:
+    """``type: other -> vertebroplasty`` (a decision's change, as the audit log keeps it)."""
+    from vp_log.cli.decide import change_text
+
+    return f"{field}: {change_text(change) if isinstance(change, dict) else change}"
 
 
 def _show(value: Any, change: Any = None) -> str:

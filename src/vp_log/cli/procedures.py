@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from vp_log.cli import dose as dose_cli
 from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.decide import decide, decisions_table, not_one
 from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.clinical import (
     Blinding,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
+app.command("decide")(decide)
 
 
 def _iso_date(value: str | None, option: str) -> str | None:
@@ -115,7 +116,16 @@ def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
     table.add_column("status", no_wrap=True)
     if wide:
         table.add_column("inst.", no_wrap=True, justify="right")
+    marked = False
     for rec in records:
+        decided = _decided(rec)
+        marked = marked or bool(decided)
+        star = {f: "*" if f in decided else "" for f in ("type", "levels", "cement")}
+        if "levels" in decided or "approach" in decided:
+            star["levels"] = "*"
+        type_text = rec.procedure_type.value + star["type"]
+        if rec.excluded is not None:
+            type_text += f"\n[red]excluded[/]\n{rec.excluded.value}"
         cells = [
             str(rec.id),
             rec.study_date or "?",
@@ -124,14 +134,18 @@ def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
         if wide:
             cells.append(escape(rec.patient_name or "?"))
         cells += [
-            rec.procedure_type.value,
-            escape(", ".join(_level_text(lv) for lv in rec.levels)) or "-",
-            f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown",
+            type_text,
+            (escape(", ".join(_level_text(lv) for lv in rec.levels)) or "-") + star["levels"],
+            (f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown")
+            + star["cement"],
             rec.status.value,
         ]
         if wide:
             cells.append(str(rec.instance_count))
         table.add_row(*cells)
+    if marked:
+        table.caption = "* decided by hand (vp-log procedures show ID)"
+        table.caption_justify = "left"
     return table
 
 
@@ -174,6 +188,8 @@ def show(
         )
         return
     render_record(record)
+    if record.decisions:
+        console.print(decisions_table(record.decisions, excluded=record.excluded is not None))
     _render_clinical(clinical)
     dose_cli.render_patient(public)
     dose_cli.render_alerts(alerts, levels)
@@ -253,7 +269,7 @@ def annotate(
     with st.database.session() as session:
         rows = repo.find_procedures(session=session, key=key)
         if len(rows) != 1:
-            fail(_not_one(key, rows))
+            fail(not_one(key, rows))
         row = rows[0]
         procedure_date = _date_or_none(row.study_date)
         if change.fracture_onset and procedure_date and change.fracture_onset > procedure_date:
@@ -276,13 +292,6 @@ def annotate(
         )
     console.print(f"Saved clinical data version {version} for record {row.id}.")
     _render_clinical(shown)
-
-
-def _not_one(key: str, rows: Sequence[Procedure]) -> str:
-    if not rows:
-        return f"no procedure record with id, accession number or Study Instance UID {key!r}"
-    ids = ", ".join(f"{r.id} ({r.study_date}, {r.patient_id})" for r in rows)
-    return f"{key!r} matches several records: {ids}; give the record id"
 
 
 def _render_clinical(clinical: ClinicalBaseline | None) -> None:
@@ -328,9 +337,21 @@ def fluoro_time_text(seconds: float | None) -> str:
 
 
 def _type_text(record: ProcedurePublic) -> str:
+    decided = _decided(record)
+    if "type" in decided and record.extracted is not None:
+        was = record.extracted.get("procedure_type")
+        other = record.extracted.get("other_procedure")
+        return f"{record.procedure_type.value} (decided; extracted: {was}" + (
+            f", {other})" if other else ")"
+        )
     if record.other_procedure:
         return f"{record.procedure_type.value} ({record.other_procedure}, not augmentation)"
     return record.procedure_type.value
+
+
+def _decided(record: ProcedurePublic) -> set[str]:
+    """The fields a decision sets (``type``, ``levels``, ``cement``, ``approach``...)."""
+    return {d.field.value for d in record.decisions}
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -406,7 +427,7 @@ def render_record(record: ProcedurePublic) -> None:
     table.add_column("value")
     device = record.device
     rows: list[tuple[str, str]] = [
-        ("type", _type_text(record)),
+        ("type", escape(_type_text(record))),
         ("why", _fmt(record.procedure_type_reason)),
         ("status", record.status.value),
         ("patient", f"{_fmt(record.patient_id)}  {record.patient_name or ''}"),
@@ -426,6 +447,8 @@ def render_record(record: ProcedurePublic) -> None:
         ("operators", ", ".join(record.operators) or "-"),
         ("performing physicians", ", ".join(record.performing_physicians) or "-"),
     ]
+    if record.excluded is not None:
+        rows.insert(1, ("excluded", f"[red]{record.excluded.value}[/] (by a decision, below)"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

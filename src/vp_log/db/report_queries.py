@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from vp_log.db.base import JSONType
 from vp_log.db.followup_tables import FollowupVersion
-from vp_log.db.tables import Procedure, ProcedureClinical
+from vp_log.db.repository import current_decisions, effective_type
+from vp_log.db.tables import Procedure, ProcedureClinical, ProcedureDecision
+from vp_log.decisions import DecisionState, effective
 from vp_log.followup.instruments import ITEMS, Choice, Number
 
 #: The top-level record fields reports read. Only these are taken out of the stored JSON
@@ -67,21 +69,27 @@ def report_procedures(
     procedure_type: str | None = None,
 ) -> list[tuple[int, str, dict[str, Any]]]:
     """``(id, status, fields)`` of vertebral augmentation procedures by study date then id;
-    ``fields``:
-    the record's REPORT_FIELDS that are set."""
-    stmt = select(Procedure.id, Procedure.status, _fields(session)).where(
-        Procedure.procedure_type.in_(AUGMENTATION_TYPES)
+    ``fields``: the record's REPORT_FIELDS that are set, with the manual decisions applied
+    (the effective type decides what is an augmentation; an excluded record is left out)."""
+    decision = current_decisions()
+    kind = effective_type(decision)
+    stmt = (
+        select(Procedure.id, Procedure.status, _fields(session), decision.c.state)
+        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
+        .where(kind.in_(AUGMENTATION_TYPES), decision.c.excluded.is_(None))
     )
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
     if until:
         stmt = stmt.where(Procedure.study_date <= until)
     if procedure_type:
-        stmt = stmt.where(Procedure.procedure_type == procedure_type)
+        stmt = stmt.where(kind == procedure_type)
     stmt = stmt.order_by(Procedure.study_date, Procedure.id)
     found = []
-    for pid, status, values in session.execute(stmt):
+    for pid, status, values, state in session.execute(stmt):
         fields = {k: v for k, v in zip(REPORT_FIELDS, values or (), strict=False) if v is not None}
+        if state is not None:
+            fields = effective(fields, DecisionState.model_validate(state))
         found.append((pid, status, fields))
     return found
 
@@ -92,8 +100,15 @@ DOSE_FIELDS = ("patient_id", "study_date", "start", "ka_r_mgy", "dap_gy_cm2", "f
 
 def dose_fields(*, session: Session) -> list[tuple[int, dict[str, Any]]]:
     """``(id, fields)`` of every procedure (of any type: a patient's dose is added up over all
-    their procedures), ``fields`` the record's DOSE_FIELDS that are set."""
-    stmt = select(Procedure.id, _fields(session, DOSE_FIELDS)).order_by(Procedure.id)
+    their procedures) but those a decision excludes, ``fields`` the record's DOSE_FIELDS
+    that are set."""
+    decision = current_decisions()
+    stmt = (
+        select(Procedure.id, _fields(session, DOSE_FIELDS))
+        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
+        .where(decision.c.excluded.is_(None))
+        .order_by(Procedure.id)
+    )
     return [
         (pid, {k: v for k, v in zip(DOSE_FIELDS, values or (), strict=False) if v is not None})
         for pid, values in session.execute(stmt)
@@ -162,9 +177,10 @@ def report_followups(*, session: Session) -> list[Row[Any]]:
 
 
 def data_as_of(*, session: Session) -> dt.datetime | None:
-    """When the data last changed: the newest record update or follow-up version."""
+    """When the data last changed: the newest record update, decision or follow-up version."""
     newest = [
         session.scalar(select(func.max(Procedure.updated_at))),
+        session.scalar(select(func.max(ProcedureDecision.decided_at))),
         session.scalar(select(func.max(FollowupVersion.entered_at))),
     ]
     known = [value for value in newest if value is not None]

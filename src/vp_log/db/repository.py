@@ -8,13 +8,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vp_log.db.errors import UnreadableRecordError
-from vp_log.db.tables import Instance, ObservationRow, Procedure, ProcedureClinical
+from vp_log.db.tables import (
+    Instance,
+    ObservationRow,
+    Procedure,
+    ProcedureClinical,
+    ProcedureDecision,
+)
+from vp_log.decisions import DecisionState, effective, extracted_values, public_decisions
 from vp_log.models import Kind, Observation, Provenance
 from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord, Status
 
@@ -168,20 +175,62 @@ def procedure_of_study(*, session: Session, study_instance_uid: str) -> Procedur
 
 
 def stored_record(row: Procedure) -> ProcedureRecord:
-    """The typed record of a row (an older stored shape reads with the added fields unset)."""
+    """The typed record of a row as extracted (an older stored shape reads with the added
+    fields unset); :func:`effective_record` applies the manual decisions."""
+    return _typed(row.record or {}, row.id)
+
+
+def _typed(data: dict[str, Any], record_id: int) -> ProcedureRecord:
     try:
-        return ProcedureRecord.model_validate(row.record or {})
+        return ProcedureRecord.model_validate(data)
     except ValidationError as exc:
-        msg = f"the stored record {row.id} cannot be read ({exc.error_count()} problems); "
+        msg = f"the stored record {record_id} cannot be read ({exc.error_count()} problems); "
         msg += "rebuild it with vp-log reextract"
         raise UnreadableRecordError(msg) from None
 
 
+def decision_state(row: Procedure) -> DecisionState | None:
+    """The manual decisions in force on a record (its newest version); None: none made."""
+    if not row.decisions:
+        return None
+    newest = row.decisions[-1]
+    try:
+        return DecisionState.model_validate(newest.state)
+    except ValidationError as exc:
+        msg = f"the decisions of record {row.id} (version {newest.version}) cannot be read "
+        msg += f"({exc.error_count()} problems)"
+        raise UnreadableRecordError(msg) from None
+
+
+def effective_json(row: Procedure) -> dict[str, Any]:
+    """The stored record (JSON form) with its manual decisions applied: what every reader of
+    one row uses (listings, ``show``, the follow-up worklist and linking)."""
+    return effective(row.record or {}, decision_state(row))
+
+
+def effective_record(row: Procedure) -> ProcedureRecord:
+    """The typed effective record of a row (decisions over extraction)."""
+    return _typed(effective_json(row), row.id)
+
+
 def public_record(row: Procedure, *, now: datetime, quiet_period_s: float) -> ProcedurePublic:
-    """What ``--json`` prints of a row, its status as of ``now`` (derived, never written)."""
-    record = stored_record(row)
-    return ProcedurePublic.from_stored(
+    """What ``--json`` prints of a row: the effective record (decisions over extraction),
+    its status as of ``now`` (derived, never written), and, when decisions are in force,
+    the decisions and the extracted values."""
+    state = decision_state(row)
+    record = _typed(effective(row.record or {}, state), row.id)
+    public = ProcedurePublic.from_stored(
         id=row.id, record=record, status=record.status_at(now, quiet_period_s)
+    )
+    if state is None or not state.decided():
+        return public
+    extracted = row.record or {}
+    return public.model_copy(
+        update={
+            "excluded": state.exclude.value if state.exclude else None,
+            "decisions": public_decisions(extracted, state),
+            "extracted": extracted_values(extracted),
+        }
     )
 
 
@@ -227,6 +276,42 @@ def stale_studies(*, session: Session) -> list[str]:
     return list(session.scalars(stmt))
 
 
+def current_decisions() -> Subquery:
+    """The newest decision version of each record (``procedure_id``, ``procedure_type``,
+    ``excluded``, ``state``): outer-join it to filter on the effective values in SQL."""
+    newest = (
+        select(ProcedureDecision.procedure_id, func.max(ProcedureDecision.version).label("v"))
+        .group_by(ProcedureDecision.procedure_id)
+        .subquery()
+    )
+    return (
+        select(
+            ProcedureDecision.procedure_id,
+            ProcedureDecision.procedure_type,
+            ProcedureDecision.excluded,
+            ProcedureDecision.state,
+        )
+        .join(
+            newest,
+            and_(
+                ProcedureDecision.procedure_id == newest.c.procedure_id,
+                ProcedureDecision.version == newest.c.v,
+            ),
+        )
+        .subquery("decision")
+    )
+
+
+def effective_type(decision: Subquery) -> ColumnElement[str]:
+    """The record's type in SQL: the decided one, else the extracted one."""
+    return func.coalesce(decision.c.procedure_type, Procedure.procedure_type)
+
+
+#: Procedure types that are not vertebral augmentation: "unclassified" (no evidence) and
+#: "other" (another procedure, issue 11).
+NOT_AUGMENTATION = ("unclassified", "other")
+
+
 def list_procedures(
     *,
     session: Session,
@@ -235,8 +320,11 @@ def list_procedures(
     patient_id: str | None = None,
     include_all: bool = False,
 ) -> Sequence[Procedure]:
-    """Records ordered by study date; augmentation procedures only unless ``include_all``."""
-    stmt = select(Procedure)
+    """Records ordered by study date: augmentation procedures by their effective type (a
+    decided type over the extracted one), not excluded by a decision, unless
+    ``include_all``."""
+    decision = current_decisions()
+    stmt = select(Procedure).outerjoin(decision, decision.c.procedure_id == Procedure.id)
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
     if until:
@@ -244,8 +332,9 @@ def list_procedures(
     if patient_id:
         stmt = stmt.where(Procedure.patient_id == patient_id)
     if not include_all:
-        # Neither "unclassified" (no evidence) nor "other" (another procedure, issue 11).
-        stmt = stmt.where(Procedure.procedure_type.notin_(("unclassified", "other")))
+        stmt = stmt.where(
+            effective_type(decision).notin_(NOT_AUGMENTATION), decision.c.excluded.is_(None)
+        )
     return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()
 
 
@@ -273,11 +362,17 @@ def dose_history(
     until: str | None = None,
     patient_ids: Sequence[str] | None = None,
 ) -> Sequence[Procedure]:
-    """Every record (all procedure types) of ``patient_ids`` with a study date in range.
+    """Every record (all procedure types) of ``patient_ids`` with a study date in range,
+    except those a decision excludes (a phantom, test or duplicate is no patient's dose).
 
     The rows dose alerts add up: with ``patient_ids`` None, every patient's.
     """
-    stmt = select(Procedure)
+    decision = current_decisions()
+    stmt = (
+        select(Procedure)
+        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
+        .where(decision.c.excluded.is_(None))
+    )
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
     if until:
@@ -330,6 +425,43 @@ def add_clinical_version(
             values=values,
             entered_by=entered_by,
             entered_at=entered_at,
+        )
+    )
+    session.flush()
+    return version
+
+
+# --- manual decisions (entered by staff, append-only) ----------------------------------------
+
+
+def add_decision(
+    *,
+    session: Session,
+    procedure_id: int,
+    state: DecisionState,
+    changes: dict[str, Any],
+    reason: str,
+    decided_by: str,
+    decided_at: datetime,
+) -> int:
+    """Store the state after a decision as the record's next version; return its number."""
+    latest = session.scalar(
+        select(func.max(ProcedureDecision.version)).where(
+            ProcedureDecision.procedure_id == procedure_id
+        )
+    )
+    version = (latest or 0) + 1
+    session.add(
+        ProcedureDecision(
+            procedure_id=procedure_id,
+            version=version,
+            procedure_type=state.type.value.value if state.type else None,
+            excluded=state.exclude.value.value if state.exclude else None,
+            state=state.model_dump(mode="json"),
+            changes=changes,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=decided_at,
         )
     )
     session.flush()

@@ -75,6 +75,12 @@ class Procedure(Base):
     record_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", doc="Shape of `record`; older ones are rebuilt"
     )
+    decisions: Mapped[list[ProcedureDecision]] = relationship(
+        order_by="ProcedureDecision.version",
+        lazy="selectin",
+        viewonly=True,
+        doc="Every version of the record's manual decisions, oldest first (the last in force)",
+    )
 
 
 class ProcedureClinical(Base):
@@ -92,3 +98,28 @@ class ProcedureClinical(Base):
     values: Mapped[dict[str, Any]] = mapped_column(JSONType)
     entered_by: Mapped[str] = mapped_column(String(128))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProcedureDecision(Base):
+    """One version of the manual decisions on a record (``vp-log procedures decide``).
+
+    Append-only (the database refuses UPDATE and DELETE): each version holds the whole state
+    in force (``state``, a :class:`vp_log.decisions.DecisionState`), what it changed (field →
+    old and new value) and why. The decided type and exclusion are columns of their own so
+    that listings filter on them in SQL. Keyed on the record id, which re-extraction keeps:
+    the extracted record is never changed, and decisions outlive a rebuild.
+    """
+
+    __tablename__ = "procedure_decisions"
+    __table_args__ = (UniqueConstraint("procedure_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    procedure_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    excluded: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import followup_tables as store
+from vp_log.db.repository import effective_json
 from vp_log.db.tables import Procedure
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
 from vp_log.followup.events import (
@@ -55,7 +56,8 @@ class ProcedureRef(BaseModel):
 
     @classmethod
     def from_row(cls, row: Procedure) -> ProcedureRef:
-        record = row.record or {}
+        """The effective record of ``row``: manual decisions over what was extracted."""
+        record = effective_json(row)
         name = record.get("patient_name")
         return cls(
             id=row.id,
@@ -64,7 +66,7 @@ class ProcedureRef(BaseModel):
             patient_id=row.patient_id,
             patient_name=name if isinstance(name, str) and name else None,
             study_date=parse_study_date(row.study_date),
-            procedure_type=row.procedure_type,
+            procedure_type=str(record.get("procedure_type") or row.procedure_type),
             status=row.status,
             levels=_treated_levels(record, row.id),
         )
