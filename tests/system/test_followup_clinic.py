@@ -189,15 +189,23 @@ def test_second_entry_for_a_time_point_refused_or_replaced(site: dict[str, Any])
 def test_prompt_refuses_a_taken_time_point_at_once(site: dict[str, Any]) -> None:
     entry_id = add("P1", "--date", "2025-02-12", "--pain", "4", "--json")
     first = json.loads(entry_id.stdout)["entry_id"]
-    # the default offered (1m) is taken: refused at the time-point prompt, nothing else asked
-    result = invoke(
-        "followup", "add", "P1", "--date", "2025-02-14", "--by", "n", input="\n" + "4\n" * 12
-    )
-    assert result.exit_code == 2
+    # the default offered (1m) is taken: refused at the time-point prompt, which asks again;
+    # given up there (Ctrl-C, end of input), nothing else was asked and nothing is written
+    result = invoke("followup", "add", "P1", "--date", "2025-02-14", "--by", "n", input="\n")
+    assert result.exit_code == 1
     out = flat(result.output)
     assert f"already entered: entry {first} of 2025-02-12" in out and "--replace" in out
-    assert f"vp-log followup correct {first}" in out
+    assert f"vp-log followup correct {first}" in out and "give another time point" in out
     assert "Pain" not in out
+    # asked again, another time point goes on with the form (out of its window: warned, kept)
+    answers = ["", "1w", "y", "3", *[""] * 9, "y"]
+    other = invoke(
+        "followup", "add", "P1", "--date", "2025-02-14", "--by", "n",
+        input="\n".join(answers) + "\n",
+    )  # fmt: skip
+    assert other.exit_code == 0, other.output
+    assert flat(other.output).count("already entered") == 1 and "Pain" in other.output
+    assert sorted(e["timepoint"] for e in entries()) == ["1m", "1w"]
     # given as an option: refused before the first prompt
     given = invoke(
         "followup", "add", "P1", "--date", "2025-02-14", "--timepoint", "1 month", "--by", "n",
@@ -212,7 +220,7 @@ def test_prompt_refuses_a_taken_time_point_at_once(site: dict[str, Any]) -> None
         "--reason", "re-read", input="\n".join(answers) + "\n",
     )  # fmt: skip
     assert replaced.exit_code == 0, replaced.output
-    [entry] = entries()
+    [entry] = [e for e in entries() if e["timepoint"] == "1m"]
     assert (entry["entry_id"], entry["pain"], entry["version"]) == (first, 5.0, 2)
 
 

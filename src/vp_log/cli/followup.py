@@ -359,7 +359,10 @@ def _ask_timepoint(
             _, _, tp = fu.place_date(ref, when, name, schedule, today)
         except fu.FollowupError as exc:
             raise typer.BadParameter(str(exc)) from None
-        free(name or (tp.name if tp else None))
+        try:
+            free(name or (tp.name if tp else None))
+        except fu.FollowupError as exc:  # already entered: another time point, or Ctrl-C
+            raise typer.BadParameter(f"{exc}; or give another time point") from None
         warning = _window_warning(tp, days)
         if warning and not typer.confirm(f"Warning: {warning}. Keep it?", default=False):
             raise typer.BadParameter("then give another time point")
@@ -385,7 +388,10 @@ def _ask_missing(
     console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
     if "timepoint" in given:
         _placement(schedule, ref, when, given["timepoint"], today)
-        free(schedule.get(given["timepoint"]).name)
+        try:
+            free(schedule.get(given["timepoint"]).name)
+        except fu.FollowupError as exc:
+            _refuse(exc)
     elif (chosen := _ask_timepoint(schedule, ref, when, today, free)) is not None:
         given["timepoint"] = chosen
     _ask_instruments(given)
@@ -478,17 +484,14 @@ def _validated(given: dict[str, Any], when: dt.date, who: str) -> fu.FollowupCre
 
 
 def _free_check(ctx: typer.Context, procedure_id: int) -> Callable[[str | None], None]:
-    """Refuse at once a time point of the procedure that already has an entry."""
+    """A check that raises :class:`~vp_log.followup.FollowupError` for a time point of the
+    procedure that already has an entry (the prompt asks again; a given option is refused)."""
 
     def free(timepoint: str | None) -> None:
-        if timepoint is None:  # unscheduled: holds no time point
-            return
-        try:
+        if timepoint is not None:  # unscheduled holds no time point
             fu.check_timepoint_free(
                 database=state(ctx).database, procedure_id=procedure_id, timepoint=timepoint
             )
-        except fu.FollowupError as exc:
-            _refuse(exc)
 
     return free
 
