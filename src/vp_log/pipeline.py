@@ -159,6 +159,7 @@ class _Parsed:
     modality: str = ""
     transfer_syntax_uid: str = ""
     flags: tuple[str, ...] = ()
+    header: bytes | None = None  # the file's bytes before the pixel data (dropped with dataset)
 
 
 def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContext]:
@@ -180,12 +181,26 @@ def read_header(path: Path, limits: Limits | None = None) -> Dataset:
     the disk (not the file's content) is raised as it is: the file stays where it is and
     is tried again, it is not rejected.
     """
-    limits = limits or Limits()
+    return _read_header(path, limits or Limits(), keep_bytes=False)[0]
+
+
+def _read_header(path: Path, limits: Limits, *, keep_bytes: bool) -> tuple[Dataset, bytes | None]:
+    """:func:`read_header`, and (``keep_bytes``) the file's own bytes before the pixel data.
+
+    Those bytes are what the header archive keeps: the preamble, file meta and every element
+    up to the pixel data, exactly as received, so ``vp-log reextract`` reads what the import
+    read. ``None`` when they are not that (a deflated data set is compressed as a whole,
+    pixel data included): the archive then encodes the dataset itself (:func:`header_bytes`).
+    """
     try:
         prescan(path, limits)
         with open(path, "rb") as fh:
             ds = pydicom.dcmread(fh, stop_before_pixels=True, defer_size=limits.max_text_bytes)
-            header_size = fh.tell()
+            header_size = fh.tell()  # pydicom rewinds to the pixel data tag
+            raw: bytes | None = None
+            if keep_bytes and header_size <= limits.max_header_bytes and not _deflated(ds):
+                fh.seek(0)
+                raw = fh.read(header_size)
     except InvalidDicomError:  # pydicom's text tells the reader to force=True: not for users
         msg = "not a DICOM file (no DICM prefix or file meta)"
         raise RejectedFile(msg, kind="unreadable") from None
@@ -208,7 +223,13 @@ def read_header(path: Path, limits: Limits | None = None) -> Dataset:
                 f"{header_size} bytes before the pixel data (at most {limits.max_header_bytes})",
             )
         )
-    return ds
+    return ds, raw
+
+
+def _deflated(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None)
+    syntax = uid_text((meta or {}).get("TransferSyntaxUID"))
+    return syntax == str(pydicom.uid.DeflatedExplicitVRLittleEndian)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -347,7 +368,7 @@ class Pipeline:
 
     # --- single files -------------------------------------------------------------------
     def _parse(self, path: Path) -> _Parsed:
-        ds = read_header(path, self.limits)
+        ds, header = _read_header(path, self.limits, keep_bytes=not self.settings.keep_pixel_data)
         meta = getattr(ds, "file_meta", None) or Dataset()
         if str(ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS or (
             str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS
@@ -368,6 +389,7 @@ class Pipeline:
                 modality=str(ds.get("Modality", "") or "")[:16],
                 transfer_syntax_uid=uid_text(meta.get("TransferSyntaxUID"))[:128],
                 flags=tuple(f for o in observations for f in o.flags if f.startswith("invalid-")),
+                header=header,
             )
         except Exception as exc:
             raise rejection(exc, sop_instance_uid=sop_uid) from None
@@ -391,6 +413,7 @@ class Pipeline:
         except Exception as exc:
             raise rejection(exc) from None
         item.dataset = None
+        item.header = None
         return item
 
     def _archive(self, parsed: _Parsed, *, move_from_spool: bool) -> Path:
@@ -418,7 +441,8 @@ class Pipeline:
             if parsed.dataset is None:
                 msg = "the dataset is dropped once archived; archive before dropping it"
                 raise RuntimeError(msg)
-            write_durably(dest, header_bytes(parsed.dataset), sync_dir=False)
+            data = parsed.header if parsed.header is not None else header_bytes(parsed.dataset)
+            write_durably(dest, data, sync_dir=False)
         return dest
 
     def _archive_folders(self, parsed: Sequence[_Parsed]) -> set[Path]:
