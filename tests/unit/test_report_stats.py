@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -87,3 +88,78 @@ def test_unknown_filter_values_name_the_allowed_ones() -> None:
         parse_filters(since="2025-13-01")
     with pytest.raises(ReportError, match="--levels 0 refused"):
         parse_filters(level_count=0)
+
+
+def test_wilson_is_statsmodels_bit_for_bit() -> None:
+    """The closed-form Wilson interval gives statsmodels' numbers exactly (it replaced
+    ``proportion_confint`` to spare reports the import of statsmodels and pandas)."""
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint
+
+    cases = [
+        (k, n)
+        for n in [*range(1, 121), 179, 180, 1000, 9999, 10_000, 123_457]
+        for k in sorted({*range(min(n, 120) + 1), n // 3, n // 2, n - 1, n})
+    ]
+    ks, ns = np.array([k for k, _ in cases]), np.array([n for _, n in cases])
+    lows, highs = proportion_confint(ks, ns, alpha=1 - stats.CONFIDENCE, method="wilson")
+    for (k, n), low, high in zip(cases, lows.tolist(), highs.tolist(), strict=True):
+        got = stats.wilson(k, n)
+        assert (got.low, got.high) == (low, high), (k, n)
+    for k, n in ((0, 1), (1, 1), (7, 180), (3, 10)):  # the scalar call, as reports made it
+        assert (stats.wilson(k, n).low, stats.wilson(k, n).high) == proportion_confint(
+            k, n, alpha=1 - stats.CONFIDENCE, method="wilson"
+        )
+
+
+def test_wilson_constants_are_scipys() -> None:
+    from scipy import stats as sps
+
+    z = sps.norm.isf((1 - stats.CONFIDENCE) / 2.0)
+    assert float(z) == stats.Z_95
+    assert float(z**2) == stats.Z_95_SQUARED
+
+
+def _pairs(rng: random.Random, n: int, *, ties: bool, zeros: bool) -> list[tuple[float, float]]:
+    pairs = []
+    for _ in range(n):
+        before = rng.choice(range(0, 11)) if ties else rng.uniform(0, 10)
+        change = rng.choice((-3, -2, -1, 1, 2)) if ties else rng.uniform(-6, 3)
+        if zeros and rng.random() < 0.2:
+            change = 0
+        pairs.append((float(before), float(before + change)))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_wilcoxon_is_scipys_in_every_regime(seed: int) -> None:
+    """Large samples (and mid-sized ones with ties or zero changes) take the normal
+    approximation computed in ``stats``; the p must be scipy's exactly, and the small ones
+    (exact and permutation tests) are scipy's own."""
+    import numpy as np
+    from scipy import stats as sps
+
+    rng = random.Random(seed)
+    # 13 and below with ties or zeros: scipy's permutation test (about 1 s at 13), not ours
+    sizes = [1, 2, 5, 9, 14, 15, 20, 49, 50, 51, 52, 80, 200, 1500, 8000]
+    for n in sizes:
+        for ties, zeros in ((False, False), (True, False), (False, True), (True, True)):
+            pairs = _pairs(rng, n, ties=ties, zeros=zeros)
+            before = np.array([b for b, _ in pairs])
+            after = np.array([a for _, a in pairs])
+            if not np.any(after - before != 0):
+                continue
+            expected = float(sps.wilcoxon(after, before, zero_method="wilcox").pvalue)
+            got = stats.wilcoxon_p(after, before)
+            assert got is not None
+            assert abs(got - expected) <= 1e-12, (n, ties, zeros, got, expected)
+            assert got == expected, (n, ties, zeros, got, expected)
+            if n > 9:
+                assert stats.paired_change(pairs).p_wilcoxon == got
+
+
+def test_t_quantile_is_scipys_t_ppf() -> None:
+    from scipy import stats as sps
+
+    for df in (1, 2, 3, 5, 10, 29, 30, 100, 9999):
+        assert stats.t_quantile(0.975, df) == float(sps.t.ppf(0.975, df))

@@ -1,7 +1,7 @@
 """``vp-log report outcomes|fractures|complications|dose|completeness|all``: cohort reports.
 
 Thin: parse the filters, read the cohort, print or write. The report package (and with it
-scipy, statsmodels, lifelines, matplotlib) is imported inside the commands only.
+scipy, lifelines, matplotlib) is imported inside the commands only.
 """
 
 from __future__ import annotations

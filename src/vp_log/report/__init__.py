@@ -4,7 +4,7 @@
 typed facts; one module per report turns a cohort into a :class:`~vp_log.report.tables.Section`;
 ``document`` writes sections for people (rich), scripts (JSON, CSV) and browsers (HTML);
 ``plots`` draws the figures; ``export`` writes the data itself, pseudonymised on request.
-Heavy libraries (scipy, statsmodels, lifelines, matplotlib) are imported by these modules, which
+Heavy libraries (scipy, lifelines, matplotlib) are imported by these modules, which
 the CLI imports only inside the report and export commands.
 """
 

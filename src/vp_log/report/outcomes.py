@@ -415,8 +415,6 @@ def _over_time_plot(
     cohort: Cohort, schedule: Schedule, column: str, at: dict[tuple[str, str], dict[int, Any]]
 ) -> Plot:
     """Mean with its 95 % t CI per time point, one line per procedure type."""
-    from scipy import stats as sps
-
     instrument = _instrument(column)
     types = sorted({p.procedure_type for p in cohort.procedures})
     series: dict[str, list[dict[str, Any]]] = {}
@@ -428,7 +426,7 @@ def _over_time_plot(
             d = stats.describe(values)
             low = high = None
             if d.n > 1 and d.sd is not None and d.mean is not None:
-                half = float(sps.t.ppf(0.975, d.n - 1)) * d.sd / d.n**0.5
+                half = stats.t_quantile(0.975, d.n - 1) * d.sd / d.n**0.5
                 low, high = d.mean - half, d.mean + half
             points.append(
                 {

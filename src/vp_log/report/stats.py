@@ -4,9 +4,20 @@ Each function takes sequences of numbers (``None`` is unknown and left out where
 and returns a small frozen dataclass whose fields are ``None`` where a figure cannot be computed
 (no values, one value, no spread): never NaN, never a division by zero.
 
-Libraries: scipy (t quantiles, Wilcoxon signed-rank), statsmodels (Wilson score intervals),
-lifelines (Kaplan-Meier with its event table of at-risk counts). They are imported here, and
-this module is imported only by the report commands, so the CLI starts fast.
+Libraries: scipy (t quantiles, Wilcoxon signed-rank), lifelines (Kaplan-Meier with its event
+table of at-risk counts). They are imported here, inside the functions that use them, and this
+module is imported only by the report commands, so the CLI starts fast.
+
+Two figures are computed here in closed form rather than by a library, because importing the
+library would cost more than the report itself (tests/unit/test_report_stats.py holds them
+equal to the library, bit for bit, over many inputs):
+
+- the Wilson score interval, as statsmodels' ``proportion_confint(method="wilson")`` computes
+  it (statsmodels imports pandas and scipy.stats: about 1 s);
+- the large-sample (normal) Wilcoxon signed-rank p, as ``scipy.stats.wilcoxon`` computes it
+  when it takes that path itself: more than 50 pairs, or more than 13 with zero changes or ties.
+  Smaller samples take scipy's exact or permutation test through ``scipy.stats`` (about 0.5 s
+  more of imports than ``scipy.special``, which has the t and normal distributions).
 """
 
 from __future__ import annotations
@@ -76,10 +87,16 @@ class PairedChange:
     p_wilcoxon: float | None
 
 
+def t_quantile(p: float, df: int) -> float:
+    """The p quantile of Student's t with ``df`` degrees of freedom (``scipy.stats.t.ppf``,
+    which is ``scipy.special.stdtrit``)."""
+    from scipy import special
+
+    return float(special.stdtrit(df, p))
+
+
 def paired_change(pairs: Sequence[tuple[float, float]]) -> PairedChange:
     """Mean paired change with its t confidence interval and the Wilcoxon signed-rank p."""
-    from scipy import stats as sps
-
     n = len(pairs)
     if n == 0:
         return PairedChange(0, None, None, None, None, None, None, None)
@@ -90,14 +107,53 @@ def paired_change(pairs: Sequence[tuple[float, float]]) -> PairedChange:
     sd = float(np.std(diff, ddof=1)) if n > 1 else None
     low = high = None
     if sd is not None and sd > 0:
-        half = float(sps.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+        half = t_quantile(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)
         low, high = mean - half, mean + half
     elif sd == 0:
         low = high = mean  # every pair changed by the same amount: no uncertainty to show
-    p = None
-    if np.any(diff != 0):
-        p = _finite(sps.wilcoxon(after, before, zero_method="wilcox").pvalue)
+    p = wilcoxon_p(after, before) if np.any(diff != 0) else None
     return PairedChange(n, float(before.mean()), float(after.mean()), mean, sd, low, high, p)
+
+
+#: Sample sizes up to which ``scipy.stats.wilcoxon`` (method "auto") takes an exact test: 50
+#: without zero changes or ties, 13 with them (a complete permutation test).
+_WILCOXON_EXACT_N = 50
+_WILCOXON_PERMUTATION_N = 13
+
+
+def wilcoxon_p(after: np.ndarray, before: np.ndarray) -> float | None:
+    """Two-sided Wilcoxon signed-rank p of ``after - before``, zero changes left out
+    (``scipy.stats.wilcoxon(after, before, zero_method="wilcox")``, its defaults otherwise).
+
+    Where scipy would use the normal approximation, it is computed here with scipy's own
+    steps (ranks of |change| with ties averaged, the tie-corrected variance, no continuity
+    correction); elsewhere scipy computes it."""
+    diff = after - before
+    nonzero = diff[diff != 0]
+    order = np.argsort(np.abs(nonzero), kind="stable")
+    ranked = np.abs(nonzero)[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    counts = np.diff(np.append(starts, ranked.size))
+    ties = bool(np.any(counts > 1))
+    zeros = nonzero.size < diff.size
+    if diff.size <= _WILCOXON_EXACT_N and (
+        not (ties or zeros) or diff.size <= _WILCOXON_PERMUTATION_N
+    ):
+        from scipy import stats as sps
+
+        return _finite(sps.wilcoxon(after, before, zero_method="wilcox").pvalue)
+    from scipy import special
+
+    ranks = np.empty(ranked.size, dtype=float)
+    ranks[order] = np.repeat(starts + 1 + (counts - 1) / 2, counts)
+    count = float(nonzero.size)
+    r_plus = float(np.sum(ranks[nonzero > 0]))
+    mean = count * (count + 1.0) * 0.25
+    var = count * (count + 1.0) * (2.0 * count + 1.0)
+    tie_correction = float(np.sum(counts.astype(float) ** 3 - counts))
+    se = math.sqrt((var - tie_correction / 2) / 24)
+    z = (r_plus - mean) / se
+    return _finite(2 * special.ndtr(-abs(z)))
 
 
 @dataclass(frozen=True)
@@ -111,17 +167,28 @@ class Proportion:
     high: float | None
 
 
-def wilson(k: int, n: int) -> Proportion:
-    """k of n with its Wilson score interval (statsmodels ``proportion_confint``)."""
-    from statsmodels.stats.proportion import proportion_confint
+#: The normal quantile of the two-sided 95 % interval, ``scipy.stats.norm.isf((1 - 0.95) / 2)``
+#: as statsmodels computes it, and its square (a test checks both against scipy).
+Z_95 = 1.959963984540054
+Z_95_SQUARED = 3.8414588206941254
 
+
+def wilson(k: int, n: int) -> Proportion:
+    """k of n with its Wilson score interval: statsmodels' ``proportion_confint(k, n,
+    alpha=0.05, method="wilson")``, its steps in the same order (so the same bits)."""
     if k < 0 or n < 0 or k > n:
         msg = f"a proportion needs 0 <= k <= n, got k = {k}, n = {n}"
         raise ValueError(msg)
     if n == 0:
         return Proportion(0, 0, None, None, None)
-    low, high = proportion_confint(k, n, alpha=1 - CONFIDENCE, method="wilson")
-    return Proportion(k, n, k / n, _finite(low), _finite(high))
+    q = k / n
+    denom = 1 + Z_95_SQUARED / n
+    center = (q + Z_95_SQUARED / (2 * n)) / denom
+    dist = Z_95 * math.sqrt(q * (1.0 - q) / n + Z_95_SQUARED / (4.0 * n**2))
+    dist /= denom
+    low = min(max(center - dist, 0.0), 1.0)
+    high = min(max(center + dist, 0.0), 1.0)
+    return Proportion(k, n, q, _finite(low), _finite(high))
 
 
 @dataclass(frozen=True)
