@@ -199,3 +199,12 @@ def test_decimal_comma_and_percent_sign() -> None:
 def test_odi_sections_as_typed() -> None:
     data = entry(date=TODAY, odi_sections="1 2 1 - 0 1 2 1 1 0")
     assert data.odi_sections == [1, 2, 1, None, 0, 1, 2, 1, 1, 0] and data.odi_percent == 20.0
+
+
+def test_every_prompt_fits_an_80_column_terminal() -> None:
+    """A prompt with its '(empty: not assessed): ' and its answer stays on one line."""
+    from vp_log.followup.instruments import ITEMS
+
+    for item in ITEMS:
+        if item.prompt:
+            assert len(f"{item.prompt} (empty: not assessed): 64%") <= 80, item.name

@@ -337,7 +337,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
             Item(
                 name="odi_percent",
                 flag="--odi",
-                prompt="ODI: total % or the ten section scores 0-5, '-' unanswered",
+                prompt="ODI % or ten section scores 0-5 ('-' unanswered)",
                 header="ODI %",
                 help="Oswestry Disability Index total % (64 or 64%)",
                 kind=Number(0, 100, percent=True),
