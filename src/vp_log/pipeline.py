@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -646,6 +646,26 @@ class Pipeline:
                         raise  # the database is down: the round is tried again
                     self._study_failed(study_uid, exc)
         return stale
+
+    def update_records(self, study_uids: Iterable[str]) -> None:
+        """Re-assemble the studies that just got instances (the worker knows which)."""
+        now = self.clock()
+        with self.database.session() as session:
+            for study_uid in sorted(set(study_uids)):
+                try:
+                    with session.begin_nested():
+                        self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                except Exception as exc:
+                    if isinstance(exc, OperationalError | InterfaceError):
+                        raise
+                    self._study_failed(study_uid, exc)
+
+    def next_quiet_time(self) -> datetime | None:
+        """When the first study still `receiving` goes quiet (None: none is receiving)."""
+        with self.database.session() as session:
+            return repo.next_quiet_time(
+                session=session, quiet_period_s=self.settings.quiet_period_s
+            )
 
     def _study_failed(self, study_uid: str, exc: Exception) -> None:
         """Log (once per study) a record that cannot be assembled or saved; the rest go on."""

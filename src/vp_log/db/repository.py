@@ -248,6 +248,20 @@ def studies_due_for_completion(
     )
 
 
+def next_quiet_time(*, session: Session, quiet_period_s: float) -> datetime | None:
+    """When the first study still `receiving` goes quiet; None when none is receiving.
+
+    One look into ``ix_procedures_status_last_received_at``: the cost does not grow with the
+    store (the listener's idle worker asks after each round).
+    """
+    first: datetime | None = session.scalar(
+        select(func.min(Procedure.last_received_at)).where(
+            Procedure.status == Status.RECEIVING.value
+        )
+    )
+    return None if first is None else first + timedelta(seconds=quiet_period_s)
+
+
 def stale_studies(*, session: Session) -> list[str]:
     """Studies whose record is missing or was assembled from fewer instances than stored.
 

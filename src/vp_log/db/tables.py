@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
@@ -60,6 +60,8 @@ class Procedure(Base):
     """The assembled record of one study; ``record`` holds the full JSON document."""
 
     __tablename__ = "procedures"
+    # The worker's quiet-study query (status = receiving, oldest last instance first).
+    __table_args__ = (Index("ix_procedures_status_last_received_at", "status", "last_received_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_instance_uid: Mapped[str] = mapped_column(String(128), unique=True)
