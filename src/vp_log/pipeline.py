@@ -648,13 +648,25 @@ class Pipeline:
         return stale
 
     def update_records(self, study_uids: Iterable[str]) -> None:
-        """Re-assemble the studies that just got instances (the worker knows which)."""
+        """Bring the records of studies that just got instances up to date, cheaply.
+
+        A study without a record (or with one of an older shape) is assembled now. One that
+        has a record is only told that it is receiving (:func:`repo.mark_receiving`: instance
+        count, last instance, status); it is assembled whole when it goes quiet
+        (:meth:`complete_quiet_studies`). A study growing to thousands of instances in late
+        batches is so assembled once, not once per batch (issue 17: 1.2 s per batch at 2 000
+        instances). After a crash between storing and this, :meth:`assemble_stale` finds the
+        study by its counts.
+        """
         now = self.clock()
         with self.database.session() as session:
             for study_uid in sorted(set(study_uids)):
                 try:
                     with session.begin_nested():
-                        self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                        if not repo.mark_receiving(
+                            session=session, study_instance_uid=study_uid, updated_at=now
+                        ):
+                            self.reassemble(session=session, study_instance_uid=study_uid, now=now)
                 except Exception as exc:
                     if isinstance(exc, OperationalError | InterfaceError):
                         raise

@@ -37,6 +37,30 @@ def record_of(pipeline: Pipeline) -> dict[str, Any]:
         return dict(row.record)
 
 
+def test_late_batches_are_counted_and_the_study_assembled_once_quiet(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, quiet_period_s=0.5)
+    files = write_xa_instances(tmp_path / "src", 6, rows=16, cols=16, seed=3, series_size=2)
+    worker = Worker(pipeline)
+    spool_files(pipeline.spool, files[:2], datetime.now(UTC))
+    worker.round()
+    first = record_of(pipeline)
+    assert (first["status"], first["instance_count"], first["series_count"]) == ("receiving", 2, 1)
+
+    late = datetime.now(UTC)
+    spool_files(pipeline.spool, files[2:], late)
+    worker.round()
+    # Counted and still receiving, not assembled again: the new series are not in it yet.
+    grown = record_of(pipeline)
+    assert (grown["status"], grown["instance_count"], grown["series_count"]) == ("receiving", 6, 1)
+    assert datetime.fromisoformat(grown["last_received_at"]) >= late
+
+    time.sleep(0.6)
+    worker.round()
+    done = record_of(pipeline)
+    assert (done["status"], done["instance_count"], done["series_count"]) == ("complete", 6, 3)
+    pipeline.database.dispose()
+
+
 def test_an_idle_round_asks_the_database_nothing(tmp_path: Path) -> None:
     pipeline = make_pipeline(tmp_path, quiet_period_s=120)
     files = write_xa_instances(tmp_path / "src", 2, rows=16, cols=16, seed=4)

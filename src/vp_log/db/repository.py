@@ -262,6 +262,37 @@ def next_quiet_time(*, session: Session, quiet_period_s: float) -> datetime | No
     return None if first is None else first + timedelta(seconds=quiet_period_s)
 
 
+def mark_receiving(*, session: Session, study_instance_uid: str, updated_at: datetime) -> bool:
+    """Tell a study's record it got instances, without assembling it; False if it has none.
+
+    The record (row and document) gets the stored instance count, the last instance's time and
+    the status `receiving`; the rest stays as last assembled until the study goes quiet and is
+    assembled whole. A record of an older shape is not touched (False: assemble it).
+    """
+    row = procedure_of_study(session=session, study_instance_uid=study_instance_uid)
+    if row is None or row.record_version < RECORD_VERSION:
+        return False
+    count, last = session.execute(
+        select(func.count(Instance.id), func.max(Instance.received_at)).where(
+            Instance.study_instance_uid == study_instance_uid
+        )
+    ).one()
+    if count == row.instance_count or last is None:
+        return True
+    last = max(last, row.last_received_at)
+    row.status = Status.RECEIVING.value
+    row.instance_count = count
+    row.last_received_at = last
+    row.updated_at = updated_at
+    row.record = {
+        **(row.record or {}),
+        "status": Status.RECEIVING.value,
+        "instance_count": count,
+        "last_received_at": last.isoformat(),
+    }
+    return True
+
+
 def stale_studies(*, session: Session) -> list[str]:
     """Studies whose record is missing or was assembled from fewer instances than stored.
 
