@@ -158,13 +158,17 @@ def listening(data_dir: Path, url: str, quiet_period_s: float = 120.0) -> Iterat
 
 
 def settle(pid: int, *, window: float = 2.0, below: float = 0.05) -> float:
-    """Wait until ``pid`` uses less than ``below`` of a CPU over ``window``; seconds waited."""
+    """Wait until ``pid`` has finished its start-up: it uses less than ``below`` of a CPU over
+    ``window``, or the same (within a quarter) over two windows in a row; seconds waited."""
     started = time.monotonic()
+    last = -1.0
     while time.monotonic() - started < SETTLE_TIMEOUT_S:
         before = cpu_seconds(pid)
         time.sleep(window)
-        if (cpu_seconds(pid) - before) / window < below:
+        used = (cpu_seconds(pid) - before) / window
+        if used < below or abs(used - last) <= 0.25 * max(used, last):
             break
+        last = used
     return time.monotonic() - started
 
 
