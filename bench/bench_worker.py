@@ -23,10 +23,13 @@ nothing here reads it), so the cached store is never changed. Three figures:
   completes the study once its quiet period is over. Target: the round's cost independent
   of the study's size.
 - **ack**: ``vp-log listen`` on the copy, and a pynetdicom SCU here timing each
-  ``send_c_store`` (one association, 127.0.0.1) of ``--ack-count`` (400) small XA instances:
-  first with the worker idle (the reference), then while the worker drains a backlog of
-  ``--backlog`` older instances dropped into the spool just before. p50 / p99 in ms; ratio p99
-  / p50 of the busy run and busy p50 / idle p50. Target: busy p99 under 2x the busy p50.
+  ``send_c_store`` (one association per phase, 127.0.0.1) of small XA instances: ``idle``,
+  ``--ack-count`` (400) with the worker idle (the reference); ``stream``, one association
+  sending for ``--stream-seconds`` (15 s), its acknowledgements of the first 4 s and those
+  after 6 s (the worker used to start after 5 s of a stream: the issue's case); ``busy``,
+  ``--ack-count`` while the worker drains a backlog of ``--backlog`` instances dropped into
+  the spool just before as if received 2 minutes ago (older than the worker ever waits).
+  p50 / p99 in ms, p99 / p50, and p50 / the idle p50. Target: p99 under 2x the p50.
 
 Prints figures; it is not a timed test. The load average is printed beside them.
 """
@@ -58,6 +61,8 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 180.0
 SETTLE_TIMEOUT_S = 300.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+STREAM_MAX = 6000
+"""Instances ready for the stream (more than 15 s at 3 ms each)."""
 
 
 def load_average() -> str:
@@ -367,8 +372,9 @@ def measure_rebuild(data_dir: Path, url: str, study_size: int, batch: int) -> di
 
 
 # --- acknowledgement latency -------------------------------------------------------------
-def send_timed(port: int, files: list[Path]) -> list[float]:
-    """Seconds of each ``send_c_store`` of ``files`` in one association (datasets preloaded)."""
+def send_timed(port: int, files: list[Path], until: float | None = None) -> list[float]:
+    """Seconds of each ``send_c_store`` of ``files`` in one association (datasets preloaded),
+    stopping after ``until`` seconds if given."""
     import pydicom
     from pynetdicom import AE
 
@@ -381,9 +387,12 @@ def send_timed(port: int, files: list[Path]) -> list[float]:
     if not assoc.is_established:
         raise RuntimeError(f"association to 127.0.0.1:{port} refused")
     times = []
+    started = time.perf_counter()
     try:
         for ds in datasets:
             t0 = time.perf_counter()
+            if until is not None and t0 - started > until:
+                break
             status = assoc.send_c_store(ds)
             times.append(time.perf_counter() - t0)
             if getattr(status, "Status", None) != 0:
@@ -417,9 +426,22 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def measure_ack(data_dir: Path, url: str, count: int, backlog: int) -> dict[str, Any]:
+def split_at(times: list[float], seconds: float) -> tuple[list[float], list[float]]:
+    """``times`` (consecutive sends) before and after ``seconds`` from the first send."""
+    elapsed = 0.0
+    for index, t in enumerate(times):
+        if elapsed >= seconds:
+            return times[:index], times[index:]
+        elapsed += t
+    return times, []
+
+
+def measure_ack(
+    data_dir: Path, url: str, count: int, backlog: int, stream_s: float
+) -> dict[str, Any]:
     work = data_dir.parent / f"ack-{data_dir.name}"
     idle_files = xa_files(work / "idle", count, seed=1701)
+    stream_files = xa_files(work / "stream", STREAM_MAX, seed=1704)
     busy_files = xa_files(work / "busy", count, seed=1702)
     backlog_files = xa_files(work / "backlog", backlog, seed=1703)
     spool = data_dir / "spool"
@@ -435,7 +457,25 @@ def measure_ack(data_dir: Path, url: str, count: int, backlog: int) -> dict[str,
             if not wait_until(lambda: spooled() == 0, 300):
                 raise RuntimeError("the worker did not drain the reference instances")
             settle(lst.worker)
-            drop_into_spool(backlog_files, data_dir, datetime.now(UTC) - timedelta(seconds=60))
+            # The issue's case: one association streaming for longer than the 5 s the worker
+            # used to wait; the acknowledgements of the first 4 s against those after 6 s.
+            cpu0 = cpu_seconds(lst.worker)
+            t0 = time.monotonic()
+            times = send_timed(lst.port, stream_files, until=stream_s)
+            elapsed = time.monotonic() - t0
+            result["ack_stream_instances"] = len(times)
+            result["ack_stream_worker_cpu_pct"] = round(
+                100 * (cpu_seconds(lst.worker) - cpu0) / elapsed, 1
+            )
+            first, late = split_at(times, 4.0)
+            _, late = split_at(late, 2.0)
+            result.update(latency_figures("stream_first_4s", first))
+            result.update(latency_figures("stream_after_6s", late))
+            if not wait_until(lambda: spooled() == 0, 600):
+                raise RuntimeError("the worker did not drain the streamed instances")
+            settle(lst.worker)
+            # The worker must work: a backlog older than it ever waits, while a PACS sends.
+            drop_into_spool(backlog_files, data_dir, datetime.now(UTC) - timedelta(seconds=120))
             cpu0 = cpu_seconds(lst.worker)
             t0 = time.monotonic()
             times = send_timed(lst.port, busy_files)
@@ -448,9 +488,12 @@ def measure_ack(data_dir: Path, url: str, count: int, backlog: int) -> dict[str,
             wait_until(lambda: spooled() == 0, 600)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    busy50 = result["ack_busy_p50_ms"]
-    result["ack_busy_p99_over_p50"] = round(result["ack_busy_p99_ms"] / busy50, 2)
-    result["ack_busy_p50_over_idle_p50"] = round(busy50 / result["ack_idle_p50_ms"], 2)
+    idle50 = result["ack_idle_p50_ms"]
+    result["ack_idle_p99_over_p50"] = round(result["ack_idle_p99_ms"] / idle50, 2)
+    for name in ("stream_after_6s", "busy"):
+        p50 = result[f"ack_{name}_p50_ms"]
+        result[f"ack_{name}_p99_over_p50"] = round(result[f"ack_{name}_p99_ms"] / p50, 2)
+        result[f"ack_{name}_p50_over_idle_p50"] = round(p50 / idle50, 2)
     return result
 
 
@@ -468,6 +511,7 @@ def measure(
     batch: int = 50,
     ack_count: int = 400,
     backlog: int = 3000,
+    stream_s: float = 15.0,
 ) -> dict[str, Any]:
     """The worker's figures on a copy of the store at ``data_dir`` (see the module's text)."""
     root = Path(data_dir).parent
@@ -481,7 +525,7 @@ def measure(
             result.update(measure_rebuild(copy, url, study_size, batch))
             result["load_after_rebuild"] = load_average()
         if "ack" in parts:
-            result.update(measure_ack(copy, url, ack_count, backlog))
+            result.update(measure_ack(copy, url, ack_count, backlog, stream_s))
             result["load_after_ack"] = load_average()
     return result
 
@@ -512,6 +556,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--ack-count", type=int, default=400)
     parser.add_argument("--backlog", type=int, default=3000)
+    parser.add_argument("--stream-seconds", type=float, default=15.0)
     parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
     args = parser.parse_args()
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
@@ -547,6 +592,7 @@ def main() -> int:
             batch=args.batch,
             ack_count=args.ack_count,
             backlog=args.backlog,
+            stream_s=args.stream_seconds,
         )
         figures["studies"] = studies
         show(figures)

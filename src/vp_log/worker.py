@@ -39,13 +39,22 @@ NICE_INCREMENT = 10
 RECEIVING_IDLE_S = 0.3
 """The listener counts as receiving while its last C-STORE is younger than this."""
 
-MAX_DEFER_S = 5.0
-"""While the listener receives, spooled files wait at most this long for the worker.
+MIN_DEFER_S = 5.0
+MAX_DEFER_S = 60.0
 
-Deferring keeps the worker's fsyncs and database writes off the disk while the listener
-fsyncs each instance it acknowledges; the bound keeps a PACS that never pauses from starving
-the records.
-"""
+
+def defer_limit(quiet_period_s: float) -> float:
+    """While the listener receives, spooled files wait at most this long for the worker:
+    a quarter of the quiet period, at least :data:`MIN_DEFER_S`, at most :data:`MAX_DEFER_S`.
+
+    Deferring keeps the worker's CPU, fsyncs and database writes away from the listener while
+    it acknowledges a stream (issue 17: a worker starting after 5 s of a stream made the
+    acknowledgements 6x slower); a study cannot be complete before its quiet period is over,
+    so its files can wait a fraction of it. The bound keeps a PACS that never pauses from
+    starving the records.
+    """
+    return min(max(MIN_DEFER_S, quiet_period_s / 4), MAX_DEFER_S)
+
 
 MAX_BACKOFF_S = 30.0
 
@@ -68,6 +77,7 @@ def drain(
     assemble_every_s: float = 2.0,
     busy: Callable[[], bool] = never_busy,
     check_all: bool = True,
+    defer_s: float = MIN_DEFER_S,
 ) -> int:
     """Process everything in the spool now, then bring the records up to date.
 
@@ -76,7 +86,7 @@ def drain(
     ``assemble_every_s``. ``check_all`` also looks for every study whose record is behind its
     instances (:meth:`Pipeline.assemble_stale`, a query over the whole store): what a dead
     worker left, for the first round of a worker. While ``busy()`` (the listener is
-    receiving), files younger than :data:`MAX_DEFER_S` wait.
+    receiving), files younger than ``defer_s`` (see :func:`defer_limit`) wait.
 
     Files the last worker died on (see :meth:`Spool.recover_attempts`) are processed first,
     one at a time; one that has killed ``max_attempts`` workers is quarantined as poison.
@@ -90,8 +100,8 @@ def drain(
     last_assembly = time.monotonic()
     while paths := spool.pending(limit=batch_size):
         received = spool.received_time(paths[0])
-        age = (datetime.now(UTC) - received).total_seconds() if received else MAX_DEFER_S
-        if busy() and age < MAX_DEFER_S:
+        age = (datetime.now(UTC) - received).total_seconds() if received else defer_s
+        if busy() and age < defer_s:
             time.sleep(0.05)
             continue
         touched |= _process_batch(pipeline, paths)
@@ -199,12 +209,13 @@ class Worker:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        self.defer_s = defer_limit(pipeline.settings.quiet_period_s)
         self.check_all = True
         self.due = 0.0  # time.monotonic() when a quiet study is to be completed (0: now)
         self.looked = 0.0  # time.monotonic() of the last look at the database for that
 
     def round(self, busy: Callable[[], bool] = never_busy) -> None:
-        stored = drain(self.pipeline, busy=busy, check_all=self.check_all)
+        stored = drain(self.pipeline, busy=busy, check_all=self.check_all, defer_s=self.defer_s)
         self.check_all = False
         now = time.monotonic()
         completed = now >= self.due
