@@ -37,17 +37,14 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from vp_log.tree import TEXT_VRS, Bounds, DatasetItem, Doubt, dataset_tree, read_tree
+
 if TYPE_CHECKING:
     from vp_log.config import Settings
 
 logger = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-
-TEXT_VRS = frozenset(
-    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI"}
-    | {"UR", "UT"}
-)
 
 
 class LimitExceeded(Exception):
@@ -95,7 +92,30 @@ def _tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def check_dataset(ds: Dataset, limits: Limits) -> None:
+def check_dataset(ds: Dataset, limits: Limits) -> DatasetItem:
+    """Raise :class:`LimitExceeded` if ``ds`` is larger or deeper than ``limits`` allow.
+
+    Returns the dataset's tree (:mod:`vp_log.tree`): each sequence is parsed from its bytes
+    once, here, with the bounds checked on the way, and the extractors read that tree. When
+    the tree's reader is not sure of the bytes (or a bound is exceeded), pydicom decodes
+    the sequences and :func:`check_with_pydicom` judges them, naming the limit and the tag.
+    """
+    try:
+        return read_tree(
+            ds,
+            Bounds(
+                max_element_bytes=limits.max_element_bytes,
+                max_text_bytes=limits.max_text_bytes,
+                max_sequence_depth=limits.max_sequence_depth,
+                max_sequence_items=limits.max_sequence_items,
+            ),
+        )
+    except Doubt:
+        check_with_pydicom(ds, limits)
+        return dataset_tree(ds)
+
+
+def check_with_pydicom(ds: Dataset, limits: Limits) -> None:
     """Raise :class:`LimitExceeded` if ``ds`` is larger or deeper than ``limits`` allow.
 
     Iterative (no recursion, whatever the nesting). Only sequences are decoded on the way

@@ -376,8 +376,8 @@ class Pipeline:
             raise RejectedFile("a DICOMDIR is an index, not an instance")
         sop_uid, study_uid = instance_uids(ds)
         try:
-            check_dataset(ds, self.limits)
-            observations = [*uid_issues(ds), *extract_all(ds, self.context)]
+            tree = check_dataset(ds, self.limits)
+            observations = [*uid_issues(ds), *extract_all(tree, self.context)]
             return _Parsed(
                 path,
                 ds,
@@ -731,8 +731,8 @@ class Pipeline:
                 try:
                     with time_limit(self.limits.max_seconds_per_file):
                         ds = read_header(path, self.limits)
-                        check_dataset(ds, self.limits)
-                        observations = [*uid_issues(ds), *extract_all(ds, self.context)]
+                        tree = check_dataset(ds, self.limits)
+                        observations = [*uid_issues(ds), *extract_all(tree, self.context)]
                 except Exception as exc:
                     if isinstance(exc, OperationalError | InterfaceError):
                         raise

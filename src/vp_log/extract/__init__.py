@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
 from vp_log.extract.annotations import extract_annotations
 from vp_log.extract.header import extract_header
 from vp_log.extract.image_dose import extract_image_dose
@@ -23,6 +21,7 @@ from vp_log.extract.rdsr import extract_dose_report
 from vp_log.extract.sr import extract_sr_volumes
 from vp_log.limits import LimitExceeded
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.tree import DatasetLike, as_node
 from vp_log.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class ExtractionContext:
     vocabulary: Vocabulary
 
 
-def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:
+def extract_all(ds: DatasetLike, context: ExtractionContext) -> list[Observation]:
     """Every observation the extractors find in ``ds``.
 
     Each extractor runs on its own: one that raises (a rule that meets a value it did not
@@ -45,6 +44,7 @@ def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:
     rule is fixed). A limit exceeded, memory exhausted or nesting too deep for the
     interpreter is about the whole file and is raised.
     """
+    ds = as_node(ds)  # every extractor reads the same tree, parsed once
     vocabulary = context.vocabulary
     extractors: tuple[tuple[str, Callable[[], list[Observation]]], ...] = (
         ("header", lambda: extract_header(ds)),
@@ -65,7 +65,7 @@ def extract_all(ds: Dataset, context: ExtractionContext) -> list[Observation]:
     return out
 
 
-def extraction_failure(ds: Dataset, extractor: str, exc: Exception) -> Observation:
+def extraction_failure(ds: DatasetLike, extractor: str, exc: Exception) -> Observation:
     """The observation that says ``extractor`` failed on ``ds`` (with the error's last frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""

@@ -78,6 +78,7 @@ from vp_log.extract.procedure import hint_flags
 from vp_log.extract.sr import iter_content_items
 from vp_log.levels import LevelMention, SpinalLevel, find_level_mentions, is_adjacent
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.tree import DatasetLike, Node, as_node
 from vp_log.vocabulary import (
     Approach,
     Hit,
@@ -876,8 +877,9 @@ def _text_values(value: object) -> list[str]:
     return [text] if text.strip() else []
 
 
-def annotation_texts(ds: Dataset) -> list[tuple[str, str, bool]]:
+def annotation_texts(ds: DatasetLike) -> list[tuple[str, str, bool]]:
     """Every free-text source of ``ds``: (provenance path, text, report procedure hints)."""
+    ds = as_node(ds)
     found: list[tuple[str, str, bool]] = []
     for i, annotation in enumerate(ds.get("GraphicAnnotationSequence") or []):
         for j, text_object in enumerate(annotation.get("TextObjectSequence") or []):
@@ -910,12 +912,13 @@ def annotation_texts(ds: Dataset) -> list[tuple[str, str, bool]]:
     return found
 
 
-def extract_annotations(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]:
+def extract_annotations(ds: DatasetLike, vocabulary: Vocabulary) -> list[Observation]:
     """Levels, cement volumes, approach, side and totals from every free-text source of ``ds``."""
-    if not isinstance(ds, Dataset):
+    if not isinstance(ds, Dataset | Node):
         raise TypeError('Argument "ds" must have type "pydicom.dataset.Dataset".')
     if not isinstance(vocabulary, Vocabulary):
         raise TypeError('Argument "vocabulary" must have type "Vocabulary".')
+    ds = as_node(ds)
     uid = str(ds.get("SOPInstanceUID", "") or "")
     observations: list[Observation] = []
     for path, text, hints in annotation_texts(ds):

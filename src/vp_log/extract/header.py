@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import DA
 
 from vp_log.dicom import dicom_datetime, parse_timezone_offset
 from vp_log.extract.technique import header_patient
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.tree import DatasetLike
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ _DATETIMES: tuple[tuple[Kind, str | None, str, str], ...] = (
 )
 
 
-def _values(ds: Dataset, keyword: str) -> list[str]:
+def _values(ds: DatasetLike, keyword: str) -> list[str]:
     """The non-empty values of an attribute as text (a multi-valued one gives several)."""
     value = ds.get(keyword)
     if value is None:
@@ -55,14 +55,14 @@ def _values(ds: Dataset, keyword: str) -> list[str]:
     return [text for v in items if (text := str(v).strip())]
 
 
-def _text(ds: Dataset, keyword: str) -> str:
+def _text(ds: DatasetLike, keyword: str) -> str:
     return "\\".join(_values(ds, keyword))
 
 
 _Add = Callable[..., None]
 
 
-def _add_dates(ds: Dataset, add: _Add) -> None:
+def _add_dates(ds: DatasetLike, add: _Add) -> None:
     """The study date, and each date-time the header gives (its offset where it has one)."""
     study_date = _text(ds, "StudyDate")
     try:
@@ -83,7 +83,7 @@ def _add_dates(ds: Dataset, add: _Add) -> None:
         add(kind, moment.isoformat(), path, raw, *tz_flags)
 
 
-def _add_numbers(ds: Dataset, add: _Add, uid: str) -> None:
+def _add_numbers(ds: DatasetLike, add: _Add, uid: str) -> None:
     """Number of frames and frame time, where they read as numbers."""
     for kind, keyword, convert in (
         (Kind.NUMBER_OF_FRAMES, "NumberOfFrames", int),
@@ -98,7 +98,7 @@ def _add_numbers(ds: Dataset, add: _Add, uid: str) -> None:
             logger.warning("%s %r in %s is not a number", keyword, value, uid)
 
 
-def extract_header(ds: Dataset) -> list[Observation]:
+def extract_header(ds: DatasetLike) -> list[Observation]:
     """Observations from the image/document header of ``ds``."""
     uid = str(ds.get("SOPInstanceUID", ""))
     out: list[Observation] = []

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import math
 
-from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from vp_log.dicom import NOT_IMAGE_MODALITIES
 from vp_log.extract.rdsr import normalise_dap
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.tree import DatasetLike
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ IMAGE_DAP_UNIT = "dGy.cm2"
 _NOT_IMAGES = NOT_IMAGE_MODALITIES
 
 
-def _is_derived(ds: Dataset) -> bool:
+def _is_derived(ds: DatasetLike) -> bool:
     image_type = ds.get("ImageType")
     if not image_type:
         return False
@@ -50,7 +50,7 @@ def _read_dap(element: object) -> tuple[float | None, str, tuple[str, ...]]:
     return normalise_dap(value, IMAGE_DAP_UNIT), raw, ()
 
 
-def extract_image_dose(ds: Dataset) -> list[Observation]:
+def extract_image_dose(ds: DatasetLike) -> list[Observation]:
     """IMAGE_DAP_GY_M2 from an image header; ``[]`` when the header has none."""
     if str(ds.get("Modality", "")).strip().upper() in _NOT_IMAGES:
         return []

@@ -34,6 +34,7 @@ from pydicom.dataset import Dataset
 from vp_log.extract.sr import code_of, find_content_items
 from vp_log.levels import find_levels
 from vp_log.models import Kind, Observation, ProcedureCode, Provenance
+from vp_log.tree import DatasetLike, Node, as_node
 from vp_log.vocabulary import ProcedureHit, ProcedureType, Vocabulary, normalise_text
 
 logger = logging.getLogger(__name__)
@@ -141,12 +142,13 @@ def _code_observations(
     return out
 
 
-def extract_procedure(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]:
+def extract_procedure(ds: DatasetLike, vocabulary: Vocabulary) -> list[Observation]:
     """Procedure codes and procedure words of one instance, with provenance."""
-    if not isinstance(ds, Dataset):
+    if not isinstance(ds, Dataset | Node):
         raise TypeError('Argument "ds" must have type "pydicom.dataset.Dataset".')
     if not isinstance(vocabulary, Vocabulary):
         raise TypeError('Argument "vocabulary" must have type "Vocabulary".')
+    ds = as_node(ds)
     uid = str(ds.get("SOPInstanceUID", "") or "")
     observations: list[Observation] = []
     for keyword in CODE_SEQUENCES:

@@ -23,8 +23,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import timezone
 
-from pydicom.dataset import Dataset
-
 from vp_log import dicom
 from vp_log.dicom import Code, parse_dicom_datetime, parse_timezone_offset, same_code
 from vp_log.extract.sr import (
@@ -37,6 +35,7 @@ from vp_log.extract.sr import (
 )
 from vp_log.extract.technique import read_event_technique, report_patient, siemens_comment_values
 from vp_log.models import IrradiationEvent, Kind, Observation, Provenance, payload_value
+from vp_log.tree import DatasetLike, as_node
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +204,7 @@ class _Num:
     raw: str | None
 
 
-def _read_num(item: Dataset, quantity: str, *, template_unit: bool = True) -> _Num:
+def _read_num(item: DatasetLike, quantity: str, *, template_unit: bool = True) -> _Num:
     """Read a NUM item and normalise it as ``quantity`` (``dap``, ``ka_r`` or ``time``)."""
     value, unit_code, raw_value = numeric_value(item)
     unit = unit_code[0] if unit_code else ""
@@ -237,7 +236,7 @@ def _read_num(item: Dataset, quantity: str, *, template_unit: bool = True) -> _N
     return _Num(normalised, flags, raw)
 
 
-def _text_value(item: Dataset) -> str | None:
+def _text_value(item: DatasetLike) -> str | None:
     """The value of a TEXT, UIDREF, CODE, DATETIME or PNAME item as text."""
     value_type = str(item.get("ValueType", ""))
     if value_type == "CODE":
@@ -257,7 +256,7 @@ def _text_value(item: Dataset) -> str | None:
     return text or None
 
 
-def _child(item: Dataset, name: Code) -> ContentItem | None:
+def _child(item: DatasetLike, name: Code) -> ContentItem | None:
     found = find_content_items(item, name=name, recursive=False)
     return found[0] if found else None
 
@@ -271,7 +270,7 @@ def _child_path(container_path: str, child: ContentItem) -> str:
     return f"{container_path}/({scheme},{value})"
 
 
-def _plane_of(container: Dataset) -> str:
+def _plane_of(container: DatasetLike) -> str:
     plane_item = _child(container, ACQUISITION_PLANE)
     if plane_item is None:
         return "unknown"
@@ -282,7 +281,7 @@ def _plane_of(container: Dataset) -> str:
     return "unknown"
 
 
-def _is_dose_report(ds: Dataset) -> bool:
+def _is_dose_report(ds: DatasetLike) -> bool:
     if str(ds.get("SOPClassUID", "")) == RDSR_SOP_CLASS_UID:
         return True
     if same_code(concept_name(ds), DOC_XRAY_DOSE_REPORT):
@@ -309,7 +308,7 @@ _ACCUMULATED_FIELDS: tuple[tuple[Code, Kind, str], ...] = (
 
 
 def _read_accumulated(
-    ctx: _Context, ds: Dataset, frames: dict[str, float]
+    ctx: _Context, ds: DatasetLike, frames: dict[str, float]
 ) -> tuple[list[str], dict[str, float]]:
     """Per-plane accumulated totals; returns the planes and the fluoro indicators seen.
 
@@ -347,7 +346,7 @@ def _read_accumulated(
     return planes, fluoro_seen
 
 
-def _event_type(item: Dataset) -> tuple[str | None, str | None]:
+def _event_type(item: DatasetLike) -> tuple[str | None, str | None]:
     """(category, label) of a 113721 CODE: ``fluoroscopy``/``acquisition`` and its name."""
     code = concept_code_value(item)
     if code is None:
@@ -360,7 +359,7 @@ def _event_type(item: Dataset) -> tuple[str | None, str | None]:
     return None, code_meaning(item, "ConceptCodeSequence") or f"{code[1]}:{code[0]}"
 
 
-def _read_events(ctx: _Context, ds: Dataset) -> tuple[int, bool]:
+def _read_events(ctx: _Context, ds: DatasetLike) -> tuple[int, bool]:
     """One IRRADIATION_EVENT per 113706 container; returns (count, any fluoroscopy event)."""
     events = find_content_items(ds, name=IRRADIATION_EVENT)
     any_fluoro = False
@@ -448,7 +447,7 @@ _DEVICE_FIELDS: tuple[tuple[str, Code, Code | None, str | None], ...] = (
 )
 
 
-def _device(ctx: _Context, ds: Dataset) -> None:
+def _device(ctx: _Context, ds: DatasetLike) -> None:
     """DOSE_DEVICE from the observer context, else the irradiating device, else the header."""
     device: dict[str, str | None] = {}
     sources: dict[str, str] = {}
@@ -481,7 +480,7 @@ def _device(ctx: _Context, ds: Dataset) -> None:
     )
 
 
-def _patient(ctx: _Context, ds: Dataset) -> None:
+def _patient(ctx: _Context, ds: DatasetLike) -> None:
     """PATIENT_CHARACTERISTICS the report states (height, weight, age in its content)."""
     patient = report_patient(ds)
     if patient is None:
@@ -508,7 +507,7 @@ def _code_dict(item: ContentItem | None) -> dict[str, str] | None:
     }
 
 
-def _template_id(ds: Dataset) -> str:
+def _template_id(ds: DatasetLike) -> str:
     templates = ds.get("ContentTemplateSequence")
     if templates:
         identifier = str(templates[0].get("TemplateIdentifier", "")).strip()
@@ -517,7 +516,7 @@ def _template_id(ds: Dataset) -> str:
     return "TID10001"
 
 
-def _read_tid10001(ctx: _Context, ds: Dataset) -> None:
+def _read_tid10001(ctx: _Context, ds: DatasetLike) -> None:
     frames: dict[str, float] = {}
     planes, fluoro_seen = _read_accumulated(ctx, ds, frames)
     event_count, any_fluoro_event = _read_events(ctx, ds)
@@ -560,11 +559,11 @@ _SIEMENS_RADSUM_FIELDS: tuple[tuple[Code, Kind, str], ...] = (
 )
 
 
-def _is_siemens_radiation_summary(ds: Dataset) -> bool:
+def _is_siemens_radiation_summary(ds: DatasetLike) -> bool:
     return same_code(concept_name(ds), _SIEMENS_RADSUM_TITLE)
 
 
-def _read_siemens_radiation_summary(ctx: _Context, ds: Dataset) -> None:
+def _read_siemens_radiation_summary(ctx: _Context, ds: DatasetLike) -> None:
     """Siemens ARCADIS private summary: cumulative fluoro time, DAP, air kerma by private code.
 
     No irradiation events; units are taken from the file, never assumed (private template).
@@ -610,8 +609,9 @@ def _read_siemens_radiation_summary(ctx: _Context, ds: Dataset) -> None:
 # --- entry point -----------------------------------------------------------------------------
 
 
-def extract_dose_report(ds: Dataset) -> list[Observation]:
+def extract_dose_report(ds: DatasetLike) -> list[Observation]:
     """Dose observations of one dose report; ``[]`` for anything that is not one."""
+    ds = as_node(ds)
     is_private = _is_siemens_radiation_summary(ds)
     if not is_private and not _is_dose_report(ds):
         return []

@@ -16,37 +16,30 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from vp_log.dicom import Code, fold_code, same_code
+from vp_log.dicom import Code, fold_code
 from vp_log.levels import find_levels, level_from_code
 from vp_log.models import Kind, Observation, Provenance
+from vp_log.tree import ContentItem, DatasetLike, Node, as_node
 from vp_log.vocabulary import Vocabulary
+
+__all__ = [
+    "ContentItem",
+    "code_meaning",
+    "code_of",
+    "concept_code_value",
+    "concept_name",
+    "extract_sr_volumes",
+    "find_content_items",
+    "iter_content_items",
+    "numeric_value",
+]
 
 logger = logging.getLogger(__name__)
 
 """A concept as (CodeValue, CodingSchemeDesignator), e.g. ``("113730", "DCM")``."""
 
 
-@dataclass(frozen=True)
-class ContentItem:
-    """A content item found in the tree, with the path of concept codes that leads to it."""
-
-    item: Dataset
-    path: tuple[Code, ...]
-
-    @property
-    def value_type(self) -> str:
-        return str(self.item.get("ValueType", ""))
-
-    @property
-    def concept(self) -> Code | None:
-        return concept_name(self.item)
-
-    def path_text(self) -> str:
-        """Provenance path, e.g. ``sr:(DCM,113701)/(DCM,113730)``."""
-        return "sr:" + "/".join(f"({scheme},{value})" for value, scheme in self.path)
-
-
-def code_of(seq_item: Dataset) -> Code | None:
+def code_of(seq_item: DatasetLike) -> Code | None:
     """The (value, scheme) of a code sequence item; long/URN code values are accepted."""
     value = (
         seq_item.get("CodeValue")
@@ -60,24 +53,26 @@ def code_of(seq_item: Dataset) -> Code | None:
     return (str(value).strip(), str(scheme).strip())
 
 
-def _first_code(item: Dataset, keyword: str) -> Code | None:
+def _first_code(item: DatasetLike, keyword: str) -> Code | None:
     seq = item.get(keyword)
     if not seq:
         return None
     return code_of(seq[0])
 
 
-def concept_name(item: Dataset) -> Code | None:
+def concept_name(item: DatasetLike) -> Code | None:
     """The concept name code of a content item."""
+    if isinstance(item, Node):
+        return item.concept
     return _first_code(item, "ConceptNameCodeSequence")
 
 
-def concept_code_value(item: Dataset) -> Code | None:
+def concept_code_value(item: DatasetLike) -> Code | None:
     """The coded value of a CODE content item."""
     return _first_code(item, "ConceptCodeSequence")
 
 
-def code_meaning(item: Dataset, keyword: str = "ConceptNameCodeSequence") -> str:
+def code_meaning(item: DatasetLike, keyword: str = "ConceptNameCodeSequence") -> str:
     seq = item.get(keyword)
     if not seq:
         return ""
@@ -85,19 +80,24 @@ def code_meaning(item: Dataset, keyword: str = "ConceptNameCodeSequence") -> str
 
 
 def iter_content_items(
-    dataset: Dataset, *, recursive: bool = True, _path: tuple[Code, ...] = ()
+    dataset: DatasetLike, *, recursive: bool = True, _path: tuple[Code, ...] = ()
 ) -> Iterator[ContentItem]:
-    """Every content item below ``dataset`` (depth first, in document order)."""
-    for item in dataset.get("ContentSequence") or []:
-        concept = concept_name(item)
-        path = (*_path, concept) if concept else _path
-        yield ContentItem(item=item, path=path)
-        if recursive:
-            yield from iter_content_items(item, recursive=True, _path=path)
+    """Every content item below ``dataset`` (depth first, in document order).
+
+    The tree is read once (:mod:`vp_log.tree`); later walks reuse what the first one found.
+    """
+    node = as_node(dataset)
+    if not recursive:
+        yield from node.children(_path)
+    elif not _path:
+        yield from node.below()
+    else:
+        for found in node.below():
+            yield ContentItem(found.item, (*_path, *found.path))
 
 
 def find_content_items(
-    dataset: Dataset,
+    dataset: DatasetLike,
     *,
     name: Code | None = None,
     value_type: str | None = None,
@@ -107,23 +107,23 @@ def find_content_items(
 
     Matching is by code value and coding scheme; scheme aliases (``SRT``/``SCT``) are equal.
     """
+    node = as_node(dataset)
     wanted = _normalise(name) if name else None
-    found: list[ContentItem] = []
-    for ci in iter_content_items(dataset, recursive=recursive):
-        if value_type is not None and ci.value_type != value_type:
-            continue
+    if recursive:
+        found = node.below() if wanted is None else node.below_with_key(wanted)
+    else:
+        found = node.children()
         if wanted is not None:
-            concept = ci.concept
-            if concept is None or _normalise(concept) != wanted:
-                continue
-        found.append(ci)
-    return found
+            found = [ci for ci in found if ci.item.key == wanted]
+    if value_type is not None:
+        found = [ci for ci in found if ci.item.value_type == value_type]
+    return list(found)
 
 
 _normalise = fold_code
 
 
-def numeric_value(item: Dataset) -> tuple[float | None, Code | None, str]:
+def numeric_value(item: DatasetLike) -> tuple[float | None, Code | None, str]:
     """A NUM item's value, its unit code and the raw text of the value.
 
     An empty MeasuredValueSequence, an empty NumericValue or a multi-valued NumericValue
@@ -158,14 +158,31 @@ class _Site:
     raw: str
 
 
-def _site_of(item: Dataset, vocabulary: Vocabulary) -> _Site | None:
+@dataclass(frozen=True)
+class _Concepts:
+    """The vocabulary's SR concepts as folded keys, for matching each item once."""
+
+    sites: frozenset[Code]
+    sides: frozenset[Code]
+    volumes: dict[Code, bool]  # key -> cement concept
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> _Concepts:
+        volumes: dict[Code, bool] = {}
+        for c in vocabulary.sr.volume_concepts:
+            volumes.setdefault(fold_code(c.code), c.cement)  # the first listed wins
+        return cls(
+            frozenset(fold_code(c.code) for c in vocabulary.sr.finding_site_concepts),
+            frozenset(fold_code(c.code) for c in vocabulary.sr.laterality_concepts),
+            volumes,
+        )
+
+
+def _site_of(item: Node, vocabulary: Vocabulary, concepts: _Concepts) -> _Site | None:
     """The level named by a Finding Site item (CODE or TEXT), or ``None`` if not a site."""
-    concept = concept_name(item)
-    if concept is None or not any(
-        same_code(concept, c.code) for c in vocabulary.sr.finding_site_concepts
-    ):
+    if item.key is None or item.key not in concepts.sites:
         return None
-    value_type = str(item.get("ValueType", ""))
+    value_type = item.value_type
     if value_type == "CODE":
         code = concept_code_value(item)
         meaning = code_meaning(item, "ConceptCodeSequence")
@@ -184,11 +201,8 @@ def _site_of(item: Dataset, vocabulary: Vocabulary) -> _Site | None:
     return None
 
 
-def _side_of(item: Dataset, vocabulary: Vocabulary) -> str | None:
-    concept = concept_name(item)
-    if concept is None or not any(
-        same_code(concept, c.code) for c in vocabulary.sr.laterality_concepts
-    ):
+def _side_of(item: Node, vocabulary: Vocabulary, concepts: _Concepts) -> str | None:
+    if item.key is None or item.key not in concepts.sides:
         return None
     code = concept_code_value(item)
     if code is None:
@@ -197,21 +211,24 @@ def _side_of(item: Dataset, vocabulary: Vocabulary) -> str | None:
     return side.value if side is not None else None
 
 
-def _context(items: Sequence[Dataset], vocabulary: Vocabulary) -> tuple[_Site | None, str | None]:
+def _context(
+    items: Sequence[ContentItem], vocabulary: Vocabulary, concepts: _Concepts
+) -> tuple[_Site | None, str | None]:
     site: _Site | None = None
     side: str | None = None
-    for item in items:
-        found = _site_of(item, vocabulary)
+    for child in items:
+        item = child.item
+        found = _site_of(item, vocabulary, concepts)
         if found is not None and site is None:
             site = found
             # TID 1501: Laterality is a concept modifier of the Finding Site.
-            for modifier in item.get("ContentSequence") or []:
-                side = side or _side_of(modifier, vocabulary)
-        side = side or _side_of(item, vocabulary)
+            for modifier in item.children():
+                side = side or _side_of(modifier.item, vocabulary, concepts)
+        side = side or _side_of(item, vocabulary, concepts)
     return site, side
 
 
-def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]:
+def extract_sr_volumes(ds: DatasetLike, vocabulary: Vocabulary) -> list[Observation]:
     """Cement volumes from a structured report's numeric content items (pure).
 
     A NUM item counts when its concept is a volume concept of the vocabulary
@@ -225,40 +242,35 @@ def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]
     a concept marked ``cement = true`` counts without a site (level unknown).
     Flags: ``generic-volume`` for 118565006; ``side`` is set when laterality is coded.
     """
-    if not isinstance(ds, Dataset):
+    if not isinstance(ds, Dataset | Node):
         raise TypeError('Argument "ds" must have type "pydicom.dataset.Dataset".')
     if not isinstance(vocabulary, Vocabulary):
         raise TypeError('Argument "vocabulary" must have type "Vocabulary".')
-    uid = str(ds.get("SOPInstanceUID", "") or "")
+    root = as_node(ds)
+    uid = str(root.get("SOPInstanceUID", "") or "")
+    concepts = _Concepts.of(vocabulary)
     out: list[Observation] = []
 
     def visit(
-        container: Dataset,
-        path: tuple[Code, ...],
-        site: _Site | None,
-        side: str | None,
+        container: Node, path: tuple[Code, ...], site: _Site | None, side: str | None
     ) -> None:
-        items = list(container.get("ContentSequence") or [])
-        here_site, here_side = _context(items, vocabulary)
+        items = container.children()
+        here_site, here_side = _context(items, vocabulary, concepts)
         site = here_site or site
         side = here_side or side
-        for item in items:
-            concept = concept_name(item)
+        for child in items:
+            item = child.item
+            concept = item.concept
             item_path = (*path, concept) if concept else path
-            if str(item.get("ValueType", "")) == "NUM" and concept is not None:
-                volume = next(
-                    (c for c in vocabulary.sr.volume_concepts if same_code(concept, c.code)),
-                    None,
-                )
-                if volume is not None:
-                    own_site, own_side = _context(
-                        list(item.get("ContentSequence") or []), vocabulary
-                    )
+            if concept is not None and item.value_type == "NUM":
+                cement = concepts.volumes.get(item.key)  # type: ignore[arg-type]
+                if cement is not None:
+                    own_site, own_side = _context(item.children(), vocabulary, concepts)
                     observation = _volume_observation(
                         item,
                         ContentItem(item=item, path=item_path).path_text(),
                         uid,
-                        cement_concept=volume.cement,
+                        cement_concept=cement,
                         site=own_site or site,
                         side=own_side or side,
                         vocabulary=vocabulary,
@@ -267,7 +279,7 @@ def extract_sr_volumes(ds: Dataset, vocabulary: Vocabulary) -> list[Observation]
                         out.append(observation)
             visit(item, item_path, site, side)
 
-    visit(ds, (), None, None)
+    visit(root, (), None, None)
     return out
 
 
@@ -282,7 +294,7 @@ def _unit_factor(unit: str, vocabulary: Vocabulary) -> float | None:
 
 
 def _volume_observation(
-    item: Dataset,
+    item: Node,
     path: str,
     uid: str,
     *,

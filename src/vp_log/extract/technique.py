@@ -20,17 +20,15 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code as PydicomCode
 
-from vp_log.dicom import Code, same_code
+from vp_log.dicom import Code, fold_code
 from vp_log.extract.sr import (
     code_meaning,
     concept_code_value,
-    concept_name,
     numeric_value,
 )
 from vp_log.technique import (
@@ -43,6 +41,7 @@ from vp_log.technique import (
     XRayFilter,
     normalise_quantity,
 )
+from vp_log.tree import DatasetLike, Node, as_node
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +159,9 @@ def _path(prefix: str, concept: Code, index: int | None = None) -> str:
     return f"{prefix}/({concept[1]},{concept[0]}){suffix}"
 
 
-def read_measurement(items: Sequence[Dataset], quantity: Quantity, path: str) -> Measurement | None:
+def read_measurement(
+    items: Sequence[DatasetLike], quantity: Quantity, path: str
+) -> Measurement | None:
     """One measurement from the NUM items of one concept (several: their mean)."""
     if not items:
         return None
@@ -201,7 +202,7 @@ def read_measurement(items: Sequence[Dataset], quantity: Quantity, path: str) ->
     )
 
 
-def _coded(item: Dataset, path: str) -> Coded | None:
+def _coded(item: DatasetLike, path: str) -> Coded | None:
     value_type = str(item.get("ValueType", ""))
     if value_type == "CODE":
         code = concept_code_value(item)
@@ -220,15 +221,37 @@ def _coded(item: Dataset, path: str) -> Coded | None:
     return None
 
 
-def _children(item: Dataset) -> list[tuple[Code | None, Dataset]]:
-    return [(concept_name(child), child) for child in item.get("ContentSequence") or []]
+class _Children:
+    """The content items directly below an item, looked up by concept (scheme aliases folded)."""
+
+    __slots__ = ("_by_key", "_items")
+
+    def __init__(self, item: DatasetLike) -> None:
+        self._items = [child.item for child in as_node(item).children()]
+        self._by_key: dict[Code, list[Node]] | None = None
+
+    def __iter__(self) -> Iterator[tuple[Code | None, Node]]:
+        return ((child.concept, child) for child in self._items)
+
+    def of(self, concept: Code) -> list[Node]:
+        if self._by_key is None:
+            index: dict[Code, list[Node]] = {}
+            for child in self._items:
+                if child.key is not None:
+                    index.setdefault(child.key, []).append(child)
+            self._by_key = index
+        return self._by_key.get(fold_code(concept), [])
 
 
-def _of(children: Sequence[tuple[Code | None, Dataset]], concept: Code) -> list[Dataset]:
-    return [child for name, child in children if same_code(name, concept)]
+def _children(item: DatasetLike) -> _Children:
+    return _Children(item)
 
 
-def _read_filters(children: Sequence[tuple[Code | None, Dataset]], prefix: str) -> list[XRayFilter]:
+def _of(children: _Children, concept: Code) -> list[Node]:
+    return children.of(concept)
+
+
+def _read_filters(children: _Children, prefix: str) -> list[XRayFilter]:
     filters: list[XRayFilter] = []
     for index, container in enumerate(_of(children, _FILTERS)):
         here = _path(prefix, _FILTERS, index)
@@ -255,7 +278,7 @@ def _read_filters(children: Sequence[tuple[Code | None, Dataset]], prefix: str) 
 
 
 def read_event_technique(
-    event: Dataset, prefix: str, *, report_position: str | None = None
+    event: DatasetLike, prefix: str, *, report_position: str | None = None
 ) -> EventTechnique:
     """The technique rows of one Irradiation Event X-Ray Data container.
 
@@ -300,7 +323,7 @@ _PHILIPS_SIDES = {"bottom": "006", "left": "007", "right": "008", "top": "009"}
 
 
 def _philips_shutters(
-    children: Sequence[tuple[Code | None, Dataset]],
+    children: _Children,
     prefix: str,
     fields: dict[str, object],
     flags: list[str],
@@ -363,7 +386,7 @@ def _xml_values(text: str) -> dict[str, str]:
     return found
 
 
-def siemens_comment_values(ds_or_event: Dataset) -> dict[str, str]:
+def siemens_comment_values(ds_or_event: DatasetLike) -> dict[str, str]:
     """XML values of the Comment rows directly below ``ds_or_event``."""
     found: dict[str, str] = {}
     for item in _of(_children(ds_or_event), _COMMENT):
@@ -375,7 +398,7 @@ def siemens_comment_values(ds_or_event: Dataset) -> dict[str, str]:
 
 
 def _siemens_fluoro_xml(
-    children: Sequence[tuple[Code | None, Dataset]],
+    children: _Children,
     prefix: str,
     fields: dict[str, object],
     flags: list[str],
@@ -435,10 +458,10 @@ def siemens_patient_position(position: str) -> dict[str, Coded]:
 # --- patient characteristics ------------------------------------------------------------------
 
 
-def report_patient(ds: Dataset) -> PatientCharacteristics | None:
+def report_patient(ds: DatasetLike) -> PatientCharacteristics | None:
     """Height, weight, age and sex a dose report states (root or one container deep)."""
     fields: dict[str, object] = {}
-    scopes: list[tuple[str, Dataset]] = [("sr:", ds)]
+    scopes: list[tuple[str, DatasetLike]] = [("sr:", ds)]
     for name, child in _children(ds):
         if str(child.get("ValueType", "")) == "CONTAINER" and name is not None:
             scopes.append((f"sr:({name[1]},{name[0]})", child))
@@ -470,7 +493,7 @@ _AGE = re.compile(r"^(?P<n>\d{1,3})(?P<unit>[DWMY])$")
 _AGE_UNITS = {"D": "d", "W": "wk", "M": "mo", "Y": "a"}
 
 
-def header_patient(ds: Dataset) -> PatientCharacteristics | None:
+def header_patient(ds: DatasetLike) -> PatientCharacteristics | None:
     """PatientSize (m), PatientWeight (kg), PatientAge (AS) and PatientSex of a header."""
     fields: dict[str, object] = {}
     for key, keyword, quantity, unit in (
