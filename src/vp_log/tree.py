@@ -249,14 +249,25 @@ class Item(Node):
 
 
 class DatasetItem(Node):
-    """A pydicom dataset seen as an item: its sequences as items, its other values its own."""
+    """A pydicom dataset seen as an item: its sequences as items, its other values its own.
 
-    __slots__ = ("_ds", "_sequences")
+    With ``encoding`` (a dataset :func:`read_tree` read), a value not yet converted is
+    converted as :class:`Item` does, remembered by its bytes and never written back, so the
+    dataset stays as it was read; otherwise pydicom's ``Dataset.get`` answers.
+    """
 
-    def __init__(self, ds: Dataset, sequences: dict[int, list[Node]] | None = None) -> None:
+    __slots__ = ("_ds", "_encoding", "_sequences")
+
+    def __init__(
+        self,
+        ds: Dataset,
+        sequences: dict[int, list[Node]] | None = None,
+        encoding: tuple[str, ...] | None = None,
+    ) -> None:
         super().__init__()
         self._ds = ds
         self._sequences = sequences  # None: pydicom's own sequences, wrapped when asked for
+        self._encoding = encoding
 
     @property
     def dataset(self) -> Dataset:
@@ -268,6 +279,13 @@ class DatasetItem(Node):
             return self._ds.get(keyword, default)
         if self._sequences is not None and tag in self._sequences:
             return self._sequences[tag]
+        if self._encoding is not None:
+            elem: Any = self._ds.get_item(tag, keep_deferred=True)
+            if elem is None:
+                return default
+            vr = _plain_vr(tag, elem) if isinstance(elem, RawDataElement) else None
+            if vr is not None:
+                return _convert(tag, vr, elem.value, self._encoding)
         value = self._ds.get(keyword, default)
         if isinstance(value, Sequence):
             wrapped: list[Node] = [DatasetItem(item) for item in value]
@@ -280,6 +298,20 @@ class DatasetItem(Node):
     def __contains__(self, keyword: object) -> bool:
         ds: Any = self._ds
         return keyword in ds
+
+
+def _plain_vr(tag: int, elem: Any) -> str | None:
+    """The VR of a raw top-level element :func:`_convert` converts as pydicom would; None
+    for what pydicom treats on its own (deferred, big endian, ambiguous or UN, sequences,
+    the character set itself)."""
+    if elem.value is None or not elem.is_little_endian or tag == _CHARACTER_SET:
+        return None
+    vr = str(elem.VR or "")
+    if vr in ("", "None"):
+        vr = _dictionary_vr(tag)
+    if vr in ("SQ", "UN") or " or " in vr or not isinstance(elem.value, bytes):
+        return None
+    return vr
 
 
 DatasetLike = Dataset | Node
@@ -348,7 +380,7 @@ def read_tree(ds: Dataset, bounds: Bounds) -> DatasetItem:
             raise Doubt
         parser = _Parser(value, bool(elem.is_implicit_VR), bounds, count, encoding)
         sequences[tag] = parser.items(0, len(value), 1)[0]
-    return DatasetItem(ds, sequences)
+    return DatasetItem(ds, sequences, encoding)
 
 
 def _encoding(ds: Dataset) -> tuple[str, ...]:

@@ -17,13 +17,13 @@ import logging
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PrivateAttr, ValidationError
 
@@ -103,6 +103,11 @@ class Side(StrEnum):
     LEFT = "left"
     RIGHT = "right"
     BILATERAL = "bilateral"
+
+
+_T = TypeVar("_T")
+_READING_TEXT_CHARS = 1024
+_READINGS = 20_000
 
 
 class VocabularyError(ValueError):
@@ -376,6 +381,26 @@ class Vocabulary(_Strict):
     _abbreviations: dict[str, str] = PrivateAttr(default_factory=dict)
     _abbreviation_re: re.Pattern[str] | None = PrivateAttr(default=None)
     _volume_re: re.Pattern[str] | None = PrivateAttr(default=None)
+    _readings: dict[tuple[str, str], Any] = PrivateAttr(default_factory=dict)
+
+    def reading(self, what: str, text: str, read: Callable[[], _T]) -> _T:
+        """``read()``, the reading ``what`` of ``text`` under this vocabulary, kept for the
+        next time the same text comes (a department writes the same descriptions on every
+        instance). ``read`` must depend on the text and the vocabulary alone, and give an
+        immutable value."""
+        if len(text) > _READING_TEXT_CHARS:
+            return read()
+        key = (what, text)
+        try:
+            found: _T = self._readings[key]
+            return found
+        except KeyError:
+            pass
+        value = read()
+        if len(self._readings) >= _READINGS:
+            self._readings.clear()
+        self._readings[key] = value
+        return value
 
     def model_post_init(self, context: Any, /) -> None:
         self._matchers = {

@@ -786,6 +786,10 @@ def parse_annotation(text: str, vocabulary: Vocabulary) -> AnnotationParse:
         raise TypeError('Argument "text" must have type "str".')
     if not isinstance(vocabulary, Vocabulary):
         raise TypeError('Argument "vocabulary" must have type "Vocabulary".')
+    return vocabulary.reading("annotation", text, lambda: _parse_annotation(text, vocabulary))
+
+
+def _parse_annotation(text: str, vocabulary: Vocabulary) -> AnnotationParse:
     scan = _scan(normalise_text(text), vocabulary)
     placed = _place(scan, _judge(scan))
     levels = _describe(scan, placed)

@@ -74,6 +74,12 @@ FLAG_ABBREVIATION = "abbreviation"
 
 def procedure_hints(text: str, vocabulary: Vocabulary) -> list[ProcedureHit]:
     """The strongest hit of each classification row a text names, in order of the text."""
+    return list(
+        vocabulary.reading("procedure_hints", text, lambda: _procedure_hints(text, vocabulary))
+    )
+
+
+def _procedure_hints(text: str, vocabulary: Vocabulary) -> tuple[ProcedureHit, ...]:
     normalised = normalise_text(text)
     levels = find_levels(
         normalised,
@@ -86,7 +92,7 @@ def procedure_hints(text: str, vocabulary: Vocabulary) -> list[ProcedureHit]:
         key = (hit.procedure_type, hit.kind)
         if key not in best or hit.rank > best[key].rank:
             best[key] = hit
-    return sorted(best.values(), key=lambda h: h.start)
+    return tuple(sorted(best.values(), key=lambda h: h.start))
 
 
 def hint_flags(hit: ProcedureHit) -> tuple[str, ...]:
