@@ -38,7 +38,7 @@ from vp_log.extract import ExtractionContext, extract_all
 from vp_log.limits import LimitExceeded, Limits, check_dataset, prescan, time_limit
 from vp_log.models import Kind, Observation, Provenance
 from vp_log.record import ProcedureRecord, Status
-from vp_log.spool import Spool, fsync_dir, write_durably
+from vp_log.spool import BatchWriter, Spool, fsync_dir
 from vp_log.vocabulary import load_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -364,6 +364,7 @@ class Pipeline:
         self.context, self.assembly = load_contexts(settings)
         self.limits = Limits.from_settings(settings)
         self._folders: set[Path] = set()  # archive folders known to exist
+        self._archive_batch = BatchWriter()  # header copies of the batch being read
         self._failed_studies: set[str] = set()  # logged once each
 
     # --- single files -------------------------------------------------------------------
@@ -422,7 +423,7 @@ class Pipeline:
         if dest.parent not in self._folders:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(dest.parent)
-        if dest.exists():
+        if dest in self._archive_batch or dest.exists():
             # Stored before (a re-send, or a crash before the spool file was removed): the
             # first copy stays, as the database row that points at it does.
             return dest
@@ -442,7 +443,7 @@ class Pipeline:
                 msg = "the dataset is dropped once archived; archive before dropping it"
                 raise RuntimeError(msg)
             data = parsed.header if parsed.header is not None else header_bytes(parsed.dataset)
-            write_durably(dest, data, sync_dir=False)
+            self._archive_batch.write(dest, data)  # durable in process(), before the commit
         return dest
 
     def _archive_folders(self, parsed: Sequence[_Parsed]) -> set[Path]:
@@ -462,6 +463,7 @@ class Pipeline:
         UID in the same study is a duplicate (a re-send), as before.
         """
         results: list[Result] = []
+        stored: list[tuple[int, str, Sequence[Observation]]] = []
         with self.database.session() as session:
             for item in parsed:
                 info = repo.InstanceInfo(
@@ -497,12 +499,7 @@ class Pipeline:
                         flags = (*flags, *issue.flags)
                 outcome = Outcome.DUPLICATE if new_id is None else Outcome.NEW
                 if new_id is not None:
-                    repo.add_observations(
-                        session=session,
-                        instance_id=new_id,
-                        study_instance_uid=item.study_instance_uid,
-                        observations=observations,
-                    )
+                    stored.append((new_id, item.study_instance_uid, observations))
                 results.append(
                     Result(
                         item.path,
@@ -512,6 +509,7 @@ class Pipeline:
                         flags=tuple(dict.fromkeys(flags)),
                     )
                 )
+            repo.add_observation_batch(session=session, batch=stored)
         return results
 
     def _reject(self, path: Path, exc: RejectedFile, *, from_spool: bool) -> Result:
@@ -544,19 +542,7 @@ class Pipeline:
         down) rejects that file alone, with its reason.
         """
         results: list[Result] = []
-        parsed: list[_Parsed] = []
-        for path in paths:
-            try:
-                parsed.append(self._read(path, from_spool=from_spool))
-            except RejectedFile as exc:
-                results.append(self._reject(path, exc, from_spool=from_spool))
-            except OSError as exc:
-                if from_spool:
-                    raise  # the disk, not the file: the batch is tried again later
-                results.append(
-                    Result(path, Outcome.REJECTED, reason=f"cannot read: {_one_line(exc)}")
-                )
-
+        parsed = self._read_batch(paths, results, from_spool=from_spool)
         for folder in self._archive_folders(parsed):
             fsync_dir(folder)  # the archive copies are durable before the database says so
         now = self.clock()
@@ -588,6 +574,29 @@ class Pipeline:
             for item in parsed:
                 self.spool.discard(item.path)
         return results
+
+    def _read_batch(
+        self, paths: Sequence[Path], results: list[Result], *, from_spool: bool
+    ) -> list[_Parsed]:
+        """Read and archive each file (rejections go to ``results``); the header copies are
+        made durable together (:class:`vp_log.spool.BatchWriter`) before this returns."""
+        parsed: list[_Parsed] = []
+        try:
+            for path in paths:
+                try:
+                    parsed.append(self._read(path, from_spool=from_spool))
+                except RejectedFile as exc:
+                    results.append(self._reject(path, exc, from_spool=from_spool))
+                except OSError as exc:
+                    if from_spool:
+                        raise  # the disk, not the file: the batch is tried again later
+                    results.append(
+                        Result(path, Outcome.REJECTED, reason=f"cannot read: {_one_line(exc)}")
+                    )
+            self._archive_batch.commit()  # one flush for the batch's header copies
+        finally:
+            self._archive_batch.discard()  # nothing of a failed batch is left behind
+        return parsed
 
     def reassemble(
         self, *, session: Session, study_instance_uid: str, now: datetime, final: bool = False

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pydicom
+import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+import vp_log.spool as spool_module
 from vp_log.config import load_settings
 from vp_log.db import Database
 from vp_log.db import repository as repo
 from vp_log.pipeline import Pipeline, read_header
 from vp_log.samples import write_case, write_xa_instances
-from vp_log.spool import Spool
+from vp_log.spool import BatchWriter, Spool
 
 
 def _pipeline(tmp_path: Path) -> Pipeline:
@@ -61,3 +63,21 @@ def test_deflated_file_is_archived_as_its_dataset_without_pixel_data(tmp_path: P
     assert "PixelData" not in again
     assert again.SOPInstanceUID == ds.SOPInstanceUID
     pipeline.database.dispose()
+
+
+@pytest.mark.parametrize("syncfs", [True, False])
+def test_batch_writer_shows_a_file_only_once_it_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    if not syncfs:  # a system without syncfs: one fsync per file
+        monkeypatch.setattr(spool_module, "_libc_syncfs", lambda: None)
+    batch = BatchWriter()
+    batch.write(tmp_path / "a.dcm", b"a")
+    batch.write(tmp_path / "b.dcm", b"b")
+    assert tmp_path / "a.dcm" in batch
+    assert not (tmp_path / "a.dcm").exists()  # not before the commit
+    batch.commit()
+    assert (tmp_path / "a.dcm").read_bytes() == b"a" and (tmp_path / "b.dcm").read_bytes() == b"b"
+    batch.write(tmp_path / "c.dcm", b"c")
+    batch.discard()  # a batch that failed leaves nothing behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcm", "b.dcm"]

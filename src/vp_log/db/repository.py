@@ -48,14 +48,19 @@ def _insert(session: Session, table: Any) -> Any:
 
 
 def insert_instance(*, session: Session, info: InstanceInfo) -> int | None:
-    """Insert the instance row; ``None`` when that SOP Instance UID is already stored."""
+    """Insert the instance row; ``None`` when that SOP Instance UID is already stored.
+
+    A Core statement on the session's connection (one round trip, no ORM bookkeeping).
+    """
+    table: Any = Instance.__table__
     stmt = (
-        _insert(session, Instance)
-        .values(**info.__dict__)
+        _insert(session, table)
         .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
-        .returning(Instance.id)
+        .returning(table.c.id)
     )
-    new_id: int | None = session.execute(stmt).scalar_one_or_none()
+    new_id: int | None = (
+        session.connection().execute(stmt, dict(info.__dict__)).scalar_one_or_none()
+    )
     return new_id
 
 
@@ -74,15 +79,21 @@ def add_observations(
     study_instance_uid: str,
     observations: Sequence[Observation],
 ) -> None:
-    if not observations:
-        return
-    session.execute(
-        _insert(session, ObservationRow),
-        [
-            {"instance_id": instance_id, "study_instance_uid": study_instance_uid, **o.to_row()}
-            for o in observations
-        ],
-    )
+    add_observation_batch(session=session, batch=[(instance_id, study_instance_uid, observations)])
+
+
+def add_observation_batch(
+    *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
+) -> None:
+    """The observations of several instances, ``(instance id, study UID, observations)``,
+    in one statement."""
+    rows = [
+        {"instance_id": instance_id, "study_instance_uid": study_uid, **o.to_row()}
+        for instance_id, study_uid, observations in batch
+        for o in observations
+    ]
+    if rows:
+        session.connection().execute(_insert(session, ObservationRow.__table__), rows)
 
 
 def replace_observations(
@@ -115,24 +126,36 @@ def study_instances(*, session: Session, study_instance_uid: str) -> Sequence[In
 
 
 def study_observations(*, session: Session, study_instance_uid: str) -> list[Observation]:
-    rows = session.execute(
-        select(ObservationRow, Instance.sop_instance_uid)
-        .join(Instance, Instance.id == ObservationRow.instance_id)
-        .where(ObservationRow.study_instance_uid == study_instance_uid)
-        .order_by(ObservationRow.id)
-    ).all()
+    table: Any = ObservationRow.__table__
+    rows = session.connection().execute(
+        select(
+            table.c.kind,
+            table.c.value,
+            Instance.sop_instance_uid,
+            table.c.path,
+            table.c.raw,
+            table.c.level,
+            table.c.side,
+            table.c.plane,
+            table.c.event_uid,
+            table.c.flags,
+        )
+        .join(Instance, Instance.id == table.c.instance_id)
+        .where(table.c.study_instance_uid == study_instance_uid)
+        .order_by(table.c.id)
+    )
     return [
         Observation(
-            kind=Kind(row.kind),
-            value=row.value,
-            provenance=Provenance(sop_instance_uid=sop_uid, path=row.path, raw=row.raw),
-            level=row.level,
-            side=row.side,
-            plane=row.plane,
-            event_uid=row.event_uid,
-            flags=tuple(row.flags or ()),
+            kind=Kind(kind),
+            value=value,
+            provenance=Provenance(sop_instance_uid=sop_uid, path=path, raw=raw),
+            level=level,
+            side=side,
+            plane=plane,
+            event_uid=event_uid,
+            flags=tuple(flags or ()),
         )
-        for row, sop_uid in rows
+        for kind, value, sop_uid, path, raw, level, side, plane, event_uid, flags in rows
     ]
 
 
