@@ -49,8 +49,12 @@ from store import (
 HOOKS = ("bench_listings", "bench_worker")
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; (wall seconds, peak RSS in MB of the process, stdout)."""
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """Run a command; (wall seconds, peak RSS in MB of the process, stdout, CPU seconds).
+
+    CPU seconds are user + system time of the process: on a machine shared with other jobs
+    they say what the work costs, whatever the wait for a core.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
@@ -61,7 +65,8 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, st
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{args[3:]} failed: {err.read().decode()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read().decode()
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, usage.ru_maxrss / 1024, out.read().decode(), cpu
 
 
 def copy_store(store: Path, dest: Path, *, share_archive: bool) -> Path:
@@ -115,27 +120,31 @@ def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str
     incoming = work / f"incoming-{n_studies}"
     files = fresh_studies(10_000_000, batch, incoming)  # indexes no store uses
     data = copy_store(store, work / f"import-{n_studies}", share_archive=False)
-    wall, rss, out = run_measured(
+    wall, rss, out, cpu = run_measured(
         vp_log_command("import", "--json", str(incoming)), vp_log_env(data)
     )
     summary = json.loads(out)
     if summary["new"] != len(files):
         raise RuntimeError(f"import of the batch: {summary}")
     result["import_inst_per_s"] = round(len(files) / wall, 1)
+    result["import_cpu_ms_per_inst"] = round(cpu * 1000 / len(files), 2)
     result["import_peak_rss_mb"] = round(rss, 1)
     print(
         f"  import     {len(files):7d} inst  {wall:7.2f} s  {len(files) / wall:7.1f} inst/s"
+        f"  CPU {cpu * 1000 / len(files):5.2f} ms/inst ({len(files) / cpu:6.1f} inst/CPU-s)"
         f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
     )
     shutil.rmtree(incoming)
     shutil.rmtree(data)
 
     data = copy_store(store, work / f"reextract-{n_studies}", share_archive=True)
-    wall, rss, out = run_measured(vp_log_command("reextract"), vp_log_env(data))
+    wall, rss, out, cpu = run_measured(vp_log_command("reextract"), vp_log_env(data))
     result["reextract_inst_per_s"] = round(instances / wall, 1)
+    result["reextract_cpu_ms_per_inst"] = round(cpu * 1000 / instances, 2)
     result["reextract_peak_rss_mb"] = round(rss, 1)
     print(
         f"  reextract  {instances:7d} inst  {wall:7.2f} s  {instances / wall:7.1f} inst/s"
+        f"  CPU {cpu * 1000 / instances:5.2f} ms/inst ({instances / cpu:6.1f} inst/CPU-s)"
         f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
     )
     shutil.rmtree(data)
