@@ -8,12 +8,12 @@ typed records in ``vp_log.report.cohort``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
-from sqlalchemy import Row, Text, cast, func, literal, select, type_coerce
+from sqlalchemy import Row, String, Text, cast, func, literal, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
-from vp_log.db.base import JSONType
 from vp_log.db.followup_tables import FollowupVersion
 from vp_log.db.repository import current_decisions, effective_type
 from vp_log.db.tables import Procedure, ProcedureClinical, ProcedureDecision
@@ -22,7 +22,8 @@ from vp_log.followup.instruments import ITEMS, Choice, Number
 
 #: The top-level record fields reports read. Only these are taken out of the stored JSON
 #: (one JSON path extraction in the database): the provenance lists are most of a record's
-#: size, and parsing them for 10 000 records would be most of a report's time.
+#: size, and parsing them for 10 000 records would be most of a report's time. ``levels``
+#: is not among them: it comes lean from its own column (:func:`_levels`).
 REPORT_FIELDS = (
     "study_instance_uid",
     "accession_number",
@@ -32,8 +33,8 @@ REPORT_FIELDS = (
     "patient_sex",
     "patient",
     "study_date",
+    "start",
     "procedure_type",
-    "levels",
     "device",
     "performing_physicians",
     "operators",
@@ -42,9 +43,7 @@ REPORT_FIELDS = (
     "ka_r_mgy",
     "total_cement_ml",
     "flags",
-    "status",
     "needs_review",
-    "last_received_at",
 )
 
 
@@ -52,13 +51,36 @@ REPORT_FIELDS = (
 AUGMENTATION_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
 
 
-def _fields(session: Session, names: tuple[str, ...] = REPORT_FIELDS) -> Any:
-    """The ``names`` fields of ``procedures.record`` as one JSON array, in the database."""
-    if session.get_bind().dialect.name == "postgresql":
-        parts = [Procedure.record.op("->")(literal(name)) for name in names]
-        return type_coerce(func.jsonb_build_array(*parts), JSONType)
-    paths = [literal(f"$.{name}") for name in names]
-    return type_coerce(func.json_extract(Procedure.record, *paths), JSONType)
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _fields(session: Session) -> Any:
+    """The REPORT_FIELDS of ``procedures.record`` as the text of one JSON array, made in the
+    database (decoded by the caller: one ``json.loads`` of a short text per record)."""
+    if _postgresql(session):
+        parts = [Procedure.record.op("->")(literal(name)) for name in REPORT_FIELDS]
+        return cast(func.jsonb_build_array(*parts), Text)
+    paths = [literal(f"$.{name}") for name in REPORT_FIELDS]
+    return type_coerce(func.json_extract(Procedure.record, *paths), Text)
+
+
+#: The treated levels with only the two values reports read, as JSON text (``[{"level":
+#: "L1", "cement_ml": 4.0}, ...]`` in the record's order): a level's sources are nine
+#: tenths of what the database would otherwise hand over and Python decode.
+_SQLITE_LEVELS = """(SELECT json_group_array(json_object(
+    'level', json_extract(lv.value, '$.level'),
+    'cement_ml', json_extract(lv.value, '$.cement_ml')))
+  FROM json_each(json_extract(procedures.record, '$.levels')) AS lv)"""
+_POSTGRESQL_LEVELS = """(SELECT coalesce(jsonb_agg(jsonb_build_object(
+    'level', lv.value -> 'level', 'cement_ml', lv.value -> 'cement_ml') ORDER BY lv.n),
+    '[]'::jsonb)::text
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(procedures.record -> 'levels') = 'array'
+    THEN procedures.record -> 'levels' ELSE '[]'::jsonb END) WITH ORDINALITY AS lv(value, n))"""
+
+
+def _levels(session: Session) -> Any:
+    return literal_column(_POSTGRESQL_LEVELS if _postgresql(session) else _SQLITE_LEVELS, Text)
 
 
 def report_procedures(
@@ -67,17 +89,30 @@ def report_procedures(
     since: str | None = None,
     until: str | None = None,
     procedure_type: str | None = None,
-) -> list[tuple[int, str, dict[str, Any]]]:
-    """``(id, status, fields)`` of vertebral augmentation procedures by study date then id;
-    ``fields``: the record's REPORT_FIELDS that are set, with the manual decisions applied
-    (the effective type decides what is an augmentation; an excluded record is left out)."""
+    every_type: bool = False,
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """``(id, status, type, fields)`` of vertebral augmentation procedures (with
+    ``every_type``: of every procedure, as a patient's dose is added up over all of them) by
+    study date then id; ``type``: the effective one (decided, else extracted); ``fields``:
+    the record's REPORT_FIELDS that are set and its ``levels`` (name and cement), with the
+    manual decisions applied (the effective type decides what is an augmentation; an
+    excluded record is left out). One pass over the stored records."""
     decision = current_decisions()
     kind = effective_type(decision)
     stmt = (
-        select(Procedure.id, Procedure.status, _fields(session), decision.c.state)
+        select(
+            Procedure.id,
+            Procedure.status,
+            kind,
+            _fields(session),
+            _levels(session),
+            decision.c.state,
+        )
         .outerjoin(decision, decision.c.procedure_id == Procedure.id)
-        .where(kind.in_(AUGMENTATION_TYPES), decision.c.excluded.is_(None))
+        .where(decision.c.excluded.is_(None))
     )
+    if not every_type:
+        stmt = stmt.where(kind.in_(AUGMENTATION_TYPES))
     if since:
         stmt = stmt.where(Procedure.study_date >= since)
     if until:
@@ -86,33 +121,18 @@ def report_procedures(
         stmt = stmt.where(kind == procedure_type)
     stmt = stmt.order_by(Procedure.study_date, Procedure.id)
     found = []
-    for pid, status, values, state in session.execute(stmt):
-        fields = {k: v for k, v in zip(REPORT_FIELDS, values or (), strict=False) if v is not None}
+    loads = json.loads
+    for pid, status, kind_of, values, levels, state in session.execute(stmt):
+        fields = {
+            k: v
+            for k, v in zip(REPORT_FIELDS, loads(values) if values else (), strict=False)
+            if v is not None
+        }
+        fields["levels"] = loads(levels) if levels else []
         if state is not None:
             fields = effective(fields, DecisionState.model_validate(state))
-        found.append((pid, status, fields))
+        found.append((pid, status, kind_of, fields))
     return found
-
-
-#: What dose alerts need of a record (``vp_log.alerts.entry_of_record``).
-DOSE_FIELDS = ("patient_id", "study_date", "start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
-
-
-def dose_fields(*, session: Session) -> list[tuple[int, dict[str, Any]]]:
-    """``(id, fields)`` of every procedure (of any type: a patient's dose is added up over all
-    their procedures) but those a decision excludes, ``fields`` the record's DOSE_FIELDS
-    that are set."""
-    decision = current_decisions()
-    stmt = (
-        select(Procedure.id, _fields(session, DOSE_FIELDS))
-        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
-        .where(decision.c.excluded.is_(None))
-        .order_by(Procedure.id)
-    )
-    return [
-        (pid, {k: v for k, v in zip(DOSE_FIELDS, values or (), strict=False) if v is not None})
-        for pid, values in session.execute(stmt)
-    ]
 
 
 def report_clinical(*, session: Session) -> dict[int, dict[str, Any]]:
@@ -145,8 +165,9 @@ JSON_COLUMNS = ("new_fractures", "complications")
 
 
 def report_followups(*, session: Session) -> list[Row[Any]]:
-    """The newest version of every follow-up entry, by procedure, date and entry
-    (``new_fractures`` and ``complications`` as JSON text)."""
+    """The newest version of every follow-up entry, by procedure, date and entry: rows of
+    FOLLOWUP_COLUMNS in that order (``new_fractures`` and ``complications`` as JSON text,
+    ``entry_date`` as a date or its ISO text)."""
     newest = (
         select(
             FollowupVersion.entry_id.label("entry_id"),
@@ -156,9 +177,12 @@ def report_followups(*, session: Session) -> list[Row[Any]]:
         .subquery()
     )
     columns = [
-        # JSON lists come as text and are decoded by the caller only when not empty.
+        # JSON lists come as text and are decoded by the caller only when not empty; the
+        # date comes as the database gives it (SQLite: ISO text), read by the caller.
         cast(getattr(FollowupVersion, name), Text).label(name)
         if name in JSON_COLUMNS
+        else type_coerce(FollowupVersion.entry_date, String).label(name)
+        if name == "entry_date"
         else getattr(FollowupVersion, name)
         for name in FOLLOWUP_COLUMNS
     ]

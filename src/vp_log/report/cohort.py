@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,8 +23,6 @@ from vp_log.alerts import DoseEntry, entry_of_record
 from vp_log.clinical import ClinicalBaselineInput, Indication
 from vp_log.db import report_queries as queries
 from vp_log.followup.instruments import ITEMS, Choice, Item, Number
-from vp_log.record import ProcedureRecord
-from vp_log.record import TreatedLevel as StoredLevel
 
 
 class ReportError(ValueError):
@@ -340,15 +338,19 @@ def _as_float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _treated_levels(items: list[StoredLevel]) -> tuple[TreatedLevel, ...]:
+def _treated_levels(items: Iterable[Any]) -> tuple[TreatedLevel, ...]:
     """Distinct levels in craniocaudal order, cement summed per level (a bilateral
-    sacroplasty names the sacrum twice)."""
+    sacroplasty names the sacrum twice); ``items``: the record's treated levels (their
+    ``level`` and ``cement_ml``)."""
     cement: dict[str, float | None] = {}
     for item in items:
-        if item.level not in cement:
-            cement[item.level] = item.cement_ml
-        elif item.cement_ml is not None:
-            cement[item.level] = (cement[item.level] or 0.0) + item.cement_ml
+        if not isinstance(item, Mapping) or not isinstance(name := item.get("level"), str):
+            continue
+        ml = _as_float(item.get("cement_ml"))
+        if name not in cement:
+            cement[name] = ml
+        elif ml is not None:
+            cement[name] = (cement[name] or 0.0) + ml
 
     def order(name: str) -> tuple[int, str]:
         level = spinal_level(name)
@@ -357,54 +359,76 @@ def _treated_levels(items: list[StoredLevel]) -> tuple[TreatedLevel, ...]:
     return tuple(TreatedLevel(name, cement[name]) for name in sorted(cement, key=order))
 
 
-def _first(values: list[str]) -> str | None:
-    return next((v.strip() for v in values if v and v.strip()), None)
+def _first(values: Any) -> str | None:
+    if not isinstance(values, list):
+        return None
+    return next((v.strip() for v in values if isinstance(v, str) and v.strip()), None)
 
 
-_RECORD_FIELDS = frozenset(ProcedureRecord.model_fields)
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _stated_age(patient: Any) -> float | None:
+    """The age in years the files state (``patient.age`` with unit ``a``), else None."""
+    age = patient.get("age") if isinstance(patient, Mapping) else None
+    if not isinstance(age, Mapping) or age.get("unit") != "a":
+        return None
+    return _as_float(age.get("value"))
+
+
+def _device_name(device: Any) -> str | None:
+    if not isinstance(device, Mapping):
+        return None
+    parts = (device.get("manufacturer"), device.get("model"))
+    return " ".join(str(v).strip() for v in parts if v and str(v).strip()) or None
+
+
+def _clinical(values: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """Indication and trial arm of the newest baseline clinical data (None: not entered)."""
+    if not values:
+        return None, None
+    baseline = ClinicalBaselineInput.model_validate(values)
+    return (baseline.indication.value if baseline.indication else None), baseline.trial_arm
 
 
 def procedure_facts(
     procedure_id: int,
     status: str,
-    fields: dict[str, Any],
+    fields: Mapping[str, Any],
     clinical: dict[str, Any] | None = None,
 ) -> ProcedureFacts:
-    """The one place that reads a stored procedure record: ``fields`` (the record's fields
-    reports use, ``report_queries.REPORT_FIELDS``) validated as the typed
-    :class:`~vp_log.record.ProcedureRecord`; indication and trial arm from the newest
-    version of the baseline clinical data (``clinical``, its stored values)."""
-    baseline = ClinicalBaselineInput.model_validate(clinical or {})
-    record = ProcedureRecord.model_validate(
-        {k: v for k, v in fields.items() if k in _RECORD_FIELDS}
-    )
-    device = record.device
-    stated = record.patient.age if record.patient is not None else None
-    device_name = " ".join(
-        str(v).strip() for v in (device.manufacturer, device.model) if v and str(v).strip()
-    )
+    """The one place that reads a stored procedure record: ``fields`` are the record's
+    fields reports use (``report_queries.REPORT_FIELDS`` and ``levels``) in the stored form
+    of :class:`~vp_log.record.ProcedureRecord` (its ``model_dump``), read field by field
+    (validating 10 000 records with pydantic cost more than the rest of a report: the unit
+    tests hold these facts equal to those of the validated record); indication and trial
+    arm from the newest version of the baseline clinical data (``clinical``, its stored
+    values)."""
+    indication, arm = _clinical(clinical)
+    get = fields.get
     return ProcedureFacts(
         id=procedure_id,
-        study_instance_uid=record.study_instance_uid,
-        patient_id=record.patient_id,
-        patient_name=record.patient_name,
-        patient_birth_date=_as_date(record.patient_birth_date),
-        patient_sex=record.patient_sex,
-        stated_age_years=stated.value if stated is not None and stated.unit == "a" else None,
-        accession_number=record.accession_number,
-        study_date=_as_date(record.study_date),
-        procedure_type=str(record.procedure_type),
-        status="needs_review" if record.needs_review else status,
-        levels=_treated_levels(record.levels),
-        operator=_first(record.performing_physicians) or _first(record.operators),
-        device=device_name or None,
-        fluoro_time_s=record.fluoro_time_s,
-        dap_gy_cm2=record.dap_gy_cm2,
-        ka_r_mgy=record.ka_r_mgy,
-        total_cement_ml=record.total_cement_ml,
-        flags=tuple(record.flags),
-        indication=baseline.indication.value if baseline.indication else None,
-        trial_arm=baseline.trial_arm,
+        study_instance_uid=str(get("study_instance_uid") or ""),
+        patient_id=_text(get("patient_id")),
+        patient_name=_text(get("patient_name")),
+        patient_birth_date=_as_date(get("patient_birth_date")),
+        patient_sex=_text(get("patient_sex")),
+        stated_age_years=_stated_age(get("patient")),
+        accession_number=_text(get("accession_number")),
+        study_date=_as_date(get("study_date")),
+        procedure_type=str(get("procedure_type") or "unclassified"),
+        status="needs_review" if get("needs_review") is True else status,
+        levels=_treated_levels(get("levels") or ()),
+        operator=_first(get("performing_physicians")) or _first(get("operators")),
+        device=_device_name(get("device")),
+        fluoro_time_s=_as_float(get("fluoro_time_s")),
+        dap_gy_cm2=_as_float(get("dap_gy_cm2")),
+        ka_r_mgy=_as_float(get("ka_r_mgy")),
+        total_cement_ml=_as_float(get("total_cement_ml")),
+        flags=tuple(f for f in get("flags") or () if isinstance(f, str)),
+        indication=indication,
+        trial_arm=arm,
     )
 
 
@@ -415,36 +439,60 @@ def _json_list(text: str | None) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def entry_facts(row: Any) -> EntryFacts:
+_COLUMN_AT = {name: i for i, name in enumerate(queries.FOLLOWUP_COLUMNS)}
+_SCORES_AT = tuple((column, _COLUMN_AT[column]) for column in _SCORE_COLUMNS)
+(
+    _ENTRY_ID,
+    _PROCEDURE_ID,
+    _DATE,
+    _TIMEPOINT,
+    _DAYS_AFTER,
+    _OUT_OF_WINDOW,
+    _ANALGESIC,
+    _FRACTURES,
+    _COMPLICATIONS,
+    _CLOSED,
+) = (
+    _COLUMN_AT[name]
+    for name in (
+        "entry_id",
+        "procedure_id",
+        "entry_date",
+        "timepoint",
+        "days_after",
+        "out_of_window",
+        "analgesic",
+        "new_fractures",
+        "complications",
+        "closed_reason",
+    )
+)
+
+
+def entry_facts(row: Sequence[Any]) -> EntryFacts:
     """The one place that reads a stored follow-up version (a row of
     ``report_queries.FOLLOWUP_COLUMNS``, its JSON lists as text)."""
-    fractures = _json_list(row.new_fractures)
-    complications = _json_list(row.complications)
+    day = row[_DATE]
+    day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+    fractures = _json_list(row[_FRACTURES])
+    complications = _json_list(row[_COMPLICATIONS])
     return EntryFacts(
-        entry_id=row.entry_id,
-        procedure_id=row.procedure_id,
-        date=row.entry_date,
-        timepoint=row.timepoint,
-        days_after=row.days_after,
-        out_of_window=bool(row.out_of_window),
-        scores={
-            column: None if value is None else float(value)
-            for column, value in zip(
-                _SCORE_COLUMNS, (getattr(row, c) for c in _SCORE_COLUMNS), strict=True
-            )
-        },
-        analgesic=row.analgesic,
-        closed_reason=row.closed_reason,
+        entry_id=row[_ENTRY_ID],
+        procedure_id=row[_PROCEDURE_ID],
+        date=day,
+        timepoint=row[_TIMEPOINT],
+        days_after=row[_DAYS_AFTER],
+        out_of_window=bool(row[_OUT_OF_WINDOW]),
+        scores={c: None if (v := row[i]) is None else float(v) for c, i in _SCORES_AT},
+        analgesic=row[_ANALGESIC],
+        closed_reason=row[_CLOSED],
         new_fractures=tuple(
-            FractureFacts(str(f["level"]), _as_date(f.get("date")) or row.entry_date)
-            for f in fractures
+            FractureFacts(str(f["level"]), _as_date(f.get("date")) or day) for f in fractures
         )
         if fractures
         else (),
         complications=tuple(
-            ComplicationFacts(
-                str(c["type"]), str(c["severity"]), _as_date(c.get("date")) or row.entry_date
-            )
+            ComplicationFacts(str(c["type"]), str(c["severity"]), _as_date(c.get("date")) or day)
             for c in complications
         )
         if complications
@@ -496,14 +544,11 @@ def load_cohort(
     follow-up entries unless ``followup`` is False (a report that uses none), and with
     ``dose_history`` the dose of every procedure in the store (``Cohort.dose_history``)."""
     clinical = queries.report_clinical(session=session)
+    stored = queries.report_procedures(session=session, every_type=dose_history)
     every = [
-        procedure_facts(
-            pid,
-            status,
-            fields,
-            clinical.get(pid),
-        )
-        for pid, status, fields in queries.report_procedures(session=session)
+        procedure_facts(pid, status, fields, clinical.get(pid))
+        for pid, status, procedure_type, fields in stored
+        if procedure_type in queries.AUGMENTATION_TYPES
     ]
     in_range = [
         p
@@ -521,12 +566,15 @@ def load_cohort(
     ids = {p.id for p in chosen}
     entries: dict[int, list[EntryFacts]] = {}
     for row in queries.report_followups(session=session) if followup else ():
-        if row.procedure_id in ids:
-            entries.setdefault(row.procedure_id, []).append(entry_facts(row))
+        if (pid := row[_PROCEDURE_ID]) in ids:
+            entries.setdefault(pid, []).append(entry_facts(row))
     for mine in entries.values():
         mine.sort(key=lambda e: (e.date, e.entry_id))
     history = (
-        [entry_of_record(pid, fields) for pid, fields in queries.dose_fields(session=session)]
+        sorted(
+            (entry_of_record(pid, fields) for pid, _, _, fields in stored),
+            key=lambda e: e.record_id,
+        )
         if dose_history
         else None
     )
