@@ -27,19 +27,18 @@ def _count_and_share(key: str) -> Callable[[Row], str]:
 
 
 def _timepoint_outcome(
-    cohort: Cohort, p: ProcedureFacts, tp: TimePoint, as_of: dt.date
+    cohort: Cohort, p: ProcedureFacts, tp: TimePoint, as_of: dt.date, died: dt.date | None
 ) -> str | None:
     """Where one procedure stands at one time point: a key of OUTCOMES, ``not_yet_due``, or
-    None for an undated record (it cannot be scheduled)."""
+    None for an undated record (it cannot be scheduled); ``died``: its death date."""
     if p.study_date is None:
         return None
     days = (as_of - p.study_date).days
-    held = [e for e in cohort.entries_of(p.id) if e.timepoint == tp.name]
-    closed = [e for e in held if e.closed_reason]
-    mine = [e for e in held if not e.closed_reason]
+    held = cohort.entries_at(p.id, tp.name)
     if not held and days < tp.from_day:
         return "not_yet_due"
-    died = death_date(cohort, p.id)
+    closed = [e for e in held if e.closed_reason]
+    mine = [e for e in held if not e.closed_reason]
     if mine:
         in_window = any(not e.out_of_window for e in mine)
         return "done_in_window" if in_window else "done_out_of_window"
@@ -74,10 +73,11 @@ def build_completeness(cohort: Cohort, schedule: Schedule, as_of: dt.date) -> Se
         ],
     )
     dated = [p for p in cohort.procedures if p.study_date is not None]
+    deaths = {p.id: death_date(cohort, p.id) for p in dated}
     for tp in schedule.timepoints:
         counts = dict.fromkeys((*OUTCOMES, "due", "not_yet_due"), 0)
         for p in dated:
-            outcome = _timepoint_outcome(cohort, p, tp, as_of)
+            outcome = _timepoint_outcome(cohort, p, tp, as_of, deaths[p.id])
             if outcome is None:
                 continue
             counts[outcome] += 1

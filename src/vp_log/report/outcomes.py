@@ -10,6 +10,7 @@ were left out and why.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,27 +53,24 @@ def values_by_timepoint(
     with a value, the one in window nearest the target day counts (then the latest).
     """
     timepoints = {tp.name: tp for tp in schedule.timepoints}
-    chosen: dict[tuple[str, str, int], EntryFacts] = {}
-    chosen_value: dict[tuple[str, str, int], Any] = {}
-    for procedure in cohort.procedures:
-        for entry in cohort.entries_of(procedure.id):
-            tp = timepoints.get(entry.timepoint) if entry.timepoint else None
-            if tp is None:
-                continue
-            for key in keys:
-                value = entry.analgesic if key == "analgesic" else entry.scores.get(key)
-                if value is None:
-                    continue
-                slot = (key, tp.name, procedure.id)
-                held = chosen.get(slot)
-                if held is None or _rank(entry, tp) < _rank(held, tp):
-                    chosen[slot] = entry
-                    chosen_value[slot] = value
     found: dict[tuple[str, str], dict[int, Any]] = {
         (key, tp.name): {} for key in keys for tp in schedule.timepoints
     }
-    for (key, tp_name, pid), value in chosen_value.items():
-        found[(key, tp_name)][pid] = value
+    for procedure in cohort.procedures:
+        pid = procedure.id
+        held: dict[str, list[EntryFacts]] = {}
+        for entry in cohort.entries_of(pid):
+            if entry.timepoint in timepoints:
+                held.setdefault(entry.timepoint, []).append(entry)
+        for name, entries in held.items():
+            if len(entries) > 1:  # stable sort: the first of equal ranks wins
+                entries.sort(key=functools.partial(_rank, tp=timepoints[name]))
+            for key in keys:
+                for entry in entries:
+                    value = entry.analgesic if key == "analgesic" else entry.scores.get(key)
+                    if value is not None:
+                        found[(key, name)][pid] = value
+                        break
     return found
 
 
@@ -419,11 +417,16 @@ def _over_time_plot(
     types = sorted({p.procedure_type for p in cohort.procedures})
     series: dict[str, list[dict[str, Any]]] = {}
     type_of = {p.id: p.procedure_type for p in cohort.procedures}
+    by_kind: dict[tuple[str, str], list[float]] = {
+        (kind, tp.name): [] for kind in types for tp in schedule.timepoints
+    }
+    for tp in schedule.timepoints:
+        for pid, v in at[(column, tp.name)].items():
+            by_kind[(type_of[pid], tp.name)].append(v)
     for kind in types:
         points = []
         for tp in schedule.timepoints:
-            values = [v for pid, v in at[(column, tp.name)].items() if type_of[pid] == kind]
-            d = stats.describe(values)
+            d = stats.describe(by_kind[(kind, tp.name)])
             low = high = None
             if d.n > 1 and d.sd is not None and d.mean is not None:
                 half = stats.t_quantile(0.975, d.n - 1) * d.sd / d.n**0.5
