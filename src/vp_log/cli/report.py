@@ -111,6 +111,8 @@ def _run(
     except (ReportError, ScheduleError) as exc:
         fail(str(exc))
     written: list[Path] = []
+    if plots_dir is not None:
+        document.render_figures(svg=True)  # once, both formats (the page then uses the PNGs)
     try:
         if csv_dir is not None:
             written += write_csv(document, csv_dir)
@@ -120,7 +122,6 @@ def _run(
         if plots_dir is not None:
             from vp_log.report.plots import write_plots
 
-            document.render_figures()
             written += write_plots(document.figures, plots_dir)
     except OSError as exc:
         fail(f"cannot write {exc.filename}: {exc.strerror}")

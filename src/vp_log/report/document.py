@@ -29,8 +29,9 @@ class Document:
     total_procedures: int
     data_as_of: dt.datetime | None
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    """Plot name → (PNG, SVG), filled by :meth:`render_figures`."""
+    figures: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
+    """Plot name → (PNG, SVG or None when only the PNG was asked for), filled by
+    :meth:`render_figures`."""
 
     @classmethod
     def of(cls, sections: list[Section], cohort: Cohort, filters: Filters) -> Document:
@@ -70,13 +71,16 @@ class Document:
     def to_json(self) -> dict[str, Any]:
         return {**self.header(), "reports": {s.name: s.to_json() for s in self.sections}}
 
-    def render_figures(self) -> None:
+    def render_figures(self, *, svg: bool = False) -> None:
+        """Draw every figure not drawn yet: as PNG, and with ``svg`` as SVG too (the page
+        embeds PNGs; writing the SVG of eight figures would double their time)."""
         from vp_log.report import plots
 
         for section in self.sections:
             for plot in section.plots:
-                if plot.name not in self.figures:
-                    self.figures[plot.name] = plots.render(plot)
+                drawn = self.figures.get(plot.name)
+                if drawn is None or (svg and drawn[1] is None):
+                    self.figures[plot.name] = plots.render(plot, svg=svg)
 
 
 # --- people ----------------------------------------------------------------------------------

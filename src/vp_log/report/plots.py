@@ -218,20 +218,26 @@ def draw(plot: Plot) -> Figure:
     return fig
 
 
-def render(plot: Plot) -> tuple[bytes, str]:
-    """The figure as PNG bytes and as SVG text."""
+def render(plot: Plot, *, svg: bool = True) -> tuple[bytes, str | None]:
+    """The figure as PNG bytes and, with ``svg``, as SVG text (else None)."""
     fig = draw(plot)
-    png, svg = io.BytesIO(), io.StringIO()
+    png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110)
-    fig.savefig(svg, format="svg", metadata={"Date": None})
-    return png.getvalue(), svg.getvalue()
+    if not svg:
+        return png.getvalue(), None
+    text = io.StringIO()
+    fig.savefig(text, format="svg", metadata={"Date": None})
+    return png.getvalue(), text.getvalue()
 
 
-def write_plots(rendered: dict[str, tuple[bytes, str]], out_dir: Path) -> list[Path]:
+def write_plots(rendered: dict[str, tuple[bytes, str | None]], out_dir: Path) -> list[Path]:
     """Write every figure as ``<name>.png`` and ``<name>.svg``; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (png, svg) in rendered.items():
+        if svg is None:
+            msg = f"figure {name} was drawn without its SVG (render_figures(svg=True))"
+            raise ValueError(msg)
         (out_dir / f"{name}.png").write_bytes(png)
         (out_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
         written += [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
