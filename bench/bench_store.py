@@ -14,7 +14,8 @@ For each size, on the store of :func:`store.build_store` (cached under ``bench/o
 - **database**: the SQLite file's size, bytes per instance, and what takes the space (SQLite's
   ``dbstat``: each table and index, in bytes per instance).
 - if ``bench/bench_listings.py`` or ``bench/bench_worker.py`` exist, their
-  ``measure(data_dir, database_url) -> dict`` on the store, printed as they come.
+  ``measure(data_dir, database_url) -> dict`` on the store, printed as they come (by the
+  hook's ``show(figures)`` if it has one).
 
 Prints figures; it is not a timed test. The load average is printed beside them.
 """
@@ -166,6 +167,9 @@ def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str
         figures = module.measure(store, database_url(store))
         result[hook] = figures
         print(f"  {hook}: (load {load_average()})")
+        if hasattr(module, "show"):  # the hook's own layout (within 80 columns)
+            module.show(figures)
+            continue
         for key, value in figures.items():
             print(f"    {key}: {value}")
     return result

@@ -531,12 +531,13 @@ def measure(
 
 
 def show(figures: dict[str, Any]) -> None:
+    """The figures, one per line, within 80 columns (the per-round ones six to a line)."""
     for key, value in figures.items():
         if key.endswith("_by_study_size"):
-            items = list(value.items())
-            shown = items[:: max(1, len(items) // 8)] + items[-1:]
-            text = "  ".join(f"{size}:{ms}" for size, ms in dict(shown).items())
-            print(f"    {key} (instances before: ms)  {text}")
+            print(f"    {key.removesuffix('_by_study_size')} (instances before: ms):")
+            items = [f"{size}:{ms}" for size, ms in value.items()]
+            for first in range(0, len(items), 6):
+                print("      " + " ".join(f"{item:>10}" for item in items[first : first + 6]))
         else:
             print(f"    {key}: {value}")
 
