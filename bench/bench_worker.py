@@ -372,9 +372,11 @@ def measure_rebuild(data_dir: Path, url: str, study_size: int, batch: int) -> di
 
 
 # --- acknowledgement latency -------------------------------------------------------------
-def send_timed(port: int, files: list[Path], until: float | None = None) -> list[float]:
-    """Seconds of each ``send_c_store`` of ``files`` in one association (datasets preloaded),
-    stopping after ``until`` seconds if given."""
+def send_timed(
+    port: int, files: list[Path], listener: Listener, until: float | None = None
+) -> list[float]:
+    """Seconds of each ``send_c_store`` of ``files`` in one association (datasets preloaded,
+    TCP_NODELAY), stopping after ``until`` seconds if given."""
     import pydicom
     from pynetdicom import AE
 
@@ -386,6 +388,9 @@ def send_timed(port: int, files: list[Path], until: float | None = None) -> list
     assoc = ae.associate(HOST, port, ae_title="VPLOG")
     if not assoc.is_established:
         raise RuntimeError(f"association to 127.0.0.1:{port} refused")
+    # As dcmtk's storescu with TCP_NODELAY=1: without it each C-STORE's second write waits
+    # for the listener's delayed ACK (about 40 ms), which hides everything else.
+    assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     times = []
     started = time.perf_counter()
     try:
@@ -396,7 +401,8 @@ def send_timed(port: int, files: list[Path], until: float | None = None) -> list
             status = assoc.send_c_store(ds)
             times.append(time.perf_counter() - t0)
             if getattr(status, "Status", None) != 0:
-                raise RuntimeError(f"C-STORE answered {status}")
+                msg = f"C-STORE {len(times)} answered {status or 'nothing'}: {listener.tail(5)}"
+                raise RuntimeError(msg)
     finally:
         assoc.release()
     return times
@@ -453,7 +459,7 @@ def measure_ack(
     try:
         with listening(data_dir, url) as lst:
             settle(lst.worker)
-            result.update(latency_figures("idle", send_timed(lst.port, idle_files)))
+            result.update(latency_figures("idle", send_timed(lst.port, idle_files, lst)))
             if not wait_until(lambda: spooled() == 0, 300):
                 raise RuntimeError("the worker did not drain the reference instances")
             settle(lst.worker)
@@ -461,7 +467,7 @@ def measure_ack(
             # used to wait; the acknowledgements of the first 4 s against those after 6 s.
             cpu0 = cpu_seconds(lst.worker)
             t0 = time.monotonic()
-            times = send_timed(lst.port, stream_files, until=stream_s)
+            times = send_timed(lst.port, stream_files, lst, until=stream_s)
             elapsed = time.monotonic() - t0
             result["ack_stream_instances"] = len(times)
             result["ack_stream_worker_cpu_pct"] = round(
@@ -478,7 +484,7 @@ def measure_ack(
             drop_into_spool(backlog_files, data_dir, datetime.now(UTC) - timedelta(seconds=120))
             cpu0 = cpu_seconds(lst.worker)
             t0 = time.monotonic()
-            times = send_timed(lst.port, busy_files)
+            times = send_timed(lst.port, busy_files, lst)
             elapsed = time.monotonic() - t0
             result["ack_busy_worker_cpu_pct"] = round(
                 100 * (cpu_seconds(lst.worker) - cpu0) / elapsed, 1
