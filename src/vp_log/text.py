@@ -12,11 +12,12 @@ import logging
 import re
 from typing import TextIO
 
-# C0 controls (tab included: it shifts columns), DEL, C1 controls, and the Unicode format
-# characters that reorder or hide text (bidi overrides and isolates, zero-width marks).
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]"
-)
+# C0 controls (tab included: it shifts columns), and (_FORMAT) DEL, the C1 controls and the
+# Unicode format characters that reorder or hide text (bidi overrides and isolates,
+# zero-width marks, line and paragraph separators).
+_FORMAT = "\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff"
+_CONTROL = re.compile(f"[\x00-\x1f{_FORMAT}]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f{_FORMAT}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 
@@ -28,10 +29,24 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def printable(value: object) -> str:
-    """``value`` as text with control characters escaped (``\\n``, ``\\e``, ``\\x07``, ...)."""
+def printable(value: object, *, keep_newlines: bool = False) -> str:
+    """``value`` as text with control characters escaped (``\\n``, ``\\e``, ``\\x07``, ...).
+
+    ``keep_newlines`` leaves line feeds as they are: for a whole screen of output whose line
+    breaks are the program's own (user text in it has been through ``printable`` already).
+    """
     text = value if isinstance(value, str) else str(value)
-    return _CONTROL.sub(_escape, text)
+    return (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(_escape, text)
+
+
+_JSON_HIDDEN = re.compile(f"[{_FORMAT}]")
+
+
+def json_visible(document: str) -> str:
+    """A JSON document (``json.dumps(..., ensure_ascii=False)``) with DEL, the C1 controls and
+    the bidi and zero-width characters written as ``\\uXXXX``: the same values once parsed,
+    but none of them left raw for a terminal to obey (json escapes only C0 itself)."""
+    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
 class SafeFormatter(logging.Formatter):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from vp_log.cli.common import AppState, err_console
+from vp_log.cli.common import AppState, print_error
 
 if TYPE_CHECKING:
     from typer._click import Command, Context  # the click that typer carries
@@ -186,5 +186,5 @@ def main() -> None:
         error = user_error(exc)
         if error is None:
             raise
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        print_error(str(error))
         raise SystemExit(2) from None

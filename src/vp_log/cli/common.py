@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from vp_log.text import json_visible, printable
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from vp_log.config import Settings
     from vp_log.db import Database
 
@@ -38,8 +43,34 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML configuration file [VP_LOG_CONFIG]")
 ]
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole for logs
+
+def literal(value: object) -> str:
+    """Text from a file or a user, as rich markup that prints it as it is, on one line.
+
+    Control characters, escape sequences and bidi overrides are shown escaped
+    (:func:`vp_log.text.printable`: ``\\e[2J``, ``\\r\\n``, ``\\u202e``) and markup in
+    it (``[bold]``) is printed, not obeyed. Every table cell and line that shows such text
+    (patient names, descriptions, notes, reasons, UIDs) takes it through here.
+    """
+    return escape(printable(value))
+
+
+class SafeConsole(Console):
+    """A rich console that never sends a control character of the text it prints.
+
+    Every string rich renders (table cells, titles, printed lines) passes through
+    :meth:`render_str`; control characters in it are shown escaped, except the line breaks
+    (the program's own: user text has been through :func:`literal`, which escapes its own).
+    A value a call site forgot to pass through :func:`literal` can at worst show its markup
+    or break its line, never clear the screen or reorder the text.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text, keep_newlines=True), **kwargs)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True, soft_wrap=True)  # error lines stay whole for logs
 
 
 class AppState:
@@ -110,13 +141,21 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a clear error to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print a clear error (one line, :func:`print_error`) to stderr and exit with ``code``."""
+    print_error(message)
     raise typer.Exit(code)
 
 
+def print_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr, one line: ``message`` is plain text, shown as it is
+    (:func:`literal`: its brackets printed, a line break or escape in it escaped)."""
+    err_console.print(f"[bold red]error:[/] {literal(message)}", highlight=False)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """``data`` as JSON on stdout: the same values, with nothing in it a terminal would obey."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(json_visible(text) + "\n")
 
 
 def setup_logging(level: str) -> None:

@@ -7,10 +7,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.common import console, fail, literal, print_json, state
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -144,11 +143,11 @@ def alerts(
             table.add_row(
                 str(rid),
                 entry.day.isoformat() if entry.day else "?",
-                escape(entry.patient_id or "?"),
-                escape(alert_text(alert)),
+                literal(entry.patient_id or "?"),
+                literal(alert_text(alert)),
             )
     console.print(table)
-    console.print(f"[dim]{escape(levels_text(levels))}[/]")
+    console.print(f"[dim]{literal(levels_text(levels))}[/]")
 
 
 # --- procedures show: events, subtotals, alerts ------------------------------------------------
@@ -193,7 +192,7 @@ def _filters(technique: Mapping[str, Any]) -> str:
         high = (item.get("thickness_max") or {}).get("value")
         values = [v for v in (low, high) if isinstance(v, int | float)]
         mean = f"{sum(values) / len(values):g}" if values else "?"
-        parts.append(f"{symbol} {mean}")
+        parts.append(f"{literal(symbol)} {mean}")
     return " + ".join(parts) or "[dim]-[/]"
 
 
@@ -243,9 +242,9 @@ def render_events(record: Mapping[str, Any]) -> None:
         dose.add_row(
             str(index),
             _clock(event.get("start")),
-            _TYPE_SHORT.get(str(event.get("type")), escape(str(event.get("type") or "?"))[:8]),
-            escape(str(event.get("plane") or "?")),
-            escape(str(event.get("protocol") or "-"))[:22],
+            _TYPE_SHORT.get(str(event.get("type")), literal(str(event.get("type") or "?")[:8])),
+            literal(str(event.get("plane") or "?")),
+            literal(str(event.get("protocol") or "-")[:22]),
             _num(event.get("dap_gy_cm2")),
             _num(event.get("ka_r_mgy")),
             _num(event.get("duration_s"), ".3g"),
@@ -288,8 +287,8 @@ def render_subtotals(record: Mapping[str, Any]) -> None:
     for plane in sorted(per_plane):
         for kind, subtotal in per_plane[plane].items():
             table.add_row(
-                escape(plane),
-                escape(kind),
+                literal(plane),
+                literal(kind),
                 str(subtotal.get("events")),
                 _num(subtotal.get("dap_gy_cm2")),
                 _num(subtotal.get("ka_r_mgy")),
@@ -302,11 +301,11 @@ def render_alerts(alerts: Sequence[DoseAlert], levels: AlertLevels) -> None:
     """The record's dose alerts (or that it has none), with the levels in force."""
     shown = shown_alerts(alerts)
     if not shown:
-        console.print(f"[green]dose alerts:[/] none [dim]({escape(levels_text(levels))})[/]")
+        console.print(f"[green]dose alerts:[/] none [dim]({literal(levels_text(levels))})[/]")
         return
     for alert in shown:
-        console.print(f"[bold red]dose alert:[/] {escape(alert_text(alert))}")
-    console.print(f"[dim]{escape(levels_text(levels))}[/]")
+        console.print(f"[bold red]dose alert:[/] {literal(alert_text(alert))}")
+    console.print(f"[dim]{literal(levels_text(levels))}[/]")
 
 
 def render_patient(record: Mapping[str, Any]) -> None:
@@ -317,15 +316,15 @@ def render_patient(record: Mapping[str, Any]) -> None:
         value = (patient.get(name) or {}).get("value")
         parts.append(f"{name} {value:g} {unit}" if isinstance(value, int | float) else f"{name} ?")
     software = ", ".join(record.get("software_versions") or []) or "?"
-    console.print(f"[bold]patient:[/] {', '.join(parts)}   [bold]software:[/] {escape(software)}")
+    console.print(f"[bold]patient:[/] {', '.join(parts)}   [bold]software:[/] {literal(software)}")
     consistency = record.get("dose_consistency") or []
     for finding in consistency:
         events_value = finding.get("from_events")
         said = f"{events_value:g}" if isinstance(events_value, int | float) else "-"
         console.print(
-            f"[yellow]dose report disagrees with its events:[/] {escape(str(finding['check']))}"
-            f" (plane {escape(str(finding['plane']))}: stated {finding['stated']:g}"
-            f" {escape(str(finding['unit']))}, events {said}, {finding['events']} events)"
+            f"[yellow]dose report disagrees with its events:[/] {literal(str(finding['check']))}"
+            f" (plane {literal(str(finding['plane']))}: stated {finding['stated']:g}"
+            f" {literal(str(finding['unit']))}, events {said}, {finding['events']} events)"
         )
 
 

@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from vp_log import followup as fu
 from vp_log.cli import followup_views as views
-from vp_log.cli.common import console, err_console, print_json, state
+from vp_log.cli.common import console, err_console, literal, print_json, state
 from vp_log.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ def show(table: Table, *, wide: bool = False) -> None:
 
 def fail(message: str) -> NoReturn:
     """Print ``message`` (user text, no markup) as the error and exit 2."""
-    _fail(escape(message))
+    _fail(message)
 
 
 def register(root: typer.Typer) -> None:
@@ -129,7 +128,7 @@ def _refuse(exc: Exception) -> NoReturn:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        fail("nothing written:\n" + _describe(exc))
+        fail("nothing written: " + "; ".join(_describe(exc).splitlines()))
     fail(f"nothing written: {exc}")
 
 
@@ -385,7 +384,7 @@ def _ask_missing(
     today: dt.date,
     free: Callable[[str | None], None],
 ) -> None:
-    console.print(f"Procedure: {escape(ref.describe())}", highlight=False)
+    console.print(f"Procedure: {literal(ref.describe())}", highlight=False)
     if "timepoint" in given:
         _placement(schedule, ref, when, given["timepoint"], today)
         try:
@@ -606,7 +605,7 @@ def _saved(entry: fu.FollowupPublic, as_json: bool) -> None:
     kept = f", version {entry.version - 1} kept" if entry.version > 1 else ""
     console.print(
         f"Saved follow-up entry [bold]{entry.entry_id}[/] (version {entry.version}{kept}) for "
-        f"procedure {entry.procedure_id}: time point {entry.timepoint or 'unscheduled'} "
+        f"procedure {entry.procedure_id}: time point {literal(entry.timepoint or 'unscheduled')} "
         f"{what}{flag}."
     )
 
@@ -680,7 +679,7 @@ def correct(
                 f"{k}: {views.cell(v['from'])} → {views.cell(v['to'])}" for k, v in diff.items()
             )
             console.print(
-                f"Correct entry {entry}: {shown}\nReason: {escape(reason)}", highlight=False
+                f"Correct entry {entry}: {shown}\nReason: {literal(reason)}", highlight=False
             )
             _confirm("Save this correction as a new version?")
         version = fu.correct_followup(database=database, reason=reason, **request)
@@ -868,7 +867,7 @@ def history(
         when = v.entered_at.astimezone().strftime("%Y-%m-%d %H:%M")
         why = f": {v.reason}" if v.reason else " (as entered)"
         line = f"  version {v.version}, {when} by {v.entered_by}{why}"
-        console.print(escape(line), highlight=False)
+        console.print(literal(line), highlight=False)
 
 
 def _since(text: str) -> dt.datetime:
@@ -937,7 +936,7 @@ def import_(
     if result.problems:
         if not as_json:
             for line in result.problems:
-                err_console.print(escape(line), highlight=False, soft_wrap=True)
+                err_console.print(literal(line), highlight=False, soft_wrap=True)
         fail(f"nothing written: {len(result.problems)} problem(s) in {len(rows)} row(s)")
     if as_json:
         return
@@ -949,7 +948,7 @@ def import_(
         )
         return
     console.print(
-        f"Imported {len(result.added)} entr(y/ies) from {escape(file.name)}; "
+        f"Imported {len(result.added)} entr(y/ies) from {literal(file.name)}; "
         f"{result.unchanged} row(s) already stored, left as they are.",
         highlight=False,
     )
@@ -968,11 +967,11 @@ def template(
         if file.exists():
             fail(f"{file} exists (it may hold entries): give the template a new file name")
         fu.tabular.write_template(file)
-        console.print(f"Wrote {escape(str(file))}: {len(fu.tabular.COLUMNS)} columns.")
+        console.print(f"Wrote {literal(str(file))}: {len(fu.tabular.COLUMNS)} columns.")
         return
     table = Table(title="Follow-up import columns", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("column", no_wrap=True)
     table.add_column("meaning")
     for column in fu.tabular.COLUMNS:
-        table.add_row(column, escape(fu.tabular.MEANINGS[column]))
+        table.add_row(column, literal(fu.tabular.MEANINGS[column]))
     console.print(table)

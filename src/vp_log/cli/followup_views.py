@@ -9,11 +9,12 @@ from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from vp_log import followup as fu
+from vp_log.cli.common import literal
+from vp_log.text import printable
 
 DASH = "[dim]–[/]"
 
@@ -25,10 +26,10 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list):
-        return escape(", ".join("-" if v is None else str(v) for v in value)) or DASH
+        return literal(", ".join("-" if v is None else str(v) for v in value)) or DASH
     if hasattr(value, "value"):
-        return escape(str(value.value))
-    return escape(str(value))
+        return literal(str(value.value))
+    return literal(str(value))
 
 
 def fractures_text(fractures: list[dict[str, Any]] | None) -> str:
@@ -38,7 +39,9 @@ def fractures_text(fractures: list[dict[str, Any]] | None) -> str:
     if not fractures:
         return "none"
     adjacency = {True: " adjacent", False: " not adjacent", None: " adjacency unknown"}
-    return ", ".join(f"{f['level']}@{f['date']}{adjacency[f['adjacent']]}" for f in fractures)
+    return literal(
+        ", ".join(f"{f['level']}@{f['date']}{adjacency[f['adjacent']]}" for f in fractures)
+    )
 
 
 def complications_text(complications: list[dict[str, Any]] | None) -> str:
@@ -46,7 +49,9 @@ def complications_text(complications: list[dict[str, Any]] | None) -> str:
         return "[dim]not assessed[/]"
     if not complications:
         return "none"
-    return ", ".join(f"{c['type']} SIR {c['severity']} @{c['date']}" for c in complications)
+    return literal(
+        ", ".join(f"{c['type']} SIR {c['severity']} @{c['date']}" for c in complications)
+    )
 
 
 def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Table:
@@ -59,18 +64,18 @@ def summary(values: dict[str, Any], procedure: fu.ProcedureRef, who: str) -> Tab
         timepoint += " (inferred from the date)"
     if values["out_of_window"]:
         timepoint += " [yellow]OUT OF WINDOW[/]"
-    table.add_row("Procedure", escape(procedure.describe()))
+    table.add_row("Procedure", literal(procedure.describe()))
     table.add_row("Date", f"{values['entry_date']} (day {values['days_after']})")
     table.add_row("Time point", timepoint)
     if values.get("closed_reason"):
-        table.add_row("Closed", values["closed_reason"])
+        table.add_row("Closed", literal(values["closed_reason"]))
     else:
         for item in fu.ITEMS:
             table.add_row(item.title, cell(values[item.name]))
         table.add_row("New fractures", fractures_text(values["new_fractures"]))
         table.add_row("Complications", complications_text(values["complications"]))
     table.add_row("Notes", cell(values["notes"]))
-    table.add_row("Entered by", escape(who))
+    table.add_row("Entered by", literal(who))
     return table
 
 
@@ -86,7 +91,7 @@ def compact_table(title: str) -> Table:
 
 
 def _timepoint_text(e: fu.FollowupPublic, *, wide: bool) -> str:
-    text = e.timepoint or "unscheduled"
+    text = literal(e.timepoint or "unscheduled")
     if e.closed and wide:
         return f"{text} [yellow]closed: {e.closed.value}[/]"
     if e.out_of_window and not e.closed:
@@ -141,7 +146,7 @@ def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = 
         row += [cell(values[i.name]) for i in items]
         row.append(_events_text(e))
         if wide:
-            row.append(escape(e.entered_by))
+            row.append(literal(e.entered_by))
         table.add_row(*row)
     return table
 
@@ -154,8 +159,8 @@ def person_name(value: str) -> str:
 
 
 def _patient(i: fu.DueItem) -> str:
-    name = f"\n[dim]{escape(person_name(i.patient_name))}[/]" if i.patient_name else ""
-    return escape(i.patient_id or "?") + name
+    name = f"\n[dim]{literal(person_name(i.patient_name))}[/]" if i.patient_name else ""
+    return literal(i.patient_id or "?") + name
 
 
 def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Table:
@@ -178,10 +183,13 @@ def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Tab
         row = ["[red]overdue[/]" if i.status == "overdue" else "due"]
         if wide:
             row.append(str(i.procedure_id))
-        row += [_patient(i), escape(i.accession_number or "?")]
+        row += [_patient(i), literal(i.accession_number or "?")]
         if wide:
-            row.append(i.procedure_type)
-        row += [i.study_date.isoformat(), i.timepoint if not wide else f"{i.timepoint} ({i.label})"]
+            row.append(literal(i.procedure_type))
+        row += [
+            i.study_date.isoformat(),
+            literal(i.timepoint if not wide else f"{i.timepoint} ({i.label})"),
+        ]
         if wide:
             row.append(f"{i.window_from} – {i.window_to}")
         row.append(days)
@@ -202,10 +210,10 @@ def audit_table(events: list[fu.AuditPublic]) -> Table:
             details = "\n".join([*(_change(f, c) for f, c in changes.items()), details])
         table.add_row(
             e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            escape(e.who),
-            e.action,
-            f"{e.entity} {e.entity_id}",
-            escape(str(details)),
+            literal(e.who),
+            literal(e.action),
+            literal(f"{e.entity} {e.entity_id}"),
+            literal(str(details)),
         )
     return table
 
@@ -221,7 +229,7 @@ def _show(value: Any, change: Any = None) -> str:
     """A value, its change from baseline below it in brackets."""
     if value is None:
         return DASH
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    text = f"{value:g}" if isinstance(value, float) else literal(value)
     if change is not None:
         text += f"\n[dim]({change:+g})[/]"
     return text
@@ -255,14 +263,14 @@ def render_outcome_timeline(timeline: dict[str, Any]) -> RenderableType:
         table.add_column(head)
     for row in rows:
         change = row["change_from_baseline"] or {}
-        label = row["timepoint"] or "unscheduled"
+        label = literal(row["timepoint"] or "unscheduled")
         if row.get("closed"):
             label += "\n[yellow]closed[/]"
         elif row["out_of_window"]:
             label += " [yellow]⚑[/]"
         table.add_row(
             label,
-            row["date"],
+            literal(row["date"]),
             str(row["days_after"]),
             *(_show(row[item.name], change.get(item.name)) for item in outcomes),
             *(_show(row.get(key)) for key, _ in extras),
@@ -273,14 +281,24 @@ def render_outcome_timeline(timeline: dict[str, Any]) -> RenderableType:
     for row in rows:
         if row.get("closed"):
             parts.append(
-                Text(f"Time point {row['timepoint']} closed on {row['date']}: {row['closed']}")
+                Text(
+                    printable(
+                        f"Time point {row['timepoint']} closed on {row['date']}: {row['closed']}"
+                    )
+                )
             )
     where = {True: "adjacent to a treated level", False: "not adjacent", None: "adjacency unknown"}
     for f in timeline["new_fractures"]:
         extra = ", at a treated level" if f.get("at_treated_level") else ""
         parts.append(
-            Text(f"New fracture {f['level']} on {f['date']}: {where[f['adjacent']]}{extra}")
+            Text(
+                printable(
+                    f"New fracture {f['level']} on {f['date']}: {where[f['adjacent']]}{extra}"
+                )
+            )
         )
     for c in timeline["complications"]:
-        parts.append(Text(f"Complication {c['type']} (SIR {c['severity']}) on {c['date']}"))
+        parts.append(
+            Text(printable(f"Complication {c['type']} (SIR {c['severity']}) on {c['date']}"))
+        )
     return Group(*parts)

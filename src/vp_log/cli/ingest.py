@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from vp_log.cli.common import (
@@ -21,6 +20,7 @@ from vp_log.cli.common import (
     PortOption,
     console,
     fail,
+    literal,
     print_json,
     setup_logging,
     state,
@@ -123,7 +123,6 @@ def import_files(
     from vp_log.limits import limit_memory
     from vp_log.pipeline import Outcome, Pipeline, Result
     from vp_log.spool import Spool
-    from vp_log.text import printable
 
     st = state(ctx)
     setup_logging("WARNING")
@@ -170,14 +169,13 @@ def import_files(
     if flagged:
         console.print(
             f"{len(flagged)} stored with flags "
-            f"({', '.join(sorted({f for r in flagged for f in r.flags}))})",
-            markup=False,
+            f"({literal(', '.join(sorted({f for r in flagged for f in r.flags})))})",
             highlight=False,
         )
     if rejected:
         table = Table("rejected file", "reason", title="Rejected")
         for r in rejected:
-            table.add_row(escape(printable(r.path)), escape(printable(r.reason or "")))
+            table.add_row(literal(r.path), literal(r.reason or ""))
         console.print(table)
 
 

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from vp_log.cli import dose as dose_cli
-from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.common import console, fail, literal, print_json, state
 from vp_log.cli.decide import decide, decisions_table, not_one
 from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.clinical import (
@@ -129,13 +128,13 @@ def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
         cells = [
             str(rec.id),
             rec.study_date or "?",
-            f"{escape(rec.accession_number or '-')}\n{escape(rec.patient_id or '?')}",
+            f"{literal(rec.accession_number or '-')}\n{literal(rec.patient_id or '?')}",
         ]
         if wide:
-            cells.append(escape(rec.patient_name or "?"))
+            cells.append(literal(rec.patient_name or "?"))
         cells += [
             type_text,
-            (escape(", ".join(_level_text(lv) for lv in rec.levels)) or "-") + star["levels"],
+            (literal(", ".join(_level_text(lv) for lv in rec.levels)) or "-") + star["levels"],
             (f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown")
             + star["cement"],
             rec.status.value,
@@ -320,11 +319,11 @@ def _render_clinical(clinical: ClinicalBaseline | None) -> None:
         ("blinding", _fmt(clinical.blinding.value if clinical.blinding else None)),
         (
             "entered",
-            f"version {clinical.version}, {clinical.entered_by}, "
+            f"version {clinical.version}, {literal(clinical.entered_by)}, "
             f"{clinical.entered_at:%Y-%m-%d %H:%M} UTC",
         ),
     ):
-        table.add_row(name, escape(value) if "[dim]" not in value else value)
+        table.add_row(name, value)
     console.print(table)
 
 
@@ -341,11 +340,14 @@ def _type_text(record: ProcedurePublic) -> str:
     if "type" in decided and record.extracted is not None:
         was = record.extracted.get("procedure_type")
         other = record.extracted.get("other_procedure")
-        return f"{record.procedure_type.value} (decided; extracted: {was}" + (
-            f", {other})" if other else ")"
+        return literal(
+            f"{record.procedure_type.value} (decided; extracted: {was}"
+            + (f", {other})" if other else ")")
         )
     if record.other_procedure:
-        return f"{record.procedure_type.value} ({record.other_procedure}, not augmentation)"
+        return (
+            f"{record.procedure_type.value} ({literal(record.other_procedure)}, not augmentation)"
+        )
     return record.procedure_type.value
 
 
@@ -359,17 +361,18 @@ def _fmt(value: Any, unit: str = "") -> str:
         return "[dim]unknown[/]"
     if isinstance(value, float):
         return f"{value:.4g}{unit}"
-    return f"{value}{unit}"
+    return literal(f"{value}{unit}")
 
 
 def compact_sources(sources: list[str]) -> str:
-    """Sources grouped by place: ``StudyDescription (9 instances)`` instead of nine lines."""
+    """Sources grouped by place: ``StudyDescription (9 instances)`` instead of nine lines
+    (markup, one line per place, each shown as it is: :func:`literal`)."""
     counts: dict[str, set[str]] = {}
     for source in sources:
         path, _, uid = source.rpartition("@")
         counts.setdefault(path or source, set()).add(uid)
     return "\n".join(
-        f"{path} ({len(uids)} instances)" if len(uids) > 1 else path
+        literal(f"{path} ({len(uids)} instances)" if len(uids) > 1 else path)
         for path, uids in counts.items()
     )
 
@@ -377,8 +380,8 @@ def compact_sources(sources: list[str]) -> str:
 def _origin(record: ProcedurePublic, field: str) -> str:
     origin = record.origins.get(field)
     where = record.sources.get(field) or []
-    parts = [p for p in (origin, compact_sources(where) if where else None) if p]
-    return escape(" · ".join(parts)) if parts else "-"
+    parts = [p for p in (literal(origin or ""), compact_sources(where) if where else "") if p]
+    return " · ".join(parts) if parts else "-"
 
 
 def _render_dose(record: ProcedurePublic) -> None:
@@ -411,12 +414,12 @@ def _render_levels(record: ProcedurePublic) -> None:
     )
     for level in record.levels:
         table.add_row(
-            escape(level.level),
+            literal(level.level),
             _fmt(level.cement_ml, " mL"),
             _fmt(level.approach),
             _fmt(level.side),
-            escape(", ".join(level.flags)) or "-",
-            escape(compact_sources([src.line() for src in level.sources])) or "-",
+            literal(", ".join(level.flags)) or "-",
+            compact_sources([src.line() for src in level.sources]) or "-",
         )
     console.print(table)
 
@@ -427,25 +430,25 @@ def render_record(record: ProcedurePublic) -> None:
     table.add_column("value")
     device = record.device
     rows: list[tuple[str, str]] = [
-        ("type", escape(_type_text(record))),
+        ("type", _type_text(record)),
         ("why", _fmt(record.procedure_type_reason)),
         ("status", record.status.value),
-        ("patient", f"{_fmt(record.patient_id)}  {record.patient_name or ''}"),
+        ("patient", f"{_fmt(record.patient_id)}  {literal(record.patient_name or '')}"),
         ("study date", _fmt(record.study_date)),
         ("accession", _fmt(record.accession_number)),
-        ("study", record.study_instance_uid),
+        ("study", literal(record.study_instance_uid)),
         ("description", _fmt(record.study_description)),
-        ("modalities", ", ".join(record.modalities) or "-"),
+        ("modalities", literal(", ".join(record.modalities)) or "-"),
         ("series / instances", f"{record.series_count} / {record.instance_count}"),
         ("start", _fmt(record.start)),
         ("end", _fmt(record.end)),
         (
             "device",
-            " ".join(v for v in (device.manufacturer, device.model, device.serial) if v)
+            literal(" ".join(v for v in (device.manufacturer, device.model, device.serial) if v))
             or "[dim]unknown[/]",
         ),
-        ("operators", ", ".join(record.operators) or "-"),
-        ("performing physicians", ", ".join(record.performing_physicians) or "-"),
+        ("operators", literal(", ".join(record.operators)) or "-"),
+        ("performing physicians", literal(", ".join(record.performing_physicians)) or "-"),
     ]
     if record.excluded is not None:
         rows.insert(1, ("excluded", f"[red]{record.excluded.value}[/] (by a decision, below)"))
@@ -455,9 +458,9 @@ def render_record(record: ProcedurePublic) -> None:
     _render_dose(record)
     _render_levels(record)
     if record.flags:
-        console.print("[yellow]flags:[/] " + ", ".join(record.flags))
+        console.print("[yellow]flags:[/] " + literal(", ".join(record.flags)))
     for conflict in record.conflicts:
-        console.print(f"[red]conflict[/] {conflict.field}: {conflict.values}")
+        console.print(f"[red]conflict[/] {conflict.field}: {literal(conflict.values)}")
     if record.sources:
         src = Table(
             "value",
@@ -466,7 +469,7 @@ def render_record(record: ProcedurePublic) -> None:
             title_justify="left",
         )
         for name, where in record.sources.items():
-            src.add_row(name, escape(compact_sources(where)))
+            src.add_row(name, compact_sources(where))
         console.print(src)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.padding import Padding
 
-from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.common import console, fail, literal, print_json, state
 
 app = typer.Typer(help="Files that could not be stored, with the reason; retry after a fix.")
 
@@ -39,15 +39,15 @@ def list_files(
         )
         return
     if not files:
-        console.print(f"quarantine is empty ({spool.quarantine})", highlight=False)
+        console.print(f"quarantine is empty ({literal(spool.quarantine)})", highlight=False)
         return
     # One file per block: the whole name (it is what `retry` takes), then the reason.
     for q in files:
         when = q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S")
-        console.print(f"[bold]{q.name}[/]  (quarantined {when} UTC)", highlight=False)
-        console.print(Padding(q.reason, (0, 0, 0, 4)), highlight=False)
+        console.print(f"[bold]{literal(q.name)}[/]  (quarantined {when} UTC)", highlight=False)
+        console.print(Padding(literal(q.reason), (0, 0, 0, 4)), highlight=False)
     console.print(
-        f"{len(files)} files in {spool.quarantine}; once the cause is fixed: "
+        f"{len(files)} files in {literal(spool.quarantine)}; once the cause is fixed: "
         "vp-log quarantine retry FILE (or --all)",
         highlight=False,
     )
@@ -80,7 +80,7 @@ def retry_files(
         fail(str(exc))
     for path in paths:
         dest = retry(spool, path)
-        console.print(f"{path.name} -> spool/{dest.name}", highlight=False)
+        console.print(f"{literal(path.name)} -> spool/{literal(dest.name)}", highlight=False)
     if listener_running(spool.data_dir):
         after = "the running listener's worker processes them now (vp-log status shows it)"
     else:

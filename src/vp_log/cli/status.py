@@ -10,7 +10,7 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
-from vp_log.cli.common import console, print_json, state
+from vp_log.cli.common import console, literal, print_json, state
 from vp_log.cli.dose import alert_levels, alerts_since
 
 if TYPE_CHECKING:
@@ -168,7 +168,9 @@ def status(
         print_json(data)
         return
     lst = data["listener"]
-    where = f"{lst.get('ae_title', '?')} on {lst.get('bind_address', '?')}:{lst.get('port', '?')}"
+    where = literal(
+        f"{lst.get('ae_title', '?')} on {lst.get('bind_address', '?')}:{lst.get('port', '?')}"
+    )
     if lst["running"]:
         console.print(
             f"listener:   [green]up[/] (pid {lst.get('pid', '?')}) as {where}, "
@@ -184,11 +186,13 @@ def status(
         console.print(f"listener:   [red]not running[/]{last}", highlight=False)
     db = data["database"]
     if db["error"]:
-        console.print(f"database:   {db['url']}: [red]{db['error']}[/]", highlight=False)
+        console.print(
+            f"database:   {literal(db['url'])}: [red]{literal(db['error'])}[/]", highlight=False
+        )
     else:
         rows = db["rows"]
         console.print(
-            f"database:   {db['url']} (schema {db['schema_revision']}): "
+            f"database:   {literal(db['url'])} (schema {db['schema_revision']}): "
             f"{rows['procedures']} records, {rows['instances']} instances",
             highlight=False,
         )
@@ -201,15 +205,15 @@ def status(
             highlight=False,
         )
     disk = data["disk"]
-    console.print(f"disk:       {disk['error'] or disk['text']}", highlight=False)
+    console.print(f"disk:       {literal(disk['error'] or disk['text'])}", highlight=False)
     spool = data["spool"]
     oldest = f", oldest received {_ago(spool['oldest_received_at'])}" if spool["waiting"] else ""
     console.print(f"spool:      {spool['waiting']} waiting for the worker{oldest}")
     quarantine = data["quarantine"]
     console.print(f"quarantine: {quarantine['count']} files", highlight=False)
     for q in quarantine["newest"]:
-        console.print(f"  {q['file']}", highlight=False)
-        text = f"{_when(q['quarantined_at'])} UTC: {q['reason']}"
+        console.print(f"  {literal(q['file'])}", highlight=False)
+        text = literal(f"{_when(q['quarantined_at'])} UTC: {q['reason']}")
         console.print(Padding(text, (0, 0, 0, 4)), highlight=False)
     receiving = data["receiving"]
     console.print(f"receiving:  {len(receiving)} studies")
@@ -217,7 +221,7 @@ def status(
         console.print(f"  (the {SHOWN_STUDIES} newest; --json lists all)")
     for study in receiving[:SHOWN_STUDIES]:
         console.print(
-            f"  {study['accession_number'] or study['study_instance_uid']}: "
+            f"  {literal(study['accession_number'] or study['study_instance_uid'])}: "
             f"{study['instances']} instances, last {_ago(study['last_received_at'])}",
             highlight=False,
         )
@@ -237,9 +241,9 @@ def status(
         for a in associations:
             table.add_row(
                 _when(a["started_at"], short=True),
-                a["calling_ae"],
-                a["called_ae"],
-                a["outcome"],
+                literal(a["calling_ae"]),
+                literal(a["called_ae"]),
+                literal(a["outcome"]),
                 str(a["stored"]),
                 str(a["failed"]),
             )

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from vp_log.report.cohort import Cohort, Filters
 from vp_log.report.tables import Section, Table
+from vp_log.text import printable
 
 
 @dataclass
@@ -88,16 +89,16 @@ class Document:
 
 def rich_table(table: Table) -> RichTable:
     views = table.views()
-    shown = RichTable(title=escape(table.title), title_justify="left", show_edge=False)
+    shown = RichTable(title=escape(printable(table.title)), title_justify="left", show_edge=False)
     for view in views:
-        shown.add_column(escape(view.title), justify="right" if view.numeric else "left")
+        shown.add_column(escape(printable(view.title)), justify="right" if view.numeric else "left")
     previous = None
     for row in table.shown_rows():
         group = row.get(table.group_by) if table.group_by else None
         if table.group_by and previous is not None and group != previous:
             shown.add_section()
         previous = group
-        shown.add_row(*(Text(view.show(row)) for view in views))
+        shown.add_row(*(Text(printable(view.show(row))) for view in views))
     if not table.rows:
         shown.add_row(*(Text("n = 0" if i == 0 else "") for i in range(len(views))))
     return shown
@@ -105,7 +106,7 @@ def rich_table(table: Table) -> RichTable:
 
 def render_rich(document: Document) -> RenderableType:
     parts: list[RenderableType] = []
-    filters = ", ".join(f"{k} {v}" for k, v in document.filters.describe()) or "none"
+    filters = printable(", ".join(f"{k} {v}" for k, v in document.filters.describe()) or "none")
     parts.append(
         Text(
             f"{document.cohort_size} of {document.total_procedures} procedures "
@@ -116,17 +117,17 @@ def render_rich(document: Document) -> RenderableType:
         )
     )
     if message := document.empty_message():
-        parts.append(Text(message, style="yellow"))
+        parts.append(Text(printable(message), style="yellow"))
     for section in document.sections:
-        parts.append(Text(f"\n{section.title}", style="bold underline"))
+        parts.append(Text(f"\n{printable(section.title)}", style="bold underline"))
         for note in section.notes:
-            parts.append(Text(note, style="dim"))
+            parts.append(Text(printable(note), style="dim"))
         for table in section.tables:
             parts.append(Text(""))
             parts.append(rich_table(table))
             for note in [*table.notes, table.shown_note]:
                 if note:
-                    parts.append(Text(note, style="dim"))
+                    parts.append(Text(printable(note), style="dim"))
     return Group(*parts)
 
 
