@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import base_env
@@ -16,7 +17,16 @@ def invoke(data_dir: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_empty_store_reports_n_0_without_nan(tmp_path: Path) -> None:
+@pytest.fixture
+def empty_store(tmp_path: Path) -> Path:
+    """A store made on purpose (``db upgrade``) before anything was received."""
+    result = CliRunner().invoke(app, ["db", "upgrade"], env=base_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_empty_store_reports_n_0_without_nan(empty_store: Path) -> None:
+    tmp_path = empty_store
     code, out, _ = invoke(tmp_path, "outcomes")
     assert code == 0
     assert "no procedures in the store yet" in out
@@ -27,7 +37,8 @@ def test_empty_store_reports_n_0_without_nan(tmp_path: Path) -> None:
     assert "NaN" not in out and "Infinity" not in out
 
 
-def test_bad_filter_values_name_the_allowed_ones(tmp_path: Path) -> None:
+def test_bad_filter_values_name_the_allowed_ones(empty_store: Path) -> None:
+    tmp_path = empty_store
     code, _, err = invoke(tmp_path, "outcomes", "--type", "cementoplasty")
     assert code == 2
     assert "--type 'cementoplasty' is not known (allowed: vertebroplasty, kyphoplasty" in err

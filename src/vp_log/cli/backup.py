@@ -25,6 +25,7 @@ def backup(
     """Back up the data folder: SQLite database (online), header archive, spool, quarantine."""
     from vp_log.backup import BackupError, make_backup
 
+    state(ctx).require_data_dir()
     try:
         summary = make_backup(state(ctx).settings, dest)
     except BackupError as exc:

@@ -103,12 +103,57 @@ class AppState:
 
     @property
     def database(self) -> Database:
-        """The database, created or upgraded on first use."""
+        """The database for commands that write to a store that exists: its schema upgraded
+        on first use, but never created (a mistyped folder is refused, not made a new store)."""
+        self.require_database()
+        return self.creating_database
+
+    @property
+    def creating_database(self) -> Database:
+        """The database, created (with its folder) or upgraded on first use: for ``listen``,
+        ``import`` and ``db upgrade``, the commands meant to make a store."""
         if self._database is None:
             from vp_log.db import Database
 
             self._database = Database(self.settings.db_url)
         return self._database
+
+    def require_database(self) -> None:
+        """Refuse in one line, naming the path and the setting it comes from, when the SQLite
+        file of the database in force does not exist (a mistyped data folder or URL)."""
+        from vp_log.db.engine import missing_sqlite_file
+
+        missing = missing_sqlite_file(self.settings.db_url)
+        if missing is not None:
+            fail(
+                f"no vp_log database at {missing}: is {self.database_setting()} mistyped? "
+                "(`vp-log db upgrade`, `listen` and `import` create one)"
+            )
+
+    def require_data_dir(self) -> Path:
+        """The data folder, refused in one line (naming the setting) when it does not exist."""
+        folder = Path(self.settings.data_dir)
+        if not folder.is_dir():
+            what = "not a folder" if folder.exists() else "no vp_log data folder"
+            setting = self.database_setting(name="data_dir")
+            fail(f"{what} at {folder}: is {setting} mistyped? (`vp-log listen` creates it)")
+        return folder
+
+    def database_setting(self, name: str | None = None) -> str:
+        """The setting that names the database in force and where it is set, in the user's
+        words: ``data_dir (VP_LOG_DATA_DIR=/srv/vp)``, ``database_url (in vp_log.toml)``."""
+        from vp_log.config import environment_name, setting_sources
+
+        name = name or ("database_url" if self.settings.database_url else "data_dir")
+        source = setting_sources(self.config_file, self.flags)[name]
+        value = str(self.settings.data_dir) if name == "data_dir" else None
+        if source == "flag":
+            return f"--{name.replace('_', '-')} {value}" if value else f"--{name}"
+        if source.startswith("environment "):
+            return f"{name} ({environment_name(name)}{'=' + value if value else ''})"
+        if source.startswith("file "):
+            return f"{name} (in {source.removeprefix('file ')})"
+        return f"{name} (default {value}; {environment_name(name)} sets another)"
 
     @property
     def reader(self) -> Database:
@@ -117,6 +162,7 @@ class AppState:
             from vp_log.db import Database
             from vp_log.db.errors import DatabaseError
 
+            self.require_database()
             reader = Database(self.settings.db_url, upgrade=False)
             try:
                 reader.check_schema()

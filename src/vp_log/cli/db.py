@@ -23,7 +23,8 @@ def upgrade(ctx: typer.Context) -> None:
     st = state(ctx)
     url = st.settings.db_url
     upgrade_database(url)
-    rebuilt = Pipeline(st.settings, st.database, Spool(st.settings.data_dir)).assemble_stale()
+    pipeline = Pipeline(st.settings, st.creating_database, Spool(st.settings.data_dir))
+    rebuilt = pipeline.assemble_stale()
     console.print(f"database at revision [bold]{current_revision(url)}[/]")
     if rebuilt:
         console.print(f"{len(rebuilt)} procedure record(s) rebuilt from their observations")
@@ -34,7 +35,9 @@ def current(ctx: typer.Context) -> None:
     """Print the schema revision of the database."""
     from vp_log.db.engine import current_revision
 
-    console.print(current_revision(state(ctx).settings.db_url) or "(empty database)")
+    st = state(ctx)
+    st.require_database()
+    console.print(current_revision(st.settings.db_url) or "(empty database)")
 
 
 def register(root: typer.Typer) -> None:

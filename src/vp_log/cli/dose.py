@@ -113,7 +113,7 @@ def alerts(
             fail(f"--since must be a date as YYYY-MM-DD, got {since!r}")
     st = state(ctx)
     levels = alert_levels(st.settings)
-    with st.database.session() as session:
+    with st.reader.session() as session:
         found, entries = alerts_since(session, levels, since)
     if as_json:
         print_json(

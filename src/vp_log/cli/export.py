@@ -82,9 +82,10 @@ def export(
             pseudonymise=pseudonymise,
             dates="relative" if dates == "relative" else "shift",
         )
+        reader = state(ctx).reader  # before the key is made: a mistyped folder is refused
         pseudo = Pseudonymiser(load_key(settings.data_dir)) if pseudonymise else None
         schedule = load_schedule(settings.followup_schedule_path)
-        with state(ctx).database.session() as session:
+        with reader.session() as session:
             cohort = load_cohort(session, filters)
         data = build_export(cohort, schedule, options, pseudo, filters)
         written = write_export(

@@ -756,7 +756,7 @@ def list_(
 ) -> None:
     """Follow-up entries (their current versions), of one procedure or patient or all."""
     try:
-        with state(ctx).database.session() as session:
+        with state(ctx).reader.session() as session:
             entries = fu.list_followups(session, key=procedure)
     except fu.FollowupError as exc:
         fail(str(exc))
@@ -782,7 +782,7 @@ def _worklist_filter(
     try:
         ids = None
         if procedure is not None:
-            with state(ctx).database.session() as session:
+            with state(ctx).reader.session() as session:
                 ids = [r.id for r in fu.procedures_for(session, procedure)]
             if not ids:
                 fail(f"--procedure {procedure!r} refused: no such record, accession or patient")
@@ -834,7 +834,7 @@ def due(
         ctx, schedule, timepoint=timepoint, procedure=procedure, since=since, until=until,
         overdue=overdue,
     )  # fmt: skip
-    with state(ctx).database.session() as session:
+    with state(ctx).reader.session() as session:
         items = fu.due_worklist(session, as_of=day, schedule=schedule, only=only)
     if as_json:
         print_json([i.model_dump(mode="json") for i in items])
@@ -855,7 +855,7 @@ def history(
 ) -> None:
     """Every version of an entry, with who changed what and why."""
     try:
-        with state(ctx).database.session() as session:
+        with state(ctx).reader.session() as session:
             versions = fu.entry_history(session, entry)
     except fu.FollowupError as exc:
         fail(str(exc))
@@ -890,7 +890,7 @@ def audit(
 ) -> None:
     """The audit log: who changed what, when."""
     start = _since(since) if since else None
-    with state(ctx).database.session() as session:
+    with state(ctx).reader.session() as session:
         events = fu.audit_log(session, since=start)
     if as_json:
         print_json([e.model_dump(mode="json") for e in events])

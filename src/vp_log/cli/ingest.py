@@ -81,7 +81,7 @@ def listen(
     st = state(ctx)
     st.use_flags(config, port=port, ae_title=aet, bind_address=bind, data_dir=data_dir)
     setup_logging(st.settings.log_level)
-    make_listener(st.settings, st.database).serve_forever()
+    make_listener(st.settings, st.creating_database).serve_forever()
 
 
 def _expand(paths: list[Path]) -> Iterator[Path]:
@@ -127,7 +127,7 @@ def import_files(
     st = state(ctx)
     setup_logging("WARNING")
     files = list(_expand(paths))
-    pipeline = Pipeline(st.settings, st.database, Spool(st.settings.data_dir))
+    pipeline = Pipeline(st.settings, st.creating_database, Spool(st.settings.data_dir))
     limit_memory(st.settings.max_memory_mb)  # runaway growth rejects one file, not the import
     results: list[Result] = []
     batch = 100

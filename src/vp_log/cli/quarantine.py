@@ -21,7 +21,7 @@ def list_files(
     from vp_log.quarantine import list_quarantined
     from vp_log.spool import Spool
 
-    spool = Spool(state(ctx).settings.data_dir)
+    spool = Spool(state(ctx).require_data_dir())
     files = list_quarantined(spool.quarantine)
     if as_json:
         print_json(
@@ -68,8 +68,7 @@ def retry_files(
 
     if every == bool(files):
         fail("give the file names to retry, or --all (not both)")
-    settings = state(ctx).settings
-    spool = Spool(settings.data_dir)
+    spool = Spool(state(ctx).require_data_dir())
     try:
         paths = (
             [q.path for q in list_quarantined(spool.quarantine)]

@@ -106,7 +106,7 @@ def _run(
             as_of=when,
             alert_levels=alert_levels(settings),
         )
-        with state(ctx).database.session() as session:
+        with state(ctx).reader.session() as session:
             document = build_document(session, names, filters, context)
     except (ReportError, ScheduleError) as exc:
         fail(str(exc))

@@ -163,7 +163,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Listener up or not, last associations, spool backlog, quarantine, studies receiving."""
-    data = collect_status(state(ctx).settings)
+    st = state(ctx)
+    st.require_database()  # a mistyped data folder is said so, not shown as an empty one
+    data = collect_status(st.settings)
     if as_json:
         print_json(data)
         return

@@ -130,7 +130,7 @@ def _up_to_date(conn: Connection) -> bool:
     return list(versions) == [head]
 
 
-def _missing_sqlite_file(url: str) -> Path | None:
+def missing_sqlite_file(url: str) -> Path | None:
     """The file a plain ``sqlite:///PATH`` URL names, when it does not exist."""
     parsed = make_url(url)
     name = parsed.database or ""
@@ -159,7 +159,7 @@ class Database:
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaError` unless the database has this vp_log's newest schema."""
-        missing = _missing_sqlite_file(self.url)
+        missing = missing_sqlite_file(self.url)
         if missing is not None:
             msg = (
                 f"no vp_log database at {missing} yet: `vp-log db upgrade` creates it "
@@ -182,7 +182,7 @@ class Database:
 
     def _at_head(self) -> bool:
         """The schema is this vp_log's newest already (the usual case: no Alembic needed)."""
-        if _missing_sqlite_file(self.url) is not None:
+        if missing_sqlite_file(self.url) is not None:
             return False
         with self.engine.connect() as conn:
             return _up_to_date(conn)
