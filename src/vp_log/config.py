@@ -253,7 +253,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
         close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]}?)" if close else ""
         lines.append(f"Unknown environment variable {name}{hint}")
-    raise SettingsError("Invalid configuration:\n  " + "\n  ".join(lines))
+    raise SettingsError("Invalid configuration: " + "; ".join(lines))
 
 
 def load_settings(
@@ -331,11 +331,12 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "(settings)"
         where = f"{ENV_PREFIX}{name.upper()}" + (f" or '{name}' in {path}" if path else "")
-        got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        got = f" (got {err['input']!r})" if err["type"] != "missing" and "got " not in msg else ""
         if err["type"] == "extra_forbidden":
             close = difflib.get_close_matches(name, sorted(Settings.model_fields), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             lines.append(f"Unknown setting '{name}'{' in ' + str(path) if path else ''}{hint}")
         else:
-            lines.append(f"Setting '{name}' ({where}): {err['msg']}{got}")
-    return "Invalid configuration:\n  " + "\n  ".join(lines)
+            lines.append(f"Setting '{name}' ({where}): {msg}{got}")
+    return "Invalid configuration: " + "; ".join(lines)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -73,8 +75,56 @@ def load_command(name: str) -> Command:
     return typer.main.get_group(holder).commands[name]
 
 
+#: Typer's words for a value of the wrong type, in the user's.
+_PLAIN = {
+    "Input should be a valid integer, unable to parse string as an integer": "not a whole number",
+    "Input should be a valid number, unable to parse string as a number": "not a number",
+}
+
+
+def _plain(message: str) -> str:
+    for said, plain in _PLAIN.items():
+        message = message.replace(said, plain)
+    return message
+
+
 class _LazyGroup(TyperGroup):
-    """The root group: lists every command from :data:`COMMANDS`, loads one when it runs."""
+    """The root group: lists every command from :data:`COMMANDS`, loads one when it runs.
+
+    A usage error (an unknown option, a value of the wrong type, a missing argument) ends in
+    one line naming it and the ``--help`` to read, as every other refusal does, instead of
+    click's usage block and box.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        run = functools.partial(
+            super().main, args, prog_name, complete_var, False, windows_expand_args, **extra
+        )
+        if not standalone_mode:
+            return run()
+        from typer import rich_utils
+        from typer._click.exceptions import ClickException, UsageError
+
+        try:
+            code = run()
+        except ClickException as exc:
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
+                ctx = exc.ctx if isinstance(exc, UsageError) else None
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                print_error(_plain(exc.format_message()) + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            rich_utils.rich_abort_error()
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: Context) -> list[str]:
         return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]

@@ -114,9 +114,50 @@ class AppState:
         ``import`` and ``db upgrade``, the commands meant to make a store."""
         if self._database is None:
             from vp_log.db import Database
+            from vp_log.db.errors import translate
 
-            self._database = Database(self.settings.db_url)
+            self._make_data_dir()
+            try:
+                self._database = Database(self.settings.db_url)
+            except OSError as exc:  # the folder of a database_url's SQLite file
+                setting = self.database_setting()
+                fail(f"cannot create the database: {os_error_text(exc)}; check {setting}")
+            except Exception as exc:
+                error = translate(exc)
+                if error is None:
+                    raise
+                fail(self._unusable(error))
         return self._database
+
+    def _make_data_dir(self) -> None:
+        """The data folder made (listen and import write in it at once) and tried for a write:
+        a file in the way or a folder without write permission is one line naming it."""
+        import tempfile
+
+        folder = Path(self.settings.data_dir)
+        setting = self.database_setting(name="data_dir")
+        if folder.exists() and not folder.is_dir():
+            fail(f"the data folder {folder} is a file, not a folder: check {setting}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except PermissionError:
+            fail(f"cannot write in the data folder {folder}: permission denied; check {setting}")
+        except OSError as exc:
+            fail(f"cannot write in the data folder {folder}: {os_error_text(exc)}; check {setting}")
+
+    def _unusable(self, error: Exception) -> str:
+        """A database that is there but cannot be used, with where it is and who named it."""
+        from vp_log.config import redact_url
+
+        hint = (
+            " (SQLite writes beside its file, even to read: its folder must be writable)"
+            if "readonly" in str(error)
+            else ""
+        )
+        where = redact_url(self.settings.db_url)
+        return f"{error}{hint}; the database is {where}, from {self.database_setting()}"
 
     def require_database(self) -> None:
         """Refuse in one line, naming the path and the setting it comes from, when the SQLite
@@ -163,12 +204,14 @@ class AppState:
             from vp_log.db.errors import DatabaseError
 
             self.require_database()
+            from vp_log.db.errors import SchemaError
+
             reader = Database(self.settings.db_url, upgrade=False)
             try:
                 reader.check_schema()
             except DatabaseError as exc:
                 reader.dispose()
-                fail(str(exc))
+                fail(str(exc) if isinstance(exc, SchemaError) else self._unusable(exc))
             self._reader = reader
         return self._reader
 
@@ -176,6 +219,18 @@ class AppState:
         for database in (self._database, self._reader):
             if database is not None:
                 database.dispose()
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error in words: what is in the way, not ``[Errno 20] Not a directory: '...'``."""
+    if isinstance(exc, NotADirectoryError):
+        return f"a part of {exc.filename} is a file, not a folder"
+    if isinstance(exc, FileExistsError):
+        return f"{exc.filename} is a file, not a folder"
+    if isinstance(exc, PermissionError):
+        return f"permission denied on {exc.filename}" if exc.filename else "permission denied"
+    reason = exc.strerror or str(exc)
+    return f"{reason} ({exc.filename})" if exc.filename else reason
 
 
 def state(ctx: typer.Context) -> AppState:

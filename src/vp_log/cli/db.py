@@ -16,14 +16,14 @@ def upgrade(ctx: typer.Context) -> None:
     A record stored in an older shape is rebuilt from its study's stored observations (the
     header archive is not needed); ``listen`` and ``import`` do the same on their way.
     """
-    from vp_log.db.engine import current_revision, upgrade_database
+    from vp_log.db.engine import current_revision
     from vp_log.pipeline import Pipeline
     from vp_log.spool import Spool
 
     st = state(ctx)
     url = st.settings.db_url
-    upgrade_database(url)
-    pipeline = Pipeline(st.settings, st.creating_database, Spool(st.settings.data_dir))
+    database = st.creating_database  # created or upgraded to the newest schema
+    pipeline = Pipeline(st.settings, database, Spool(st.settings.data_dir))
     rebuilt = pipeline.assemble_stale()
     console.print(f"database at revision [bold]{current_revision(url)}[/]")
     if rebuilt:

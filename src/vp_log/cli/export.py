@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vp_log.cli.common import fail, state
+from vp_log.cli.common import fail, os_error_text, state
 from vp_log.cli.report import (
     Arm,
     Device,
@@ -94,7 +94,7 @@ def export(
     except (ReportError, ScheduleError) as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot write {exc.filename}: {exc.strerror}")
+        fail(f"cannot write: {os_error_text(exc)}")
     typer.echo(
         f"{len(data.rows)} rows ({len(cohort.procedures)} procedures, {shape})"
         + (", pseudonymised" if pseudonymise else "")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from vp_log.cli.common import console, fail, print_json, state
+from vp_log.cli.common import console, fail, os_error_text, print_json, state
 
 app = typer.Typer(
     help="Cohort reports: outcomes, new fractures, complications, dose, completeness.",
@@ -124,7 +124,7 @@ def _run(
 
             written += write_plots(document.figures, plots_dir)
     except OSError as exc:
-        fail(f"cannot write {exc.filename}: {exc.strerror}")
+        fail(f"cannot write: {os_error_text(exc)}")
     if as_json:
         print_json(document.to_json())
     else:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
-from vp_log.db.repository import list_procedures
+from vp_log.db.repository import MAX_RECORD_ID, list_procedures
 from vp_log.db.tables import Procedure
 from vp_log.followup.instruments import ITEMS, Choice, Kind, Number
 
@@ -135,6 +135,8 @@ class AuditEvent(Base):
 
 
 def get_procedure(*, session: Session, procedure_id: int) -> Procedure | None:
+    if not 0 < procedure_id <= MAX_RECORD_ID:  # no row has it, and SQLite cannot bind it
+        return None
     return session.get(Procedure, procedure_id)
 
 
@@ -145,7 +147,7 @@ def find_procedures(*, session: Session, key: str) -> list[Procedure]:
         Procedure.study_instance_uid == key,
         Procedure.patient_id == key,
     ]
-    if key.isdigit() and len(key) < 10:
+    if key.isascii() and key.isdigit() and int(key) <= MAX_RECORD_ID:
         clauses.append(Procedure.id == int(key))
     stmt = select(Procedure).where(or_(*clauses)).order_by(Procedure.id)
     return list(session.scalars(stmt))
@@ -222,6 +224,8 @@ def insert_version(
 
 
 def latest_version(*, session: Session, entry_id: int) -> FollowupVersion | None:
+    if not 0 < entry_id <= MAX_RECORD_ID:  # no row has it, and SQLite cannot bind it
+        return None
     stmt = (
         select(FollowupVersion)
         .where(FollowupVersion.entry_id == entry_id)
@@ -232,6 +236,8 @@ def latest_version(*, session: Session, entry_id: int) -> FollowupVersion | None
 
 
 def entry_versions(*, session: Session, entry_id: int) -> list[FollowupVersion]:
+    if not 0 < entry_id <= MAX_RECORD_ID:  # no row has it, and SQLite cannot bind it
+        return []
     stmt = (
         select(FollowupVersion)
         .where(FollowupVersion.entry_id == entry_id)

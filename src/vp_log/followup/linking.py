@@ -162,16 +162,16 @@ def resolve_procedure(
         return ProcedureRef.from_row(next(iter(candidates.values())))
     if len(candidates) > 1:
         refs = [ProcedureRef.from_row(r) for r in sorted(candidates.values(), key=lambda r: r.id)]
-        listing = "\n  ".join(ref.describe() for ref in refs)
+        listing = "; ".join(ref.describe() for ref in refs)
         msg = (
             f"{key!r} matches {len(refs)} procedures; name one by record id (id:N) "
-            f"or accession number (accession:X):\n  {listing}"
+            f"or accession number (accession:X): {listing}"
         )
         raise AmbiguousProcedureError(msg, refs)
     if patient:
         side = "on or after" if baseline else "on or before"
-        listing = "\n  ".join(ProcedureRef.from_row(r).describe() for r in patient)
-        msg = f"patient {key!r} has no procedure {side} {on.isoformat()}; theirs:\n  {listing}"
+        listing = "; ".join(ProcedureRef.from_row(r).describe() for r in patient)
+        msg = f"patient {key!r} has no procedure {side} {on.isoformat()}; theirs: {listing}"
         raise FollowupError(msg)
     msg = f"no procedure with record id, accession number, Study Instance UID or patient ID {key!r}"
     raise FollowupError(msg)
