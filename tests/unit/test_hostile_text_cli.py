@@ -33,6 +33,7 @@ PATIENT_ID = "P\x1b[5m7\u2066[bold]"
 PATIENT_ID_SHOWN = "P\\e[5m7\\u2066[bold]"
 OPERATOR = "Op\x1b]0;title\x07^X"
 OPERATOR_SHOWN = "Op\\e]0;title\\x07^X"
+DECIDED = f"(by {SHOWN} on"
 
 # Whatever a terminal would obey: C0 (but the line feed), DEL, C1, bidi overrides/isolates.
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -79,6 +80,17 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ["followup", "correct", "1", "--pain", "4", "--reason", HOSTILE, "--by", HOSTILE],
             ["followup", "close", "1", "--timepoint", "1w", "--reason", "lost", "--by", HOSTILE],
             ["procedures", "annotate", "1", "--trial-arm", HOSTILE, "--by", HOSTILE],
+            [
+                "procedures",
+                "decide",
+                "1",
+                "--type",
+                "kyphoplasty",
+                "--reason",
+                HOSTILE,
+                "--by",
+                HOSTILE,
+            ],
         ):
             done = run(app, [*args, "--yes"] if args[1] == "correct" else args)
             assert done.exit_code == 0, done.output
@@ -117,7 +129,7 @@ def _run(data_dir: Path, *args: str) -> Result:
         (("procedures", "list", "--all", "--wide"), [PATIENT_ID_SHOWN, "Doe^" + SHOWN]),
         (
             ("procedures", "show", "1"),
-            ["Doe^" + SHOWN, "Vertebroplasty " + SHOWN, OPERATOR_SHOWN, PATIENT_ID_SHOWN],
+            ["Doe^" + SHOWN, "Vertebroplasty " + SHOWN, OPERATOR_SHOWN, PATIENT_ID_SHOWN, DECIDED],
         ),
         (("procedures", "show", "1", "--events"), ["Doe^" + SHOWN, "trialarm" + SHOWN]),
         (("followup", "history", "1"), ["by" + SHOWN + ":" + SHOWN]),

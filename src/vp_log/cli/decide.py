@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from vp_log.cli.common import console, fail, state
+from vp_log.cli.common import console, fail, literal, state
 
 if TYPE_CHECKING:
     from vp_log.decisions import DecisionField, DecisionRequest, RecordDecision
@@ -184,7 +183,7 @@ def decide(
     verb = "Revoked" if request.revoke or request.revoke_all else "Decided"
     console.print(
         f"{verb} for record {row.id} (decision version {version}): "
-        + escape("; ".join(f"{k} {change_text(v)}" for k, v in changes.items()))
+        + literal("; ".join(f"{k} {change_text(v)}" for k, v in changes.items()))
     )
     console.print(decisions_table(public.decisions, excluded=public.excluded is not None))
 
@@ -218,7 +217,8 @@ def decisions_table(decisions: list[RecordDecision], *, excluded: bool = False) 
             f"decided: {value_text(d.value)} "
             f"(by {d.decided_by} on {d.decided_at:%Y-%m-%d}: {d.reason})"
         )
-        table.add_row(d.field.value, escape(f"{decided}\nextracted: {value_text(d.extracted)}"))
+        extracted = literal(f"extracted: {value_text(d.extracted)}")
+        table.add_row(d.field.value, f"{literal(decided)}\n{extracted}")
     if excluded:
         table.caption = "excluded: not listed (but with --all), not on the worklist or in reports"
         table.caption_justify = "left"
