@@ -78,7 +78,8 @@ class Kind(StrEnum):
     SIDE = "side"  # str left | right | bilateral; `level` set where known
 
     # --- the instance itself (vp_log.extract, vp_log.pipeline) -----------------------------
-    # dict: {"issue": "extractor-failed" | "invalid-uid" | "reused-uid", ...}; its flags
+    # dict: {"issue": "extractor-failed" | "invalid-uid" | "reused-uid"
+    # | "annotation-not-read", ...}; its flags
     # (prefix "invalid-") reach the record, so a reader sees what could not be read.
     INSTANCE_ISSUE = "instance_issue"
 
