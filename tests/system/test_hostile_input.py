@@ -7,12 +7,15 @@ listener; a poison instance sits in the middle of 500 good ones sent by dcmtk's 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
@@ -20,7 +23,7 @@ import pytest
 
 from conftest import base_env, require_dcmtk, run_cli, storescu, wait_for
 from vp_log.samples import write_xa_instances
-from vp_log.spool import read_reason, uid_hash
+from vp_log.spool import REASON_SUFFIX, read_reason, uid_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fuzz_corpus as fc
@@ -66,6 +69,154 @@ def test_import_of_the_fuzz_corpus_accounts_for_every_file(
     text = run_cli("import", str(corpus[0].path.parent), env=env)
     assert "Traceback" not in text.stderr + text.stdout
     assert f"{len(corpus)} files" in text.stdout
+
+
+# --- the fuzz corpus over DICOM ------------------------------------------------------------
+ASSOCIATIONS = 4
+"""storescu processes sending the corpus at the same time, each its share in one association."""
+SEND_TIMEOUT_S = 120
+"""Bound on one storescu run (its own -to/-ta/-td bound every network wait)."""
+DRAIN_TIMEOUT_S = 90
+"""Bound on the worker draining ~150 acknowledged fuzzed files after the last association
+(about 10 s on an idle machine; 40-50 s with two cores shared by a dozen processes)."""
+SEND_MAX_BYTES = 8 << 20
+"""Files above this (the widest SRs, 25-40 MB each) are left to the import test and bench/:
+dcmtk parses each twice before sending, and three of them doubled the test's time."""
+
+
+@dataclass
+class Sent:
+    """What one storescu run says: files acknowledged (with the UID) and files not sent."""
+
+    acknowledged: dict[str, str] = field(default_factory=dict)  # file -> Affected SOP Instance UID
+    not_sent: list[str] = field(default_factory=list)  # storescu refused (could not parse) them
+    refused: list[str] = field(default_factory=list)  # sent, answered with a failure status
+
+
+_RESPONSE = "Received Store Response"
+_AFFECTED = re.compile(r"^D: Affected SOP Instance UID\s*: (.*)$")
+_STATUS = re.compile(r"^D: DIMSE Status\s*: 0x([0-9A-Fa-f]{4})")
+_IGNORED = re.compile(r"^W: .* in file: (.+), ignoring file$")
+
+
+def parse_storescu_debug(output: str) -> Sent:
+    """storescu ``-d`` output: each response's Affected SOP Instance UID and status.
+
+    The UID is the one in the C-STORE response (what the listener acknowledged), not one
+    read from the file: storescu takes it from the dataset as dcmtk parses it, and cuts it
+    to 64 characters (dcmtk's ``DIC_UI``), which a fuzzed file can make differ from its meta.
+    """
+    sent = Sent()
+    current: str | None = None
+    in_response = False
+    uid: str | None = None
+    for line in output.splitlines():
+        if m := _IGNORED.match(line):
+            sent.not_sent.append(m.group(1))
+        elif line.startswith("I: Sending file: "):
+            if current is not None:  # no response for the previous one (association ended)
+                sent.refused.append(current)
+            current, in_response, uid = line.removeprefix("I: Sending file: ").strip(), False, None
+        elif line.startswith(f"I: {_RESPONSE}") and current is not None:
+            in_response = True
+        elif in_response and (m := _AFFECTED.match(line)):
+            uid = m.group(1).strip()
+        elif in_response and (m := _STATUS.match(line)) and current is not None:
+            status = int(m.group(1), 16)
+            if (status == 0 or status & 0xF000 == 0xB000) and uid:  # success or warning
+                sent.acknowledged[current] = uid
+            else:
+                sent.refused.append(current)
+            current, in_response = None, False
+    if current is not None:
+        sent.refused.append(current)
+    return sent
+
+
+_STORESCU = ("storescu", "-d", "-nh", "-R", "-xy", "-to", "20", "-ta", "20", "-td", "60")
+
+
+def _storescu_debug(port: int, files: list[Path]) -> subprocess.Popen[bytes]:
+    """One storescu association for ``files``; every wait bounded, invalid files skipped."""
+    return subprocess.Popen(
+        # -nh: a file dcmtk cannot parse is skipped (and said so), not the end of the run.
+        # -to/-ta/-td: connect, association and each C-STORE response are bounded; storescu
+        # waits for a response for ever by default (-td unlimited).
+        [*_STORESCU, "-aet", "FUZZSCU", "-aec", "VPLOG", "127.0.0.1", str(port), *map(str, files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _quarantined(quarantine: Path) -> tuple[set[str], set[str]]:
+    """(UID hashes of quarantined spool files, SOP Instance UIDs named in reason files)."""
+    hashes: set[str] = set()
+    uids: set[str] = set()
+    for reason_file in quarantine.glob(f"*{REASON_SUFFIX}"):
+        dicom = reason_file.with_name(reason_file.name.removesuffix(REASON_SUFFIX))
+        assert dicom.exists(), f"a reason without its file: {reason_file.name}"
+        reason = read_reason(reason_file)
+        assert reason.reason.strip(), f"an empty reason: {reason_file.name}"
+        hashes.add(dicom.stem.split("-")[2])
+        if reason.sop_instance_uid:
+            uids.add(reason.sop_instance_uid)
+    return hashes, uids
+
+
+def test_fuzz_corpus_over_dicom_every_acknowledged_uid_is_recorded_or_quarantined(
+    corpus: list[fc.FuzzFile], listener_factory: object
+) -> None:
+    require_dcmtk()
+    lst = listener_factory(  # type: ignore[operator]
+        VP_LOG_MAX_SECONDS_PER_FILE="3", VP_LOG_DISK_RESERVE_MB="0"
+    )
+    paths = [f.path for f in corpus if f.path.stat().st_size <= SEND_MAX_BYTES]
+    assert len(paths) >= len(corpus) - 5
+    started = time.monotonic()
+    procs = [_storescu_debug(lst.port, paths[i::ASSOCIATIONS]) for i in range(ASSOCIATIONS)]
+    outputs = []
+    for proc in procs:
+        try:
+            out, _ = proc.communicate(
+                timeout=max(1.0, SEND_TIMEOUT_S - (time.monotonic() - started))
+            )
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            pytest.fail(f"storescu did not finish within {SEND_TIMEOUT_S} s:\n{lst.log()[-3000:]}")
+        assert proc.returncode == 0, out.decode("latin-1")[-3000:]
+        outputs.append(out.decode("latin-1"))  # UIDs byte for byte (pydicom reads them so)
+    runs = [parse_storescu_debug(out) for out in outputs]
+    acknowledged = {f: uid for run in runs for f, uid in run.acknowledged.items()}
+    not_sent = {f for run in runs for f in run.not_sent}
+    refused = {f for run in runs for f in run.refused}
+    # Every file is accounted for by storescu: acknowledged, not sent by it, or refused.
+    assert len(acknowledged) + len(not_sent) + len(refused) == len(paths)
+    assert not refused, f"the listener refused {sorted(refused)[:5]}"
+    assert len(acknowledged) > len(corpus) // 3  # the corpus is not all unreadable to dcmtk
+    spool = lst.data_dir / "spool"
+    assert wait_for(lambda: not any(spool.glob("*.dcm")), timeout=DRAIN_TIMEOUT_S), (
+        f"{len(list(spool.glob('*.dcm')))} files still in the spool\n" + lst.log()[-3000:]
+    )
+    db_uids = _db_uids(lst.data_dir / "vp_log.db")
+    hashes, reason_uids = _quarantined(lst.data_dir / "quarantine")
+    # storage_key and reused_uid_key keep the first 64 characters, then '#...'; of a
+    # multi-valued UID ("a\\b") storescu sends the first value as the Affected SOP Instance UID.
+    prefixes = {key.split("#", 1)[0].split("\\", 1)[0] for key in db_uids}
+    missing = [
+        (f, uid)
+        for f, uid in acknowledged.items()
+        if uid not in db_uids
+        and uid not in prefixes
+        and uid_hash(uid) not in hashes
+        and uid not in reason_uids
+    ]
+    assert not missing, (
+        f"{len(missing)} acknowledged, neither recorded nor quarantined: {missing[:5]}"
+    )
+    assert lst.stop() == 0
+    log = lst.log()
+    assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:4000]
 
 
 def _poison(tmp_path: Path, like: Path) -> Path:
