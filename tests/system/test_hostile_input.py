@@ -133,19 +133,40 @@ def parse_storescu_debug(output: str) -> Sent:
     return sent
 
 
-_STORESCU = ("storescu", "-d", "-nh", "-R", "-xy", "-to", "20", "-ta", "20", "-td", "60")
+_STORESCU = (
+    "storescu",
+    "-d",
+    "-nh",
+    "-R",
+    "-xy",
+    "-to",
+    "20",
+    "-ta",
+    "20",
+    "-td",
+    "60",
+    "-aet",
+    "FUZZSCU",
+)
 
 
-def _storescu_debug(port: int, files: list[Path]) -> subprocess.Popen[bytes]:
-    """One storescu association for ``files``; every wait bounded, invalid files skipped."""
-    return subprocess.Popen(
-        # -nh: a file dcmtk cannot parse is skipped (and said so), not the end of the run.
-        # -to/-ta/-td: connect, association and each C-STORE response are bounded; storescu
-        # waits for a response for ever by default (-td unlimited).
-        [*_STORESCU, "-aet", "FUZZSCU", "-aec", "VPLOG", "127.0.0.1", str(port), *map(str, files)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def _storescu_debug(port: int, files: list[Path], out: Path) -> subprocess.Popen[bytes]:
+    """One storescu association for ``files``, its output into ``out``; every wait bounded.
+
+    Not a pipe: ``-d`` writes ~1 KB per file, and a storescu whose pipe is full (64 KB,
+    ~60 files) while the test waits for another stops in ``pipe_write``, in the middle of
+    checking its files or of its association. That is the "client hang" of the first
+    attempt at this test: storescu waiting for the test, the test waiting for storescu.
+    """
+    with out.open("wb") as sink:
+        return subprocess.Popen(
+            # -nh: a file dcmtk cannot parse is skipped (and said so), not the end of the run.
+            # -to/-ta/-td: connect, association and each C-STORE response are bounded;
+            # storescu waits for a response for ever by default (-td unlimited).
+            [*_STORESCU, "-aec", "VPLOG", "127.0.0.1", str(port), *map(str, files)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _quarantined(quarantine: Path) -> tuple[set[str], set[str]]:
@@ -164,7 +185,7 @@ def _quarantined(quarantine: Path) -> tuple[set[str], set[str]]:
 
 
 def test_fuzz_corpus_over_dicom_every_acknowledged_uid_is_recorded_or_quarantined(
-    corpus: list[fc.FuzzFile], listener_factory: object
+    corpus: list[fc.FuzzFile], listener_factory: object, tmp_path: Path
 ) -> None:
     require_dcmtk()
     lst = listener_factory(  # type: ignore[operator]
@@ -173,19 +194,21 @@ def test_fuzz_corpus_over_dicom_every_acknowledged_uid_is_recorded_or_quarantine
     paths = [f.path for f in corpus if f.path.stat().st_size <= SEND_MAX_BYTES]
     assert len(paths) >= len(corpus) - 5
     started = time.monotonic()
-    procs = [_storescu_debug(lst.port, paths[i::ASSOCIATIONS]) for i in range(ASSOCIATIONS)]
+    logs = [tmp_path / f"storescu-{i}.txt" for i in range(ASSOCIATIONS)]
+    procs = [
+        _storescu_debug(lst.port, paths[i::ASSOCIATIONS], logs[i]) for i in range(ASSOCIATIONS)
+    ]
     outputs = []
-    for proc in procs:
+    for proc, log in zip(procs, logs, strict=True):
         try:
-            out, _ = proc.communicate(
-                timeout=max(1.0, SEND_TIMEOUT_S - (time.monotonic() - started))
-            )
+            proc.wait(timeout=max(1.0, SEND_TIMEOUT_S - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:
             for other in procs:
                 other.kill()
             pytest.fail(f"storescu did not finish within {SEND_TIMEOUT_S} s:\n{lst.log()[-3000:]}")
-        assert proc.returncode == 0, out.decode("latin-1")[-3000:]
-        outputs.append(out.decode("latin-1"))  # UIDs byte for byte (pydicom reads them so)
+        out = log.read_bytes().decode("latin-1")  # UIDs byte for byte, as pydicom reads them
+        assert proc.returncode == 0, out[-3000:]
+        outputs.append(out)
     runs = [parse_storescu_debug(out) for out in outputs]
     acknowledged = {f: uid for run in runs for f, uid in run.acknowledged.items()}
     not_sent = {f for run in runs for f in run.not_sent}
