@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from typing import TextIO
 
 # C0 controls (tab included: it shifts columns), and (_FORMAT) DEL, the C1 controls and the
@@ -77,3 +78,7 @@ def configure_logging(level: str | int, stream: TextIO | None = None) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=stream)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(SafeFormatter(LOG_FORMAT))
+    # pydicom's warn_and_log logs each problem (one line, escaped above) and also raises it
+    # as a Python warning, which the warnings module prints again on stderr in two lines,
+    # unescaped: a fuzzed file made the listener log three lines per odd value.
+    warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")

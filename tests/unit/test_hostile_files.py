@@ -333,3 +333,21 @@ def test_log_line_cannot_be_forged() -> None:
         record.exc_info = sys.exc_info()
     lines = SafeFormatter("%(message)s").format(copy.copy(record)).splitlines()
     assert all(line.startswith("  | ") for line in lines[1:])
+
+
+def test_a_pydicom_warning_is_one_log_line_not_three() -> None:
+    """pydicom logs an odd value and warns about it; the warning printed two more lines."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from vp_log.text import configure_logging\n"
+        "configure_logging('WARNING', stream=sys.stderr)\n"
+        "from pydicom.dataset import Dataset\n"
+        "Dataset().SOPInstanceUID = '1.2.abc\\nFAKE LOG LINE'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    (line,) = done.stderr.splitlines()
+    assert "WARNING pydicom: Invalid value for VR UI" in line
