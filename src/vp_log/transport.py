@@ -26,11 +26,21 @@ points (``AE.make_server(server_class=..., request_handler=...)``), not by patch
 
 Malformed input is logged as one line naming the peer and what was wrong, never a traceback
 (:class:`OneLineFilter` does the same for what pynetdicom itself logs).
+
+pynetdicom's two threads per association (the upper layer's and the association's) poll their
+queues with a 1 ms sleep per idle loop, hard-coded: each C-STORE waited for up to two such
+sleeps and the GIL hand-overs behind them. Here both wait for work instead
+(:class:`GuardedDUL`: the socket and a wake-up socket pair; :class:`GuardedAssociation`: an
+event set whenever the upper layer hands it something), bounded by :data:`IDLE_WAIT_S` so that
+timers and a stop are still seen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import select
 import socket
 import ssl
 import stat
@@ -58,6 +68,7 @@ from pynetdicom.transport import (
 )
 
 logger = logging.getLogger(__name__)
+_PYNETDICOM_ASSOC_LOGGER = logging.getLogger("pynetdicom.association")
 
 PDU_HEADER_LENGTH = 6
 ASSOCIATE_PDU_LIMIT = 1 << 20
@@ -71,6 +82,8 @@ P_DATA_CEILING = 64 << 20
 COMMAND_SET_LIMIT = 64 * 1024
 """A DIMSE command set is a few hundred bytes; more is not a command set."""
 _READ_CHUNK = 64 * 1024
+IDLE_WAIT_S = 0.05
+"""Longest an idle association thread sleeps before it looks at its timers and flags again."""
 
 _PDU_NAMES = {
     0x01: "A-ASSOCIATE-RQ",
@@ -188,11 +201,63 @@ class GuardedStateMachine(StateMachine):
         self.transition(next_state)
 
 
+class _WakingQueue(queue.Queue[Any]):
+    """A queue that calls ``wake()`` after each put, so its reader need not poll it."""
+
+    def __init__(self, wake: Any) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        self._wake()
+
+
+class _Wakeup:
+    """A socket pair a thread can wait on in ``select`` beside its connection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = False
+        self.reader, self._writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def set(self) -> None:
+        with self._lock:
+            if self._pending or self._writer.fileno() < 0:
+                return  # already woken (one byte is enough), or closed
+            self._pending = True
+            with contextlib.suppress(OSError):  # full or closed: the reader is awake or gone
+                self._writer.send(b"w")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending = False
+            try:
+                while self.reader.recv(64):
+                    pass
+            except OSError:  # BlockingIOError: drained
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+            self.reader.close()
+
+
 class GuardedDUL(DULServiceProvider):
     """The DICOM upper layer, reading each PDU against a deadline and a length limit."""
 
     def __init__(self, assoc: Association, limits: NetworkLimits, peer: str) -> None:
+        self._wakeup: _Wakeup | None = None
         super().__init__(assoc)
+        self._wakeup = _Wakeup()
+        # Whatever another thread hands the upper layer wakes it; what it hands the
+        # association thread wakes that one (GuardedAssociation._work).
+        self.event_queue = _WakingQueue(self._wake)
+        self.to_provider_queue = _WakingQueue(self._wake)
+        self.to_user_queue = _WakingQueue(self._wake_association)
         self.state_machine = GuardedStateMachine(self)
         self.limits = limits
         self.peer = peer
@@ -204,6 +269,94 @@ class GuardedDUL(DULServiceProvider):
         self.bytes_received = 0
         self.requested = False  # an A-ASSOCIATE-RQ has been read (state may still be Sta1)
         self.evicted = False  # closed by the server to make room (max_connections)
+
+    # --- waiting for work (instead of pynetdicom's 1 ms polling) ------------------------
+    @property
+    def _kill_thread(self) -> bool:
+        return self.__kill
+
+    @_kill_thread.setter
+    def _kill_thread(self, value: bool) -> None:
+        self.__kill = value
+        if value:
+            self._wake()  # stop_dul() waits for the thread to end
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and threading.current_thread() is not self:
+            wakeup.set()
+
+    def _wake_association(self) -> None:
+        work = getattr(self.assoc, "_work", None)
+        if work is not None:
+            work.set()
+
+    def _wait_for_work(self) -> None:
+        """Until the socket is readable, another thread hands us something, or IDLE_WAIT_S."""
+        wakeup = self._wakeup
+        sock = self.socket
+        raw = sock.socket if sock is not None else None
+        if wakeup is None or raw is None:
+            time.sleep(self._run_loop_delay)
+            return
+        if not (self.to_provider_queue.empty() and self.event_queue.empty()):
+            return
+        if isinstance(raw, ssl.SSLSocket) and raw.pending():
+            return  # decrypted bytes wait in the TLS layer; select cannot see them
+        try:
+            select.select([raw, wakeup.reader], [], [], IDLE_WAIT_S)
+        except (OSError, ValueError):  # closed meanwhile: the loop sees it
+            return
+        wakeup.clear()
+
+    def run_reactor(self) -> None:
+        """pynetdicom 3.0's ``DULServiceProvider.run_reactor``, waiting instead of polling."""
+        try:
+            self._run_waiting()
+        finally:
+            wakeup, self._wakeup = self._wakeup, None
+            if wakeup is not None:
+                wakeup.close()
+
+    def _run_waiting(self) -> None:
+        self._idle_timer.start()
+        idle = False
+        while True:
+            if not self.assoc._dul_ready.is_set():
+                self.assoc._dul_ready.set()
+                idle = True
+            if idle:
+                self._wait_for_work()
+            if self._kill_thread:
+                break
+            # ARTIM first, so that its event is ahead of any other of this loop
+            if self.artim_timer.expired:
+                self.event_queue.put("Evt18")
+            try:
+                # either send a primitive or read a PDU per loop, as pynetdicom does
+                if self._process_recv_primitive():
+                    pass
+                elif self._is_transport_event():
+                    self._idle_timer.restart()
+            except Exception as exc:  # as pynetdicom: A-ABORT past the state machine
+                self._note(f"upper layer failed: {_describe(exc)}; aborting", logging.ERROR)
+                abort = A_ABORT_RQ()
+                abort.source = _ABORT_SOURCE_PROVIDER
+                abort.reason_diagnostic = 0x00
+                sock = cast(AssociationSocket, self.socket)
+                sock.send(abort.encode())
+                self.assoc.is_aborted = True
+                self.assoc.is_established = False
+                self.assoc._kill = True
+                self._kill_thread = True
+                return
+            try:
+                event = self.event_queue.get(block=False)
+            except queue.Empty:
+                idle = True
+                continue
+            self.state_machine.do_action(event)
+            idle = False
 
     # --- reading -------------------------------------------------------------------------
     def _read_pdu_data(self) -> None:
@@ -355,11 +508,62 @@ class GuardedAssociation(Association):
     def __init__(self, ae: Any, limits: NetworkLimits, peer: str) -> None:
         super().__init__(ae, MODE_ACCEPTOR)
         self.peer = peer
+        # Set when the upper layer hands this thread a message or a primitive.
+        self._work = threading.Event()
         self.dul = GuardedDUL(self, limits, peer)
+        self.dimse.msg_queue = _WakingQueue(self._work.set)
         # The timers live in the DUL: give the new one the timeouts again.
         self.acse_timeout = limits.association_timeout_s
         self.network_timeout = limits.network_timeout_s
         self.dimse_timeout = limits.network_timeout_s
+
+    def _run_reactor(self) -> None:
+        """pynetdicom 3.0's acceptor loop, waiting for work instead of sleeping 1 ms a loop."""
+        self._is_paused = False
+        while not self._kill:
+            self._work.wait(IDLE_WAIT_S)
+            self._work.clear()
+            # send_*() may pause the reactor so that it does not take their messages
+            self._is_paused = True
+            self._reactor_checkpoint.wait()
+            self._is_paused = False
+            context_id, msg = self.dimse.get_msg(block=False)
+            if msg:
+                self._serve_request(msg, cast(int, context_id))
+                self._work.set()  # another may be waiting: look again without sleeping
+            if self.is_established and self.acse.is_release_requested():
+                self.acse.send_release(is_response=True)
+                _PYNETDICOM_ASSOC_LOGGER.info("Association Released")
+                self.is_released = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_RELEASED, {})
+                self.kill()
+                return
+            if self.acse.is_aborted():
+                aborted = "Association Aborted"
+                if self.acse.is_aborted("a-p-abort"):
+                    aborted += " (A-P-ABORT)"
+                _PYNETDICOM_ASSOC_LOGGER.info(aborted)
+                self.dul.receive_pdu(wait=False)  # so that EVT_ACSE_RECV fires
+                self.is_aborted = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_ABORTED, {})
+                self.kill()
+                return
+            if not self.dul.is_alive():
+                self.kill()
+                return
+            if self.dul.idle_timer_expired():
+                _PYNETDICOM_ASSOC_LOGGER.error("Network timeout reached")
+                if self.network_timeout_response == "A-RELEASE":
+                    self._is_paused = True
+                    self._reactor_checkpoint.wait()
+                    self.release()
+                    self._is_paused = False
+                else:
+                    self.abort()
+                self.kill()
+                return
 
     def run_reactor(self) -> None:
         super().run_reactor()
