@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         200, ge=2, le=2000, description="Open TCP connections, associated or not"
     )
+    receive_processes: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Processes receiving on the port, each on a core of its own "
+        "(max_connections is per process)",
+    )
     disk_reserve_mb: int = Field(
         512, ge=0, description="Refuse C-STOREs (0xA700) below this free space in the data folder"
     )

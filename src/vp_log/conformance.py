@@ -47,6 +47,7 @@ NETWORK_SETTINGS = (
     "association_timeout_s",
     "max_associations",
     "max_connections",
+    "receive_processes",
     "disk_reserve_mb",
     "tls_certificate",
     "tls_private_key",
@@ -229,11 +230,27 @@ def render_conformance(settings: Settings | None = None) -> str:
         f"{_value(settings, 'network_timeout_s')} s of silence, or for one PDU to arrive, "
         "before the association is aborted (`network_timeout_s`)."
     )
+    processes = _value(settings, "receive_processes")
     add(
         f"- Connections: at most {_value(settings, 'max_connections')} open TCP connections "
         "(`max_connections`), associated or not; at the limit, the oldest connection that has "
         "not sent its A-ASSOCIATE-RQ is closed to make room (one more is closed at once only "
         "when none is waiting)."
+        + (
+            ""
+            if processes == 1
+            else f" The limit holds for each of the {processes} receiving processes."
+        )
+    )
+    add(
+        f"- Receiving processes: {processes} (`receive_processes`); "
+        + (
+            "one process receives every association."
+            if processes == 1
+            else "each accepts on the same port, writes to the same spool and acknowledges "
+            "an instance only once it is durable there; the association limit holds for "
+            "them all."
+        )
     )
     add(
         f"- Disk reserve: while less than {_value(settings, 'disk_reserve_mb')} MB are free "

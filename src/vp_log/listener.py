@@ -2,7 +2,9 @@
 
 A C-STORE is answered with success only after the instance is fsynced in the spool
 (:class:`vp_log.spool.Spool`); any write failure answers 0xA700 (out of resources).
-Everything else (parsing, extraction, database) happens in the worker thread.
+Everything else (parsing, extraction, database) happens in the worker process. With
+``receive_processes`` above 1, acceptor processes (:class:`Acceptor`, see
+:mod:`vp_log.acceptors`) receive on the listener's socket beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_connections
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -27,10 +30,11 @@ from pynetdicom import _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
 from pynetdicom.dimse_primitives import C_STORE
 
+from vp_log.acceptors import AdmissionCounts, run_acceptor
 from vp_log.config import Settings, redact_url
 from vp_log.dicom import ALL_TRANSFER_SYNTAXES, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS
 from vp_log.pipeline import Pipeline
-from vp_log.spool import DiskReserveError, IncomingFile, Spool
+from vp_log.spool import ADMIT_LOCK, DiskReserveError, IncomingFile, Spool
 from vp_log.status import RECENT_ASSOCIATIONS, AssociationRecord, utc_now_text, write_status
 from vp_log.transport import GuardedAE, GuardedServer, NetworkLimits, make_ssl_context
 from vp_log.worker import run_worker
@@ -50,6 +54,12 @@ STATUS_INTERVAL_S = 1.0
 
 SHUTDOWN_GRACE_S = 20.0
 """How long a SIGTERM waits for running associations before aborting them."""
+
+ACCEPTOR_START_TIMEOUT_S = 60.0
+"""How long the listener waits for its acceptor processes to serve."""
+
+ACCEPTOR_RESTART_S = 5.0
+"""An acceptor process that dies is started again after at least this long."""
 
 _receive_hook_lock = threading.Lock()
 
@@ -170,12 +180,19 @@ class AssociationStats:
 class Listener:
     """The AE, its handlers and the worker that drains the spool into the database."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, spool: Spool) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline | None, spool: Spool) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.spool = spool
         self.stopping = threading.Event()
         self._wake: Connection | None = None  # the writing end of the worker's pipe
+        self._wake_reader: Connection | None = None  # its reading end, for every worker
+        self._acceptors: dict[int, _AcceptorHandle] = {}  # index (1..N-1) -> process
+        self._counts: AdmissionCounts | None = None
+        self._retiring = threading.Event()  # acceptors told to stop: none is started again
+        # Set once they are gone. The watcher, which may have started some of them, lives
+        # until then: the kernel kills an acceptor when the thread that started it ends.
+        self._acceptors_gone = threading.Event()
         self._worker_lock = threading.Lock()  # worker restart, stop, and writes to the pipe
         self._stats: dict[int, AssociationStats] = {}
         self._stats_lock = threading.Lock()
@@ -263,8 +280,7 @@ class Listener:
             address=f"{assoc.requestor.address}:{assoc.requestor.port}",
             called_ae=called,
         )
-        with self._stats_lock:
-            self._recent.append(rejected.as_record(f"rejected: {reason}"))
+        self._record_ended(rejected.as_record(f"rejected: {reason}"))
         logger.warning(
             "association from %s (%s:%s) rejected, %s: %s",
             calling,
@@ -277,10 +293,9 @@ class Listener:
     def handle_closed(self, event: evt.Event, how: str) -> None:
         with self._stats_lock:
             stats = self._stats.pop(id(event.assoc), None)
-            if stats is not None:
-                self._recent.append(stats.as_record(how))
         if stats is None:
             return
+        self._record_ended(stats.as_record(how))
         seconds = time.monotonic() - stats.started
         logger.info(
             "association from %s (%s) %s: %d stored, %d failed, %.1f MB in %.2f s",
@@ -292,6 +307,11 @@ class Listener:
             stats.bytes / 1e6,
             seconds,
         )
+
+    def _record_ended(self, record: dict[str, Any]) -> None:
+        """An association that ended (or was rejected), for ``vp-log status``."""
+        with self._stats_lock:
+            self._recent.append(record)
 
     def _stats_for(self, event: evt.Event) -> AssociationStats:
         with self._stats_lock:
@@ -307,6 +327,8 @@ class Listener:
         s = self.settings
         with self._stats_lock:
             active = [stats.as_record("active", ended=False) for stats in self._stats.values()]
+            for handle in self._acceptors.values():
+                active += handle.active
             recent = list(reversed(self._recent))
         return {
             "pid": os.getpid(),
@@ -316,6 +338,7 @@ class Listener:
             "bind_address": s.bind_address,
             "port": s.port,
             "tls": s.tls_certificate is not None,
+            "receive_processes": [os.getpid(), *(h.pid for h in self._acceptors.values())],
             "active_associations": active,
             "recent_associations": recent,
         }
@@ -332,19 +355,22 @@ class Listener:
             self._write_status()
 
     # --- worker process ---------------------------------------------------------------
+    def _open_worker_pipe(self) -> None:
+        """The pipe to the worker: kept for the listener's life, so that a worker started
+        after one died reads the same pipe the acceptor processes write to."""
+        context = multiprocessing.get_context("spawn")
+        self._wake_reader, self._wake = context.Pipe(duplex=False)
+        os.set_blocking(self._wake.fileno(), False)  # a full pipe never blocks a C-STORE
+
     def _start_worker(self) -> None:
         """Start a worker; the caller holds ``_worker_lock``."""
         context = multiprocessing.get_context("spawn")
-        reader, writer = context.Pipe(duplex=False)
-        os.set_blocking(writer.fileno(), False)  # a full pipe never blocks a C-STORE
         self._worker = context.Process(
-            target=run_worker, args=(self.settings.model_dump(), reader), name="vp-log-worker"
+            target=run_worker,
+            args=(self.settings.model_dump(), self._wake_reader),
+            name="vp-log-worker",
         )
         self._worker.start()
-        reader.close()
-        old, self._wake = self._wake, writer
-        if old is not None:
-            old.close()
 
     def _notify_worker(self) -> None:
         """One byte down the pipe: there is work, and we are receiving."""
@@ -390,7 +416,44 @@ class Listener:
         if pending:  # the worker drains them (in its own process, under the worker lock)
             logger.info("%d spooled instances left from the last run go first", pending)
         install_receive_hook(self.spool)
-        handlers: list[Any] = [
+        self._open_worker_pipe()
+        with self._worker_lock:
+            self._start_worker()
+        threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
+        processes = self.settings.receive_processes
+        if processes > 1:
+            context = multiprocessing.get_context("spawn")
+            self._counts = AdmissionCounts(
+                context.RawArray("i", processes), self.spool.ready / ADMIT_LOCK
+            )
+        address = (self.settings.bind_address, self.settings.port)
+        try:
+            self._server = self.ae.start_guarded_server(
+                address,
+                limits=self.limits,
+                evt_handlers=self._handlers(),
+                ssl_context=ssl_context,
+                admission=None if self._counts is None else (self._counts, 0),
+            )
+        except OSError as exc:
+            msg = f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
+            raise ListenError(msg) from exc
+        if processes > 1:
+            self._start_acceptors(processes)
+        self._write_status()
+        threading.Thread(target=self._keep_status, name="vp-log-status", daemon=True).start()
+        logger.info(
+            "listening as %s on %s:%d (data in %s, database %s%s)",
+            self.settings.ae_title,
+            self.settings.bind_address,
+            self.settings.port,
+            self.settings.data_dir,
+            redact_url(self.settings.db_url),
+            f", {processes} receiving processes" if processes > 1 else "",
+        )
+
+    def _handlers(self) -> list[Any]:
+        return [
             (evt.EVT_C_ECHO, self.handle_echo),
             (evt.EVT_C_STORE, self.handle_store),
             (evt.EVT_ACCEPTED, self.handle_accepted),
@@ -398,49 +461,109 @@ class Listener:
             (evt.EVT_RELEASED, self.handle_closed, ["released"]),
             (evt.EVT_ABORTED, self.handle_closed, ["aborted"]),
         ]
-        with self._worker_lock:
-            self._start_worker()
-        threading.Thread(target=self._watch_worker, name="vp-log-watch", daemon=True).start()
-        address = (self.settings.bind_address, self.settings.port)
-        try:
-            self._server = self.ae.start_guarded_server(
-                address, limits=self.limits, evt_handlers=handlers, ssl_context=ssl_context
-            )
-        except OSError as exc:
-            msg = f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}"
-            raise ListenError(msg) from exc
-        self._write_status()
-        threading.Thread(target=self._keep_status, name="vp-log-status", daemon=True).start()
-        logger.info(
-            "listening as %s on %s:%d (data in %s, database %s)",
-            self.settings.ae_title,
-            self.settings.bind_address,
-            self.settings.port,
-            self.settings.data_dir,
-            redact_url(self.settings.db_url),
+
+    # --- acceptor processes (receive_processes > 1) -----------------------------------------
+    def _start_acceptors(self, processes: int) -> None:
+        """Start processes 1..N-1 on our listening socket; wait until each serves."""
+        assert self._server is not None
+        self._listen_socket = self._server.share_socket()
+        for index in range(1, processes):
+            self._acceptors[index] = self._spawn_acceptor(index)
+        deadline = time.monotonic() + ACCEPTOR_START_TIMEOUT_S
+        for handle in self._acceptors.values():
+            if not handle.wait_ready(deadline):
+                msg = (
+                    f"receiving process {handle.index} (receive_processes) did not start: "
+                    f"exit code {handle.process.exitcode}"
+                )
+                raise ListenError(msg)
+        threading.Thread(target=self._watch_acceptors, name="vp-log-acceptors", daemon=True).start()
+
+    def _spawn_acceptor(self, index: int) -> _AcceptorHandle:
+        context = multiprocessing.get_context("spawn")
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run_acceptor,
+            args=(
+                self.settings.model_dump(),
+                index,
+                self._listen_socket,
+                self._wake,
+                self._counts,
+                writer,
+                os.getpid(),
+            ),
+            name=f"vp-log-receive-{index}",
         )
+        process.start()
+        writer.close()
+        return _AcceptorHandle(index, process, reader)
+
+    def _watch_acceptors(self) -> None:
+        """Take in what the acceptors report; start one again if it dies (not when stopping)."""
+        while not self._acceptors_gone.is_set():
+            with self._stats_lock:
+                handles = list(self._acceptors.values())
+            readers = {h.reader: h for h in handles if not h.reader.closed}
+            try:
+                ready = wait_connections(list(readers), timeout=STATUS_INTERVAL_S)
+            except OSError:
+                ready = []
+            for reader in ready:
+                handle = readers[cast(Connection, reader)]
+                for record in handle.receive():
+                    self._record_ended(record)
+            for handle in handles:
+                if not handle.process.is_alive() and not self._retiring.is_set():
+                    self._restart_acceptor(handle)
+
+    def _restart_acceptor(self, handle: _AcceptorHandle) -> None:
+        if time.monotonic() - handle.started < ACCEPTOR_RESTART_S:
+            return
+        logger.error(
+            "receiving process %d exited with %s; starting a new one",
+            handle.index,
+            handle.process.exitcode,
+        )
+        handle.reader.close()
+        if self._counts is not None:
+            self._counts.publish(handle.index, 0)  # its associations died with it
+        new = self._spawn_acceptor(handle.index)
+        with self._stats_lock:
+            self._acceptors[handle.index] = new
+
+    def _retire_acceptors(self) -> None:
+        """SIGTERM: each stops accepting and finishes its running associations (bounded)."""
+        self._retiring.set()
+        with self._stats_lock:
+            handles = list(self._acceptors.values())
+        for handle in handles:
+            if handle.process.is_alive():
+                handle.process.terminate()
+
+    def _join_acceptors(self) -> None:
+        with self._stats_lock:
+            handles = list(self._acceptors.values())
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S + 10
+        for handle in handles:
+            handle.process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if handle.process.is_alive():
+                logger.error("receiving process %d did not stop; killing it", handle.index)
+                handle.process.kill()
+                handle.process.join(timeout=10)
+            for record in handle.receive():
+                self._record_ended(record)
+            handle.reader.close()
+        self._acceptors_gone.set()
 
     def stop(self) -> None:
         """Stop accepting, let running associations finish, drain the spool, stop the worker."""
         if self._server is None and self._worker is None:
             return  # start() refused before anything ran (a bad TLS key, a busy spool)
-        if self._server is not None:
-            server, self._server = self._server, None
-            server.shutdown()  # no new associations
-            # Running transfers may finish (bounded); idle or unfinished ones are aborted:
-            # the peer gets no success for what we did not keep, and re-sends it.
-            deadline = time.monotonic() + SHUTDOWN_GRACE_S
-            while time.monotonic() < deadline and any(
-                a.is_established for a in server.active_associations
-            ):
-                time.sleep(0.1)
-            for assoc in server.active_associations:
-                logger.warning(
-                    "aborting association from %s at shutdown",
-                    str(assoc.requestor.ae_title).strip(),
-                )
-                assoc.abort()
+        self._retire_acceptors()
+        self._stop_serving()
         self.stopping.set()
+        self._join_acceptors()
         self._write_status()  # the last associations, as they ended
         with self._worker_lock:
             if self._wake is not None:
@@ -456,7 +579,29 @@ class Listener:
                 self._worker.terminate()
                 self._worker.join(timeout=10)
             self._worker = None
+        if self._wake_reader is not None:
+            self._wake_reader.close()
+            self._wake_reader = None
         logger.info("listener stopped")
+
+    def _stop_serving(self) -> None:
+        """No new associations; running transfers may finish (bounded), then are aborted:
+        the peer gets no success for what we did not keep, and re-sends it."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.shutdown()
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        while time.monotonic() < deadline and any(
+            a.is_established for a in server.active_associations
+        ):
+            time.sleep(0.1)
+        for assoc in server.active_associations:
+            logger.warning(
+                "aborting association from %s at shutdown",
+                str(assoc.requestor.ae_title).strip(),
+            )
+            assoc.abort()
 
     def serve_forever(self) -> None:
         done = threading.Event()
@@ -475,6 +620,112 @@ class Listener:
             self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class _AcceptorHandle:
+    """The listener's side of one acceptor process: the process and its report pipe."""
+
+    def __init__(self, index: int, process: BaseProcess, reader: Connection) -> None:
+        self.index = index
+        self.process = process
+        self.reader = reader
+        self.started = time.monotonic()
+        self.ready = False
+        self.active: list[dict[str, Any]] = []  # its running associations, as last reported
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self, deadline: float) -> bool:
+        while not self.ready and time.monotonic() < deadline:
+            if not self.process.is_alive() and not self.reader.poll(0):
+                return False
+            if self.reader.poll(0.1):
+                self.receive()
+        return self.ready
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Read what it reported; returns the associations that ended."""
+        ended: list[dict[str, Any]] = []
+        try:
+            while not self.reader.closed and self.reader.poll(0):
+                report = self.reader.recv()
+                self.ready = True
+                self.active = list(report.get("active", []))
+                ended += report.get("ended", [])
+        except (EOFError, OSError):  # it died: the watcher starts another
+            self.active = []
+            self.reader.close()
+        return ended
+
+
+class Acceptor(Listener):
+    """An acceptor process's listener: our handlers on the listener's socket, no worker.
+
+    Its C-STOREs go into the same spool (durable before the ack) and wake the listener's
+    worker through the same pipe; what ``vp-log status`` shows of it goes to the listener.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        spool: Spool,
+        *,
+        index: int,
+        counts: AdmissionCounts,
+        wake: Connection,
+        report: Connection,
+    ) -> None:
+        super().__init__(settings, None, spool)
+        self.index = index
+        self._counts = self._shared_counts = counts
+        self._wake = wake
+        self._report = report
+        self._unsent: list[dict[str, Any]] = []
+
+    def _record_ended(self, record: dict[str, Any]) -> None:
+        with self._stats_lock:
+            self._recent.append(record)
+            self._unsent.append(record)
+
+    def serve(self, listen_socket: Any) -> None:
+        install_receive_hook(self.spool)
+        address = (self.settings.bind_address, self.settings.port)
+        self._server = self.ae.start_guarded_server(
+            address,
+            limits=self.limits,
+            evt_handlers=self._handlers(),
+            ssl_context=self._ssl_context(),
+            listen_socket=listen_socket,
+            admission=(self._shared_counts, self.index),
+        )
+        self._send_report()  # the first report says it serves
+        threading.Thread(target=self._keep_reporting, name="vp-log-report", daemon=True).start()
+
+    def _send_report(self) -> None:
+        with self._stats_lock:
+            active = [stats.as_record("active", ended=False) for stats in self._stats.values()]
+            ended, self._unsent = self._unsent, []
+        with contextlib.suppress(OSError):  # the listener is gone: we die with it
+            self._report.send({"active": active, "ended": ended})
+
+    def _keep_reporting(self) -> None:
+        while not self.stopping.wait(STATUS_INTERVAL_S):
+            if self._server is not None:
+                self._server.publish_admitted()
+            self.spool.sweep_abandoned(idle_s=2 * self.settings.network_timeout_s)
+            self._send_report()
+
+    def stop(self) -> None:
+        self._stop_serving()
+        self.stopping.set()
+        self._send_report()  # the last associations, as they ended
+        with self._worker_lock:
+            if self._wake is not None:
+                self._wake.close()
+                self._wake = None
+        self._report.close()
 
 
 def make_listener(settings: Settings, database: Any) -> Listener:

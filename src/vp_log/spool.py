@@ -39,6 +39,7 @@ REASON_SUFFIX = ".reason.txt"
 INFLIGHT = ".inflight"  # the batch the worker is processing (spool folder)
 ATTEMPTS = ".attempts.json"  # worker deaths counted per spool file
 WORKER_LOCK = ".worker.lock"  # held by the one worker of a spool
+ADMIT_LOCK = ".admit.lock"  # taken by receiving processes to admit an association
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
@@ -327,7 +328,8 @@ class Spool:
 
     # --- receiving ------------------------------------------------------------------------
     def open_incoming(self) -> IncomingFile:
-        path = self.incoming / f"{time.time_ns()}-{_next()}.part"
+        # the process id too: several receiving processes share the folder (acceptors)
+        path = self.incoming / f"{time.time_ns()}-{os.getpid()}-{_next()}.part"
         refused = self._check_reserve()
         if refused is not None:
             return IncomingFile(path, refused)

@@ -67,6 +67,8 @@ from pynetdicom.transport import (
     ThreadedAssociationServer,
 )
 
+from vp_log.acceptors import YIELD_ACCEPT_S, AdmissionCounts
+
 logger = logging.getLogger(__name__)
 _PYNETDICOM_ASSOC_LOGGER = logging.getLogger("pynetdicom.association")
 
@@ -642,10 +644,24 @@ class GuardedRequestHandler(RequestHandler):
 
 
 class GuardedServer(ThreadedAssociationServer):
-    """Accepts connections (no TLS here), caps them, and admits associations by count."""
+    """Accepts connections (no TLS here), caps them, and admits associations by count.
 
-    def __init__(self, *args: Any, limits: NetworkLimits, **kwargs: Any) -> None:
+    With ``listen_socket`` it serves a socket another process bound and listens on (an
+    acceptor of :mod:`vp_log.acceptors`); with ``admission`` (the shared counts and this
+    process's slot) ``max_associations`` is counted over every receiving process.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        limits: NetworkLimits,
+        listen_socket: socket.socket | None = None,
+        admission: tuple[AdmissionCounts, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.limits = limits
+        self._inherited = listen_socket
+        self.admission = admission
         self._admitted: set[Association] = set()
         self._handshakes: set[_Counting] = set()  # in their TLS handshake (no association yet)
         self._count_lock = threading.Lock()
@@ -656,10 +672,38 @@ class GuardedServer(ThreadedAssociationServer):
         super().__init__(*args, **kwargs)
         self.daemon_threads = True
         self.bind(evt.EVT_REQUESTED, self._handle_requested)
+        if admission is not None:
+            for event in (evt.EVT_RELEASED, evt.EVT_ABORTED, evt.EVT_REJECTED):
+                self.bind(event, self._handle_ended)
+
+    # --- the listening socket ------------------------------------------------------------
+    def server_bind(self) -> None:
+        if self._inherited is None:
+            super().server_bind()
+            return
+        cast(socket.socket, self.socket).close()  # the one socketserver made, unused
+        self.socket = self._inherited
+        self.server_address = self.socket.getsockname()
+
+    def server_activate(self) -> None:
+        if self._inherited is None:  # an inherited socket listens already
+            super().server_activate()
+
+    def share_socket(self) -> socket.socket:
+        """The listening socket, made non-blocking so that several processes accept on it:
+        the one that loses a connection to another gets ``BlockingIOError`` (socketserver
+        ignores it) instead of waiting in ``accept`` for the next one."""
+        sock = cast(socket.socket, self.socket)
+        sock.setblocking(False)
+        return sock
 
     # --- accepting ---------------------------------------------------------------------
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         """Accept only: the TLS handshake runs in the connection's thread (the handler)."""
+        if self.admission is not None:
+            counts, index = self.admission
+            if counts.fewer_elsewhere(index):  # let a less busy process take it
+                time.sleep(YIELD_ACCEPT_S)
         sock = cast(socket.socket, self.socket)
         client, address = sock.accept()
         return client, address
@@ -722,17 +766,37 @@ class GuardedServer(ThreadedAssociationServer):
         )
 
     # --- admitting -------------------------------------------------------------------------
+    def _prune_admitted(self) -> int:
+        """Forget associations that ended; the caller holds ``_count_lock``."""
+        self._admitted = {
+            a
+            for a in self._admitted
+            if a.is_alive() and not (a.is_released or a.is_aborted or a.is_rejected)
+        }
+        return len(self._admitted)
+
+    def publish_admitted(self) -> None:
+        """Tell the other receiving processes how many associations this one has open."""
+        if self.admission is None:
+            return
+        counts, index = self.admission
+        with self._count_lock:
+            counts.publish(index, self._prune_admitted())
+
+    def _handle_ended(self, _event: evt.Event) -> None:
+        self.publish_admitted()
+
     def _handle_requested(self, event: evt.Event) -> None:
         """Admit an A-ASSOCIATE-RQ unless ``max_associations`` are already admitted."""
         assoc = event.assoc
         with self._count_lock:
-            self._admitted = {
-                a
-                for a in self._admitted
-                if a.is_alive() and not (a.is_released or a.is_aborted or a.is_rejected)
-            }
-            admitted = len(self._admitted)
-            if admitted < self.limits.max_associations:
+            admitted = self._prune_admitted()
+            if self.admission is None:
+                ok = admitted < self.limits.max_associations
+            else:  # counted over every receiving process
+                counts, index = self.admission
+                ok, admitted = counts.admit(index, admitted, self.limits.max_associations)
+            if ok:
                 self._admitted.add(assoc)
                 return
         logger.warning(
@@ -841,8 +905,11 @@ class GuardedAE(AE):
         limits: NetworkLimits,
         ssl_context: ssl.SSLContext | None,
         evt_handlers: list[Any],
+        listen_socket: socket.socket | None = None,
+        admission: tuple[AdmissionCounts, int] | None = None,
     ) -> GuardedServer:
-        """Bind (``OSError`` if the port cannot be had) and serve in a daemon thread."""
+        """Bind (``OSError`` if the port cannot be had), or serve ``listen_socket``, in a
+        daemon thread."""
         server = cast(
             GuardedServer,
             self.make_server(
@@ -851,6 +918,8 @@ class GuardedAE(AE):
                 evt_handlers=evt_handlers,
                 server_class=GuardedServer,
                 limits=limits,
+                listen_socket=listen_socket,
+                admission=admission,
             ),
         )
         threading.Thread(target=server.serve_forever, name="vp-log-accept", daemon=True).start()
