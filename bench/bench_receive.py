@@ -394,15 +394,21 @@ class Receiver:
             env.update(vp_log_env(port, out, quiet_period_s))
         if self.key == "vp_log2":
             env["VP_LOG_RECEIVE_PROCESSES"] = "2"
+        if self.key == "vp_log_before":
+            if BEFORE_SRC is None:
+                raise RuntimeError("vp_log_before needs --before SRC")
+            env["PYTHONPATH"] = str(BEFORE_SRC)
         return env
 
 
 RECEIVERS = {
     "vp_log": Receiver("vp_log", "vp-log listen", "VPLOG", "listening as"),
     "vp_log2": Receiver("vp_log2", "vp-log, 2 processes", "VPLOG", "listening as"),
+    "vp_log_before": Receiver("vp_log_before", "vp-log before", "VPLOG", "listening as"),
     "dcmtk": Receiver("dcmtk", "dcmtk storescp", "STORESCP", None),
     "pynetdicom": Receiver("pynetdicom", "pynetdicom storescp", "STORESCP", None),
 }
+BEFORE_SRC: Path | None = None  # --before: the src folder of an older vp_log (PYTHONPATH)
 FLOOR_LABEL = "durable floor"
 LABELS = {"floor": FLOOR_LABEL, **{k: r.label for k, r in RECEIVERS.items()}}
 
@@ -862,6 +868,12 @@ def main(argv: list[str] | None = None) -> int:
         default=PARALLEL,
         help=f"associations at once in the parallel case (default {PARALLEL}; 1: none)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="src folder of an older vp_log (git archive REV src | tar -x -C DIR): adds "
+        "receiver vp_log_before, run with it on PYTHONPATH in the same run",
+    )
     parser.add_argument("--quiet-period", type=float, default=2.0, help="VP_LOG_QUIET_PERIOD_S")
     parser.add_argument("--transfer-timeout", type=float, default=900.0, help="per storescu run")
     args = parser.parse_args(argv)
@@ -878,6 +890,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be >= 1")
     if args.parallel < 1:
         parser.error("--parallel must be >= 1")
+    if args.before is not None:
+        global BEFORE_SRC  # noqa: PLW0603 (one run, one older version)
+        BEFORE_SRC = args.before.resolve()
+        if not (BEFORE_SRC / "vp_log" / "__init__.py").is_file():
+            parser.error(f"--before {args.before}: no vp_log package in it")
+        if "vp_log_before" not in receivers:
+            receivers.insert(0, "vp_log_before")
     for tool in ("storescu", "storescp", "echoscu"):
         if shutil.which(tool) is None:
             parser.error(f"dcmtk's {tool} is not on PATH")
