@@ -79,6 +79,10 @@ def install_receive_hook(spool: Spool) -> None:
     with _receive_hook_lock:
         _config.STORE_RECV_CHUNKED_DATASET = True
         _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[assignment,attr-defined]
+        # pynetdicom's "standard" handlers format every PDU and DIMSE message for its
+        # INFO/DEBUG lines, which our logging drops (pynetdicom logs at WARNING): their cost
+        # was part of each C-STORE's. Servers made from now on bind none of them.
+        _config.LOG_HANDLER_LEVEL = "none"
 
 
 @dataclass(frozen=True)
