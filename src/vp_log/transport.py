@@ -61,6 +61,7 @@ from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.fsm import ACTIONS, STATES, TRANSITION_TABLE, InvalidEventError, StateMachine
 from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
+from pynetdicom.pdu_items import PresentationDataValueItem
 from pynetdicom.transport import (
     AssociationSocket,
     RequestHandler,
@@ -83,7 +84,7 @@ P_DATA_CEILING = 64 << 20
 """P-DATA-TF limit when ``max_pdu_size`` is 0 (no maximum advertised)."""
 COMMAND_SET_LIMIT = 64 * 1024
 """A DIMSE command set is a few hundred bytes; more is not a command set."""
-_READ_CHUNK = 64 * 1024
+_PDV_LENGTH = struct.Struct(">L")
 IDLE_WAIT_S = 0.05
 """Longest an idle association thread sleeps before it looks at its timers and flags again."""
 
@@ -157,6 +158,34 @@ _PDU_EVENTS = {
     "Evt16": "A-ABORT",
 }
 _PROTOCOL_ERROR_ACTIONS = {"AA-1", "AA-8"}  # "unexpected PDU": A-ABORT (PS3.8 9.2)
+
+
+def decode_p_data(body: memoryview) -> P_DATA_TF:
+    """A P-DATA-TF PDU whose values are views of ``body`` (its bytes after the PDU header).
+
+    pynetdicom 3.0 copies each PDU about six times on its way to the data set file (bytes of
+    the bytearray, a slice per field, per item, per value, then ``data[1:]``); a large instance
+    paid for each. The values here are memoryviews: the data set is written from the very
+    buffer it was received into. Raises ``ValueError`` for an item that does not fit.
+    """
+    pdu = P_DATA_TF()
+    items = []
+    offset, end = 0, len(body)
+    while offset < end:
+        if end - offset < 6:
+            msg = f"PDV item at byte {offset} is cut short ({end - offset} bytes left)"
+            raise ValueError(msg)
+        (length,) = _PDV_LENGTH.unpack_from(body, offset)
+        if length < 2 or offset + 4 + length > end:
+            msg = f"PDV item length {length} at byte {offset} does not fit its PDU ({end} bytes)"
+            raise ValueError(msg)
+        item = PresentationDataValueItem()
+        item.presentation_context_id = body[offset + 4]
+        item.presentation_data_value = body[offset + 5 : offset + 4 + length]  # type: ignore[assignment]
+        items.append(item)
+        offset += 4 + length
+    pdu.presentation_data_value_items = items
+    return pdu
 
 
 class GuardedStateMachine(StateMachine):
@@ -376,30 +405,21 @@ class GuardedDUL(DULServiceProvider):
             deadline = time.monotonic() + self.limits.network_timeout_s
             what = "network_timeout_s"
         try:
-            header = self._receive(raw, PDU_HEADER_LENGTH, deadline, what, at_boundary=True)
-            pdu_type, _, length = struct.unpack(">BBL", header)
-            name = _PDU_NAMES.get(pdu_type)
-            if name is None:
-                self._malformed(f"unknown PDU type 0x{pdu_type:02X}", state)
-                return
-            limit = self.limits.pdu_limit(pdu_type)
-            if length > limit:
-                self._refuse(
-                    f"{name} PDU declares {length} bytes, above the {limit} we accept"
-                    + (" (max_pdu_size)" if pdu_type == 0x04 else "")
-                )
-                return
-            body = self._receive(raw, length, deadline, what, at_boundary=False)
+            buffer = self._read_pdu(raw, deadline, what, state)
         except _PeerGone:
             self._close()
             return
         finally:
             if self.socket is not None and sock.socket is not None:
                 sock.socket.settimeout(self.limits.network_timeout_s)
+        if buffer is None:  # refused or malformed: answered already
+            return
+        pdu_type, length = buffer[0], len(buffer) - PDU_HEADER_LENGTH
         try:
             _decoding.active = True  # pynetdicom's own lines meanwhile give way to ours
-            pdu, event = self._decode_pdu(bytearray(header + body))
+            pdu, event = self._decode(buffer)
         except Exception as exc:  # any decoding failure is the peer's malformed PDU
+            name = _PDU_NAMES[pdu_type]
             self._malformed(f"malformed {name} PDU ({length} bytes): {_describe(exc)}", state)
             return
         finally:
@@ -412,33 +432,74 @@ class GuardedDUL(DULServiceProvider):
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
 
+    def _read_pdu(
+        self, raw: socket.socket, deadline: float, what: str, state: str
+    ) -> bytearray | None:
+        """One whole PDU in one buffer the kernel fills (no copy on the way in), or None
+        when its header already says it is refused or malformed (answered here)."""
+        header = self._receive(raw, PDU_HEADER_LENGTH, deadline, what, at_boundary=True)
+        pdu_type, _, length = struct.unpack(">BBL", header)
+        name = _PDU_NAMES.get(pdu_type)
+        if name is None:
+            self._malformed(f"unknown PDU type 0x{pdu_type:02X}", state)
+            return None
+        limit = self.limits.pdu_limit(pdu_type)
+        if length > limit:
+            self._refuse(
+                f"{name} PDU declares {length} bytes, above the {limit} we accept"
+                + (" (max_pdu_size)" if pdu_type == 0x04 else "")
+            )
+            return None
+        buffer = bytearray(PDU_HEADER_LENGTH + length)
+        buffer[:PDU_HEADER_LENGTH] = header
+        body = memoryview(buffer)[PDU_HEADER_LENGTH:]
+        self._receive_into(raw, body, deadline, what, at_boundary=False)
+        return buffer
+
+    def _decode(self, buffer: bytearray) -> tuple[Any, str]:
+        """pynetdicom's ``_decode_pdu``; a P-DATA-TF (same events) without its copies."""
+        if buffer[0] != 0x04:
+            return self._decode_pdu(buffer)
+        if self.assoc.get_handlers(evt.EVT_DATA_RECV):
+            evt.trigger(self.assoc, evt.EVT_DATA_RECV, {"data": bytes(buffer)})
+        pdu = decode_p_data(memoryview(buffer)[PDU_HEADER_LENGTH:])
+        evt.trigger(self.assoc, evt.EVT_PDU_RECV, {"pdu": pdu})
+        return pdu, "Evt10"
+
     def _receive(
         self, raw: socket.socket, count: int, deadline: float, what: str, *, at_boundary: bool
     ) -> bytes:
         """``count`` bytes by ``deadline``; raises :class:`_PeerGone` (logged) otherwise."""
-        data = bytearray()
-        while len(data) < count:
+        data = bytearray(count)
+        self._receive_into(raw, memoryview(data), deadline, what, at_boundary=at_boundary)
+        return bytes(data)
+
+    def _receive_into(
+        self, raw: socket.socket, view: memoryview, deadline: float, what: str, *, at_boundary: bool
+    ) -> None:
+        """Fill ``view`` by ``deadline``; raises :class:`_PeerGone` (logged) otherwise."""
+        got, count = 0, len(view)
+        while got < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._log_stall(len(data), count, what, at_boundary)
+                self._log_stall(got, count, what, at_boundary)
                 raise _PeerGone
             try:
                 raw.settimeout(remaining)
-                chunk = raw.recv(min(_READ_CHUNK, count - len(data)))
+                n = raw.recv_into(view[got:])
             except TimeoutError:
-                self._log_stall(len(data), count, what, at_boundary)
+                self._log_stall(got, count, what, at_boundary)
                 raise _PeerGone from None
             except OSError as exc:
-                if not self._kill_thread and not (at_boundary and not data):
+                if not self._kill_thread and not (at_boundary and not got):
                     self._note(f"connection failed mid-PDU: {_describe(exc)}")
                 raise _PeerGone from None
-            if not chunk:
-                if data or not at_boundary:
-                    self._note(f"connection closed mid-PDU ({len(data)} of {count} bytes)")
+            if not n:
+                if got or not at_boundary:
+                    self._note(f"connection closed mid-PDU ({got} of {count} bytes)")
                 raise _PeerGone
-            data += chunk
-            self.bytes_received += len(chunk)
-        return bytes(data)
+            got += n
+            self.bytes_received += n
 
     def _log_stall(self, got: int, count: int, what: str, at_boundary: bool) -> None:
         if self._kill_thread:

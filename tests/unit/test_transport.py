@@ -128,3 +128,30 @@ def test_uncaught_thread_exception_is_one_line(caplog: pytest.LogCaptureFixture)
         "thread DUL@127.0.0.1:4242 stopped: KeyError: 'CommandField'"
     ]
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_p_data_is_decoded_into_views_of_the_received_buffer() -> None:
+    import struct
+
+    from vp_log.transport import decode_p_data
+
+    def item(context: int, control: int, data: bytes) -> bytes:
+        return struct.pack(">LBB", len(data) + 2, context, control) + data
+
+    buffer = bytearray(item(1, 0x03, b"command") + item(3, 0x02, b"x" * 1000))
+    pdu = decode_p_data(memoryview(buffer))
+    values = [
+        (i.presentation_context_id, bytes(i.presentation_data_value))
+        for i in pdu.presentation_data_value_items
+    ]
+    assert values == [(1, b"\x03command"), (3, b"\x02" + b"x" * 1000)]
+    buffer[-1:] = b"y"  # a view of the buffer, not a copy
+    assert bytes(pdu.presentation_data_value_items[1].presentation_data_value)[-1:] == b"y"
+    assert pdu.encode()[6:] == bytes(buffer)  # pynetdicom encodes it back as it was
+    for bad in (
+        buffer[:3],
+        buffer + b"\x00\x00\x00\xff\x01\x02",
+        struct.pack(">LB", 1, 1) + b"\x00",
+    ):
+        with pytest.raises(ValueError, match="PDV item"):
+            decode_p_data(memoryview(bytearray(bad)))
