@@ -49,6 +49,7 @@ PARALLEL = 4  # associations at once in the parallel case (as a PACS forwards)
 FLOOR_CHUNK = PDU  # the floor writes in chunks of one PDU, as a receiver gets them
 
 READY_TIMEOUT_S = 90.0  # vp-log creates / migrates its database on first start
+IDLE_TIMEOUT_S = 30.0  # then its worker starts
 STOP_TIMEOUT_S = 90.0  # vp-log drains its spool on SIGTERM
 COMPLETE_TIMEOUT_S = 300.0  # beyond the quiet period
 
@@ -347,6 +348,19 @@ def wait_ready(
     raise RuntimeError(f"receiver not ready within {READY_TIMEOUT_S:.0f} s: {tail(log)}")
 
 
+def wait_idle(sid: int, timeout: float = IDLE_TIMEOUT_S) -> None:
+    """Until the receiver's processes are idle: vp-log's worker starts (imports) after the
+    listener says it listens, and would otherwise compete with the first transfer."""
+    deadline = time.monotonic() + timeout
+    before = session_cpu(sid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = session_cpu(sid)
+        if cpu_between(before, now)[0] < 0.05:
+            return
+        before = now
+
+
 def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -599,6 +613,7 @@ def run_once(
         poller = HwmPoller(proc.pid)
         poller.start()
         wait_ready(proc, log, port, receiver.called_ae, receiver.ready_marker)
+        wait_idle(proc.pid)
         # The pid we measure is the receiver itself (python or storescp), not a wrapper.
         result.process_name = proc_status(proc.pid).get("Name")
 
