@@ -393,7 +393,10 @@ def test_tls_connections_stuck_in_the_handshake_make_room_for_a_caller(
         done = _tls_echo(lst.port, cert)
         assert done.returncode == 0, done.stdout + done.stderr + lst.log()
         assert closed_by_peer(stalled[0], 3), lst.log()
-    log = lst.log()
+        # Read while the other three still stall: closing them below fails their handshakes,
+        # which is logged (as it should be) as soon as the listener sees it.
+        assert wait_for(lambda: EVICTED in lst.log(), timeout=5), lst.log()[-3000:]
+        log = lst.log()
     assert log.count(EVICTED) == 1, log[-3000:]
     assert "TLS handshake failed" not in log
     assert_one_line_log(log)
