@@ -729,33 +729,46 @@ class Pipeline:
                 )
         return due
 
-    def reextract(self) -> int:
-        """Rebuild every observation and record from the header archive."""
+    def reextract(self, *, studies_per_transaction: int = 100) -> int:
+        """Rebuild every observation and record from the header archive.
+
+        Study by study, ``studies_per_transaction`` at a time, each group in a transaction of
+        its own (the observations of its instances replaced, its records rebuilt): memory
+        stays bounded whatever the size of the store, and a run that is interrupted leaves
+        each study either as it was or rebuilt (running it again finishes the job).
+        """
         count = 0
         now = self.clock()
-        with self.database.session() as session:
-            studies: dict[str, None] = {}
-            for inst in repo.all_instances(session=session):
-                path = self.spool.data_dir / inst.archive_path
-                try:
-                    with time_limit(self.limits.max_seconds_per_file):
-                        ds = read_header(path, self.limits)
-                        tree = check_dataset(ds, self.limits)
-                        observations = [*uid_issues(ds), *extract_all(tree, self.context)]
-                except Exception as exc:
-                    if isinstance(exc, OperationalError | InterfaceError):
-                        raise
-                    # The stored observations stay as they were; the next instance goes on.
-                    logger.error("cannot re-extract %s: %s", inst.sop_instance_uid, rejection(exc))
-                    continue
-                repo.replace_observations(
-                    session=session,
-                    instance_id=inst.id,
-                    study_instance_uid=inst.study_instance_uid,
-                    observations=observations,
+        after: str | None = None
+        while True:
+            with self.database.session() as session:
+                studies = repo.study_uids_after(
+                    session=session, after=after, limit=studies_per_transaction
                 )
-                studies[inst.study_instance_uid] = None
-                count += 1
-            for study_uid in studies:
-                self.reassemble(session=session, study_instance_uid=study_uid, now=now)
-        return count
+                if not studies:
+                    return count
+                after = studies[-1]
+                batch: list[tuple[int, str, Sequence[Observation]]] = []
+                for inst in repo.instances_of_studies(session=session, studies=studies):
+                    observations = self._reextract_one(inst.sop_instance_uid, inst.archive_path)
+                    if observations is not None:
+                        batch.append((inst.id, inst.study_instance_uid, observations))
+                repo.replace_observation_batch(session=session, batch=batch)
+                for study_uid in dict.fromkeys(study for _, study, _ in batch):
+                    self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                count += len(batch)
+
+    def _reextract_one(self, sop_instance_uid: str, archive_path: str) -> list[Observation] | None:
+        """The observations of one archived header; None (logged) if it cannot be read."""
+        path = self.spool.data_dir / archive_path
+        try:
+            with time_limit(self.limits.max_seconds_per_file):
+                ds = read_header(path, self.limits)
+                tree = check_dataset(ds, self.limits)
+                return [*uid_issues(ds), *extract_all(tree, self.context)]
+        except Exception as exc:
+            if isinstance(exc, OperationalError | InterfaceError):
+                raise
+            # The stored observations stay as they were; the next instance goes on.
+            logger.error("cannot re-extract %s: %s", sop_instance_uid, rejection(exc))
+            return None

@@ -113,6 +113,48 @@ def replace_observations(
     )
 
 
+def replace_observation_batch(
+    *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
+) -> None:
+    """:func:`replace_observations` for several instances, in two statements."""
+    ids = [instance_id for instance_id, _, _ in batch]
+    table: Any = ObservationRow.__table__
+    conn = session.connection()
+    for start in range(0, len(ids), 500):  # bound the statement's parameters
+        conn.execute(delete(table).where(table.c.instance_id.in_(ids[start : start + 500])))
+    add_observation_batch(session=session, batch=batch)
+
+
+def study_uids_after(*, session: Session, after: str | None, limit: int) -> list[str]:
+    """Up to ``limit`` Study Instance UIDs of stored instances, in order, after ``after``."""
+    stmt = select(Instance.study_instance_uid).distinct()
+    if after is not None:
+        stmt = stmt.where(Instance.study_instance_uid > after)
+    stmt = stmt.order_by(Instance.study_instance_uid).limit(limit)
+    return list(session.connection().execute(stmt).scalars())
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    id: int
+    sop_instance_uid: str
+    study_instance_uid: str
+    archive_path: str
+
+
+def instances_of_studies(*, session: Session, studies: Sequence[str]) -> list[StoredInstance]:
+    """The instances of ``studies`` (where their archive copies are), by study then id."""
+    table: Any = Instance.__table__
+    rows = session.connection().execute(
+        select(
+            table.c.id, table.c.sop_instance_uid, table.c.study_instance_uid, table.c.archive_path
+        )
+        .where(table.c.study_instance_uid.in_(list(studies)))
+        .order_by(table.c.study_instance_uid, table.c.id)
+    )
+    return [StoredInstance(*row) for row in rows]
+
+
 def all_instances(*, session: Session) -> Sequence[Instance]:
     return session.scalars(select(Instance).order_by(Instance.id)).all()
 
@@ -144,11 +186,12 @@ def study_observations(*, session: Session, study_instance_uid: str) -> list[Obs
         .where(table.c.study_instance_uid == study_instance_uid)
         .order_by(table.c.id)
     )
+    # Rows this store wrote from validated observations: built without validating again.
     return [
-        Observation(
+        Observation.model_construct(
             kind=Kind(kind),
             value=value,
-            provenance=Provenance(sop_instance_uid=sop_uid, path=path, raw=raw),
+            provenance=Provenance.model_construct(sop_instance_uid=sop_uid, path=path, raw=raw),
             level=level,
             side=side,
             plane=plane,
