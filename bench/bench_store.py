@@ -50,15 +50,43 @@ from store import (
 HOOKS = ("bench_listings", "bench_worker")
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
-    """Run a command; (wall seconds, peak RSS in MB of the process, stdout, CPU seconds).
+_PEAK_FILE = "BENCH_STORE_PEAK_FILE"
+_PEAK = (
+    "import atexit, os, runpy, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as f:\n"
+    "        kb = next(line.split()[1] for line in f if line.startswith('VmHWM:'))\n"
+    f"    with open(os.environ['{_PEAK_FILE}'], 'w') as f:\n"
+    "        f.write(kb)\n"
+    "atexit.register(_peak)\n"
+    "sys.argv[0] = 'vp-log'\n"
+    "runpy.run_module('vp_log', run_name='__main__')\n"
+)
 
-    CPU seconds are user + system time of the process: on a machine shared with other jobs
-    they say what the work costs, whatever the wait for a core.
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """Run a ``vp_log_command``; (wall seconds, peak RSS in MB, stdout, CPU seconds).
+
+    The peak is the process's own ``VmHWM``, written as it exits: ``ru_maxrss`` of a child
+    also counts the parent it was forked from (it keeps the high-water mark across exec), so
+    it said this benchmark's own size. CPU seconds are user + system time of the process: on
+    a machine shared with other jobs they say what the work costs, whatever the wait for a
+    core.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    if args[1:3] != ["-m", "vp_log"]:
+        raise ValueError(f"not a vp_log command: {args}")
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as peak,
+    ):
         started = time.perf_counter()
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [args[0], "-c", _PEAK, *args[3:]],
+            env={**env, _PEAK_FILE: peak.name},
+            stdout=out,
+            stderr=err,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -67,7 +95,7 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, st
         if proc.returncode != 0:
             raise RuntimeError(f"{args[3:]} failed: {err.read().decode()[-2000:]}")
         cpu = usage.ru_utime + usage.ru_stime
-        return wall, usage.ru_maxrss / 1024, out.read().decode(), cpu
+        return wall, int(peak.read() or 0) / 1024, out.read().decode(), cpu
 
 
 def copy_store(store: Path, dest: Path, *, share_archive: bool) -> Path:
