@@ -91,7 +91,7 @@ def _dictionary_vr(tag: int) -> str:
 
 _converted: dict[tuple[Any, ...], Any] = {}
 _MEMO_VALUE_BYTES = 256
-_MEMO_ENTRIES = 50_000
+_MEMO_ENTRIES = 20_000
 
 
 def _convert(tag: int, vr: str, data: bytes, encoding: tuple[str, ...]) -> Any:

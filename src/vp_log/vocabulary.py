@@ -107,7 +107,7 @@ class Side(StrEnum):
 
 _T = TypeVar("_T")
 _READING_TEXT_CHARS = 1024
-_READINGS = 20_000
+_READINGS = 4_000
 
 
 class VocabularyError(ValueError):
