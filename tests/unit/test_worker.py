@@ -38,23 +38,28 @@ def record_of(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def test_late_batches_are_counted_and_the_study_assembled_once_quiet(tmp_path: Path) -> None:
-    pipeline = make_pipeline(tmp_path, quiet_period_s=0.5)
+    now = [datetime(2026, 3, 1, 9, 0, tzinfo=UTC)]
+    settings = load_settings(data_dir=tmp_path / "data", quiet_period_s=60)
+    pipeline = Pipeline(
+        settings, Database(settings.db_url), Spool(settings.data_dir), clock=lambda: now[0]
+    )
     files = write_xa_instances(tmp_path / "src", 6, rows=16, cols=16, seed=3, series_size=2)
     worker = Worker(pipeline)
-    spool_files(pipeline.spool, files[:2], datetime.now(UTC))
+    spool_files(pipeline.spool, files[:2], now[0])
     worker.round()
     first = record_of(pipeline)
     assert (first["status"], first["instance_count"], first["series_count"]) == ("receiving", 2, 1)
 
-    late = datetime.now(UTC)
-    spool_files(pipeline.spool, files[2:], late)
+    now[0] += timedelta(seconds=30)
+    spool_files(pipeline.spool, files[2:], now[0])
     worker.round()
     # Counted and still receiving, not assembled again: the new series are not in it yet.
     grown = record_of(pipeline)
     assert (grown["status"], grown["instance_count"], grown["series_count"]) == ("receiving", 6, 1)
-    assert datetime.fromisoformat(grown["last_received_at"]) >= late
+    assert datetime.fromisoformat(grown["last_received_at"]) == now[0]
 
-    time.sleep(0.6)
+    now[0] += timedelta(seconds=61)
+    worker.due = 0.0  # woken when the study is due (its quiet period counted on this clock)
     worker.round()
     done = record_of(pipeline)
     assert (done["status"], done["instance_count"], done["series_count"]) == ("complete", 6, 3)
