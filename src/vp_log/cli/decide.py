@@ -202,26 +202,32 @@ def value_text(value: Any) -> str:
 
 
 def change_text(change: dict[str, Any]) -> str:
-    return f"{value_text(change.get('old'))} -> {value_text(change.get('new'))}"
+    """``other -> vertebroplasty``; an empty side is ``none``."""
+    old, new = (value_text(change.get(k)) for k in ("old", "new"))
+    return f"{'none' if old == '-' else old} -> {'none' if new == '-' else new}"
 
 
 def decisions_table(decisions: list[RecordDecision], *, excluded: bool = False) -> Table | str:
-    """The decisions in force: decided value (by whom, when, why) and what was extracted."""
+    """The decisions in force: decided value (by whom, when, why) and what was extracted; a
+    decision made with the one before it (same person, time and reason) says so."""
     if not decisions:
         return "Decisions: [dim]none[/] (the record is as extracted)"
     table = Table(show_header=False, title="Manual decisions", title_justify="left")
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
+    previous: tuple[str, Any, str] | None = None
     for d in decisions:
-        decided = (
-            f"decided: {value_text(d.value)} "
-            f"(by {d.decided_by} on {d.decided_at:%Y-%m-%d}: {d.reason})"
+        made = (d.decided_by, d.decided_at, d.reason)
+        why = (
+            "as above"
+            if made == previous
+            else f"by {d.decided_by} on {d.decided_at:%Y-%m-%d}: {d.reason}"
         )
-        extracted = literal(f"extracted: {value_text(d.extracted)}")
-        table.add_row(d.field.value, f"{literal(decided)}\n{extracted}")
-    if excluded:
-        table.caption = "excluded: not listed (but with --all), not on the worklist or in reports"
-        table.caption_justify = "left"
+        previous = made
+        lines = [f"decided: {value_text(d.value)} ({why})", f"extracted: {value_text(d.extracted)}"]
+        if d.field.value == "exclude" and excluded:
+            lines.append("not listed (but with --all), not on the worklist, not in reports")
+        table.add_row(d.field.value, "\n".join(literal(line) for line in lines))
     return table
 
 

@@ -412,14 +412,16 @@ def _render_levels(record: ProcedurePublic) -> None:
         title=f"Treated levels (total cement {_fmt(record.total_cement_ml, ' mL')})",
         title_justify="left",
     )
+    by_hand = bool(_decided(record) & {"levels", "cement", "approach"})
     for level in record.levels:
+        sources = compact_sources([src.line() for src in level.sources])
         table.add_row(
             literal(level.level),
             _fmt(level.cement_ml, " mL"),
             _fmt(level.approach),
             _fmt(level.side),
             literal(", ".join(level.flags)) or "-",
-            compact_sources([src.line() for src in level.sources]) or "-",
+            sources or ("decided by hand" if by_hand else "-"),
         )
     console.print(table)
 
