@@ -43,11 +43,12 @@ def on_worklist(env: dict[str, str]) -> set[int]:
     return {i["procedure_id"] for i in as_json(env, "followup", "due", "--as-of", AS_OF)}
 
 
-def exported(env: dict[str, str], out: Path) -> set[str]:
+def exported(env: dict[str, str], out: Path) -> dict[str, dict[str, str]]:
+    """The wide export's rows by accession number."""
     result = vp_log(env, "export", "--shape", "wide", "--out", str(out))
     assert result.exit_code == 0, result.output
     with (out / "vp_log_wide.csv").open(encoding="utf-8") as fh:
-        return {row["accession_number"] for row in csv.DictReader(fh)}
+        return {row["accession_number"]: row for row in csv.DictReader(fh)}
 
 
 def decide(env: dict[str, str], key: int | str, *args: str) -> Result:
@@ -113,7 +114,14 @@ def test_decisions_change_what_every_reader_sees_and_survive_reextract(
     assert as_json(env, "report", "all", "--as-of", AS_OF)["procedures"] == 3
     accessions = exported(env, store["tmp"] / "export")
     assert records[vp]["accession_number"] not in accessions
-    assert records[facet]["accession_number"] in accessions
+    row = accessions[records[facet]["accession_number"]]
+    assert (row["procedure_type"], row["levels"], row["cement_ml"]) == (
+        "vertebroplasty",
+        "L1",
+        "3.5",
+    )
+    assert row["decided"] == "type levels cement"
+    assert accessions[records[ids["kyphoplasty"]]["accession_number"]]["decided"] == ""
     # ... and is shown, marked, with --all.
     assert listed(env, "--all")[vp]["excluded"] == "phantom"
     table = " ".join(vp_log(env, "procedures", "list", "--all").stdout.split())

@@ -47,6 +47,11 @@ REPORT_FIELDS = (
 )
 
 
+#: The key of ``report_procedures`` fields that lists what a manual decision set (not a record
+#: field: ``type``, ``levels``, ``cement``, ``approach``).
+DECIDED_KEY = "decided"
+
+
 #: What the reports are about: vertebral augmentation (not "other" procedures, not unclassified).
 AUGMENTATION_TYPES = ("vertebroplasty", "kyphoplasty", "sacroplasty")
 
@@ -96,7 +101,8 @@ def report_procedures(
     study date then id; ``type``: the effective one (decided, else extracted); ``fields``:
     the record's REPORT_FIELDS that are set and its ``levels`` (name and cement), with the
     manual decisions applied (the effective type decides what is an augmentation; an
-    excluded record is left out). One pass over the stored records."""
+    excluded record is left out) and, under DECIDED_KEY, what they set. One pass over the
+    stored records."""
     decision = current_decisions()
     kind = effective_type(decision)
     stmt = (
@@ -130,7 +136,9 @@ def report_procedures(
         }
         fields["levels"] = loads(levels) if levels else []
         if state is not None:
-            fields = effective(fields, DecisionState.model_validate(state))
+            decisions = DecisionState.model_validate(state)
+            fields = effective(fields, decisions)
+            fields[DECIDED_KEY] = [f.value for f in decisions.decided()]
         found.append((pid, status, kind_of, fields))
     return found
 

@@ -22,6 +22,7 @@ from vp_log import levels
 from vp_log.alerts import DoseEntry, entry_of_record
 from vp_log.clinical import ClinicalBaselineInput, Indication
 from vp_log.db import report_queries as queries
+from vp_log.db.report_queries import DECIDED_KEY
 from vp_log.followup.instruments import ITEMS, Choice, Item, Number
 
 
@@ -96,6 +97,8 @@ class ProcedureFacts:
     """Baseline clinical data (``procedures annotate``): why it was treated; None: not entered."""
     trial_arm: str | None = None
     """The trial arm, where a site runs a trial; None: not entered."""
+    decided: tuple[str, ...] = ()
+    """What a manual decision set (``procedures decide``): type, levels, cement, approach."""
 
     @property
     def level_count(self) -> int:
@@ -429,6 +432,7 @@ def procedure_facts(
         flags=tuple(f for f in get("flags") or () if isinstance(f, str)),
         indication=indication,
         trial_arm=arm,
+        decided=tuple(str(f) for f in get(DECIDED_KEY) or ()),
     )
 
 

@@ -168,6 +168,14 @@ def _procedure_columns(options: Options) -> list[ExportColumn]:
     cols.append(
         ExportColumn("status", "Record status", allowed="complete, needs_review, receiving")
     )
+    cols.append(
+        ExportColumn(
+            "decided",
+            "Values set by hand (vp-log procedures decide), the rest as extracted; "
+            "empty: all as extracted",
+            allowed="type, levels, cement, approach (space-separated)",
+        )
+    )
     return cols
 
 
@@ -292,6 +300,7 @@ def _procedure_values(p: ProcedureFacts, options: Options) -> dict[str, Any]:
         "trial_arm": p.trial_arm,
         "operator": p.operator,
         "status": p.status,
+        "decided": " ".join(f for f in p.decided if f != "exclude") or None,
     }
 
 
