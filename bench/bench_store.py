@@ -136,6 +136,15 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _print_command(name: str, instances: int, wall: float, cpu: float, rss: float) -> None:
+    """Two lines under 80 columns: the wall rate, then the CPU cost, peak memory and load."""
+    print(f"  {name:10s} {instances:7d} inst  {wall:7.2f} s  {instances / wall:7.1f} inst/s wall")
+    print(
+        f"  {'':10s} CPU {cpu * 1000 / instances:5.2f} ms/inst {instances / cpu:6.0f}/CPU-s"
+        f"  {rss:5.0f} MB peak  load {load_average()}"
+    )
+
+
 def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     store = build_store(n_studies, root)
@@ -158,11 +167,7 @@ def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str
     result["import_inst_per_s"] = round(len(files) / wall, 1)
     result["import_cpu_ms_per_inst"] = round(cpu * 1000 / len(files), 2)
     result["import_peak_rss_mb"] = round(rss, 1)
-    print(
-        f"  import     {len(files):7d} inst  {wall:7.2f} s  {len(files) / wall:7.1f} inst/s"
-        f"  CPU {cpu * 1000 / len(files):5.2f} ms/inst ({len(files) / cpu:6.1f} inst/CPU-s)"
-        f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
-    )
+    _print_command("import", len(files), wall, cpu, rss)
     shutil.rmtree(incoming)
     shutil.rmtree(data)
 
@@ -171,11 +176,7 @@ def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str
     result["reextract_inst_per_s"] = round(instances / wall, 1)
     result["reextract_cpu_ms_per_inst"] = round(cpu * 1000 / instances, 2)
     result["reextract_peak_rss_mb"] = round(rss, 1)
-    print(
-        f"  reextract  {instances:7d} inst  {wall:7.2f} s  {instances / wall:7.1f} inst/s"
-        f"  CPU {cpu * 1000 / instances:5.2f} ms/inst ({instances / cpu:6.1f} inst/CPU-s)"
-        f"  peak RSS {rss:6.1f} MB  (load {load_average()})"
-    )
+    _print_command("reextract", instances, wall, cpu, rss)
     shutil.rmtree(data)
 
     db = store / "vp_log.db"
