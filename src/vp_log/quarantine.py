@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,30 +52,56 @@ def reason_path(path: Path) -> Path:
 
 def list_quarantined(folder: Path) -> list[QuarantinedFile]:
     """The files in the quarantine ``folder``, newest first (creates nothing)."""
+    return list(iter_quarantined(folder))
+
+
+def _newest_first(folder: Path) -> list[tuple[float, str, str]]:
+    """``(when, name, path)`` of each quarantined file, newest first: one ``stat`` per file,
+    no reason read."""
     if not folder.is_dir():
         return []
     found = []
     for entry in os.scandir(folder):
         if not entry.is_file() or entry.name.endswith(REASON_SUFFIX) or entry.name.startswith("."):
             continue
-        path = Path(entry.path)
+        try:
+            when = os.stat(entry.path + REASON_SUFFIX).st_mtime
+        except FileNotFoundError:
+            when = entry.stat().st_mtime
+        found.append((when, entry.name, entry.path))
+    found.sort(reverse=True)
+    return found
+
+
+def count_quarantined(folder: Path) -> int:
+    return len(_newest_first(folder))
+
+
+def iter_quarantined(
+    folder: Path, *, limit: int | None = None, offset: int = 0
+) -> Iterator[QuarantinedFile]:
+    """The quarantined files newest first, each reason read as its file comes; ``limit``
+    files after the ``offset`` newest (None: all)."""
+    end = None if limit is None else offset + limit
+    for _, _, name in _newest_first(folder)[offset:end]:
+        path = Path(name)
         why = reason_path(path)
         try:
             parsed = read_reason(why)
             reason, kind, when = parsed.reason, parsed.kind, why.stat().st_mtime
-        except FileNotFoundError:
-            reason, kind, when = "(no reason recorded)", "unknown", entry.stat().st_mtime
-        found.append(
-            QuarantinedFile(
-                path=path,
-                reason=reason,
-                kind=kind,
-                quarantined_at=datetime.fromtimestamp(when, UTC),
-                size=entry.stat().st_size,
-            )
+            size = path.stat().st_size
+        except FileNotFoundError:  # the reason (or the file: retried meanwhile) is gone
+            if not path.is_file():
+                continue
+            reason, kind = "(no reason recorded)", "unknown"
+            when, size = path.stat().st_mtime, path.stat().st_size
+        yield QuarantinedFile(
+            path=path,
+            reason=reason,
+            kind=kind,
+            quarantined_at=datetime.fromtimestamp(when, UTC),
+            size=size,
         )
-    found.sort(key=lambda q: (q.quarantined_at, q.name), reverse=True)
-    return found
 
 
 def find_quarantined(folder: Path, name: str) -> Path:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -257,6 +259,44 @@ def print_json(data: Any) -> None:
     """``data`` as JSON on stdout: the same values, with nothing in it a terminal would obey."""
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write(json_visible(text) + "\n")
+
+
+#: How many rows a listing's table shows when no --limit is given; --json: every row.
+TABLE_LIMIT = 200
+
+
+def count_text(number: int) -> str:
+    """A count as people read it: ``10 003``."""
+    return f"{number:,}".replace(",", " ")
+
+
+def json_text(item: Any) -> str:
+    """One item of a listing's JSON: one line."""
+    return json.dumps(item, ensure_ascii=False, default=str)
+
+
+def stream_json(items: Iterable[Any], *, encoded: bool = False) -> int:
+    """A listing's ``--json``: a JSON array written item by item as the items come, one item
+    per line (``encoded``: the items are JSON text already). Returns the number written.
+
+    Nothing is held back, so the memory does not grow with the listing; a reader that stops
+    early (``| head``) ends the command quietly.
+    """
+    out = sys.stdout
+    count = 0
+    try:
+        for item in items:
+            out.write("[\n" if count == 0 else ",\n")
+            out.write(item if encoded else json_text(item))
+            count += 1
+        out.write("[]\n" if count == 0 else "\n]\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader is gone: what is still buffered goes nowhere, not into a second error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        raise typer.Exit(1) from None
+    return count
 
 
 def setup_logging(level: str) -> None:

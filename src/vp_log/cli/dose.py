@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from vp_log.cli.common import console, fail, literal, print_json, state
+from vp_log.cli.common import TABLE_LIMIT, console, count_text, fail, literal, print_json, state
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,20 +46,35 @@ def _entries(rows: Sequence[Any]) -> dict[int, DoseEntry]:
 def alerts_since(
     session: Session, levels: AlertLevels, since: str | None
 ) -> tuple[dict[int, list[DoseAlert]], dict[int, DoseEntry]]:
-    """Alerts on every record dated ``since`` or later, each with its patient's history."""
-    from vp_log.alerts import dose_alerts
-    from vp_log.db import repository as repo
+    """Alerts on every record dated ``since`` or later, each with its patient's history:
+    ``(record id -> alerts, record id -> entry)`` of the records with an alert.
 
-    recent = _entries(repo.dose_history(session=session, since=since))
-    patients = sorted({e.patient_id for e in recent.values() if e.patient_id})
+    Streamed a patient at a time (issue 15): only the records with an alert are kept.
+    """
+    from vp_log.alerts import dose_alerts, entry_of_record
+    from vp_log.db.listings import dose_fields_by_patient
+
     history_from = None
     if since:
         history_from = (
             date.fromisoformat(since) - timedelta(days=levels.window_days - 1)
         ).isoformat()
-    history = _entries(repo.dose_history(session=session, since=history_from, patient_ids=patients))
-    found = dose_alerts({**history, **recent}.values(), levels)
-    return {rid: found[rid] for rid in recent if found.get(rid)}, recent
+    found: dict[int, list[DoseAlert]] = {}
+    entries: dict[int, DoseEntry] = {}
+    for _, rows in dose_fields_by_patient(session=session, since=history_from):
+        recent = [
+            pid
+            for pid, fields in rows
+            if not since or (isinstance(day := fields["study_date"], str) and day >= since)
+        ]
+        if not recent:
+            continue  # only history: nothing of this patient is listed
+        mine = {pid: entry_of_record(pid, fields) for pid, fields in rows}
+        alerts = dose_alerts(mine.values(), levels)
+        for pid in recent:
+            if alerts.get(pid):
+                found[pid], entries[pid] = alerts[pid], mine[pid]
+    return found, entries
 
 
 def record_alerts(
@@ -104,6 +119,19 @@ def alerts(
         str | None, typer.Option(help="Procedures dated from (YYYY-MM-DD); default: all")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help=f"Only the N newest procedures with alerts (default: {TABLE_LIMIT} in the "
+            "table, all with --json)",
+        ),
+    ] = None,
+    offset: Annotated[
+        int,
+        typer.Option("--offset", min=0, help="Skip the N newest procedures first (next pages)"),
+    ] = 0,
 ) -> None:
     """Procedures at a dose follow-up level, alone or added up per patient over the window."""
     if since is not None:
@@ -115,7 +143,10 @@ def alerts(
     levels = alert_levels(st.settings)
     with st.reader.session() as session:
         found, entries = alerts_since(session, levels, since)
+    newest_first = sorted(found, key=lambda r: (entries[r].day or date.min, r), reverse=True)
     if as_json:
+        end = None if limit is None else offset + limit
+        chosen = set(newest_first[offset:end])
         print_json(
             {
                 "levels": {
@@ -125,7 +156,7 @@ def alerts(
                     "window_days": levels.window_days,
                     "source": levels.source,
                 },
-                "alerts": [a.model_dump(mode="json") for rid in sorted(found) for a in found[rid]],
+                "alerts": [a.model_dump(mode="json") for rid in sorted(chosen) for a in found[rid]],
             }
         )
         return
@@ -134,10 +165,11 @@ def alerts(
     title = f"{count} dose alert(s) on {len(found)} procedure(s) of {len(patients)} patient(s)" + (
         f" since {since}" if since else ""
     )
+    page = newest_first[offset : offset + (TABLE_LIMIT if limit is None else limit)]
     table = Table(title=title, title_justify="left")
     for column in ("record", "date", "patient", "alert"):
         table.add_column(column, overflow="fold")
-    for rid in sorted(found, key=lambda r: (entries[r].day or date.min, r)):
+    for rid in reversed(page):
         entry = entries[rid]
         for alert in shown_alerts(found[rid]):
             table.add_row(
@@ -147,6 +179,13 @@ def alerts(
                 literal(alert_text(alert)),
             )
     console.print(table)
+    if len(page) < len(found):
+        where = f"after the {count_text(offset)} newest" if offset else "the newest"
+        console.print(
+            f"showing {count_text(len(page))} of {count_text(len(found))} procedures ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
+        )
     console.print(f"[dim]{literal(levels_text(levels))}[/]")
 
 

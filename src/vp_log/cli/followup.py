@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import inspect
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -20,7 +21,16 @@ from rich.table import Table
 
 from vp_log import followup as fu
 from vp_log.cli import followup_views as views
-from vp_log.cli.common import console, err_console, literal, print_json, state
+from vp_log.cli.common import (
+    TABLE_LIMIT,
+    console,
+    count_text,
+    err_console,
+    literal,
+    print_json,
+    state,
+    stream_json,
+)
 from vp_log.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -820,10 +830,23 @@ def due(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue time points")] = False,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help=f"Only the first N time points (default: {TABLE_LIMIT} in the table, "
+            "all with --json)",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip the first N time points (next pages)")
+    ] = 0,
 ) -> None:
     """The worklist: who is due or overdue for which time point, and by how many days.
 
     Vertebral augmentation records only (what `procedures list` shows), once complete.
+    Overdue first (longest first), then due (window closing soonest first).
     """
     schedule = _schedule(ctx)
     try:
@@ -835,15 +858,29 @@ def due(
         overdue=overdue,
     )  # fmt: skip
     with state(ctx).reader.session() as session:
-        items = fu.due_worklist(session, as_of=day, schedule=schedule, only=only)
-    if as_json:
-        print_json([i.model_dump(mode="json") for i in items])
-        return
-    if not items:
+        rows = fu.due_items(session, as_of=day, schedule=schedule, only=only)
+        if as_json:
+            end = None if limit is None else offset + limit
+            stream_json(row.json(day) for row in itertools.islice(rows, offset, end))
+            return
+        end = offset + (TABLE_LIMIT if limit is None else limit)
+        items, total = [], 0
+        for row in rows:  # the rest is only counted
+            if offset <= total < end:
+                items.append(row.item(day))
+            total += 1
+    if not total:
         console.print(f"Nobody is due for follow-up on {day}.")
         return
-    title = f"Follow-up due on {day}: {len(items)} time point(s)"
+    title = f"Follow-up due on {day}: {count_text(total)} time point(s)"
     show(views.due_table(items, title, wide=wide), wide=wide)
+    if len(items) < total:
+        where = f"after the first {count_text(offset)}" if offset else "the first"
+        console.print(
+            f"showing {count_text(len(items))} of {count_text(total)} ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
+        )
 
 
 @app.command("history")
@@ -887,18 +924,40 @@ def audit(
         typer.Option("--since", help="Only changes from this date or date-time (local time)"),
     ] = None,
     as_json: JsonOpt = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help=f"Only the N newest changes (default: {TABLE_LIMIT} in the table, "
+            "all with --json)",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip the N newest changes first (next pages)")
+    ] = 0,
 ) -> None:
-    """The audit log: who changed what, when."""
+    """The audit log: who changed what, when (oldest first; the table: the newest 200)."""
     start = _since(since) if since else None
     with state(ctx).reader.session() as session:
-        events = fu.audit_log(session, since=start)
-    if as_json:
-        print_json([e.model_dump(mode="json") for e in events])
-        return
-    if not events:
+        if as_json:
+            events = fu.audit_items(session, since=start, limit=limit, offset=offset)
+            stream_json(e.model_dump(mode="json") for e in events)
+            return
+        total = fu.count_audit_events(session, since=start)
+        shown = TABLE_LIMIT if limit is None else limit
+        table = views.audit_table(fu.audit_items(session, since=start, limit=shown, offset=offset))
+    if not total:
         console.print("No changes recorded.")
         return
-    console.print(views.audit_table(events))
+    console.print(table)
+    if table.row_count < total:
+        where = f"after the {count_text(offset)} newest" if offset else "the newest"
+        console.print(
+            f"showing {count_text(table.row_count)} of {count_text(total)} ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
+        )
 
 
 @app.command("import")

@@ -5,6 +5,7 @@ instrument table; rules live in :mod:`vp_log.followup`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich import box
@@ -197,7 +198,7 @@ def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Tab
     return table
 
 
-def audit_table(events: list[fu.AuditPublic]) -> Table:
+def audit_table(events: Iterable[fu.AuditPublic]) -> Table:
     table = Table(title="Audit log", title_justify="left")
     for column in ("When", "Who", "Action", "Entity", "Details"):
         table.add_column(column)

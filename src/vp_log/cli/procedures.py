@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,7 +13,17 @@ from rich import box
 from rich.table import Table
 
 from vp_log.cli import dose as dose_cli
-from vp_log.cli.common import console, fail, literal, print_json, state
+from vp_log.cli.common import (
+    TABLE_LIMIT,
+    console,
+    count_text,
+    fail,
+    json_text,
+    literal,
+    print_json,
+    state,
+    stream_json,
+)
 from vp_log.cli.decide import decide, decisions_table, not_one
 from vp_log.cli.followup_views import render_outcome_timeline
 from vp_log.clinical import (
@@ -29,7 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from vp_log.db.tables import Procedure
-    from vp_log.record import ProcedurePublic, TreatedLevel
+    from vp_log.record import ProcedurePublic
 
 
 app = typer.Typer(help="Procedure records built from received studies.", no_args_is_help=True)
@@ -53,6 +65,35 @@ def _public(ctx: typer.Context, row: Procedure) -> ProcedurePublic:
     )
 
 
+#: The record fields the table shows (and what its status is derived from): taken out of the
+#: stored JSON by the database, not whole records with their provenance (issue 15).
+LIST_FIELDS = (
+    "study_date",
+    "accession_number",
+    "patient_id",
+    "patient_name",
+    "procedure_type",
+    "levels",
+    "total_cement_ml",
+    "status",
+    "needs_review",
+    "last_received_at",
+    "instance_count",
+)
+
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=1,
+        help=f"Only the N newest records (default: {TABLE_LIMIT} in the table, all with --json)",
+    ),
+]
+OffsetOpt = Annotated[
+    int, typer.Option("--offset", min=0, help="Skip the N newest records first (next pages)")
+]
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -66,40 +107,155 @@ def list_(
     wide: Annotated[
         bool, typer.Option("--wide", help="Every column (patient name, instance count)")
     ] = False,
+    limit: LimitOpt = None,
+    offset: OffsetOpt = 0,
 ) -> None:
-    """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study)."""
-    from vp_log.db import repository as repo
+    """List procedure records (vertebroplasty, kyphoplasty, sacroplasty; --all for every study).
 
-    since_iso, until_iso = _iso_date(since, "--since"), _iso_date(until, "--until")
+    By study date, oldest first; the table shows the newest 200 unless --limit says otherwise.
+    """
+    from vp_log.db import listings
+
+    only = listings.ProcedureFilter(
+        since=_iso_date(since, "--since"),
+        until=_iso_date(until, "--until"),
+        patient_id=patient,
+        include_all=all_,
+    )
+    quiet = state(ctx).settings.quiet_period_s
+    now = datetime.now(UTC)
     with state(ctx).reader.session() as session:
-        rows = repo.list_procedures(
-            session=session,
-            since=since_iso,
-            until=until_iso,
-            patient_id=patient,
-            include_all=all_,
+        if as_json:
+            page = listings.Page(limit, offset)
+            records = listings.listed_records(session=session, only=only, page=page)
+            keeps_order = session.get_bind().dialect.name == "sqlite"
+            lines = _json_lines(
+                session, records, now=now, quiet_period_s=quiet, keeps_order=keeps_order
+            )
+            stream_json(lines, encoded=True)
+            return
+        total = listings.count_procedures(session=session, only=only)
+        page = listings.Page(TABLE_LIMIT if limit is None else limit, offset)
+        rows = listings.listed_fields(session=session, names=LIST_FIELDS, only=only, page=page)
+        table = _list_table(rows, total=total, wide=wide, now=now, quiet_period_s=quiet)
+    console.print(table)
+    shown = table.row_count
+    if shown < total:
+        where = f"after the {count_text(offset)} newest" if offset else "the newest"
+        console.print(
+            f"showing {count_text(shown)} of {count_text(total)} ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
         )
-        records = [_public(ctx, r) for r in rows]
-    if as_json:
-        print_json([r.to_json() for r in records])
-        return
-    console.print(_list_table(records, wide=wide))
+
+
+def _json_lines(
+    session: Session,
+    records: Iterator[tuple[int, int, str, str, bool]],
+    *,
+    now: datetime,
+    quiet_period_s: float,
+    keeps_order: bool,
+) -> Iterator[str]:
+    """Each record as ``procedures show --json`` prints it (without its outcomes), one line.
+
+    A record stored in the current shape, with no decision in force and whose status needs
+    no deriving, is the stored text with its id put first and the public fields' defaults
+    last: neither parsed nor validated (that was most of ``--json``'s time), unless the
+    database does not keep the order of the keys (PostgreSQL's ``jsonb``): then parsed and
+    put back in the record's order. Any other record (an older shape, a study still
+    receiving, decisions in force) goes through ``repository.public_record`` as before.
+    """
+    from vp_log.db import repository as repo
+    from vp_log.db.tables import Procedure
+    from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord
+
+    fields = tuple(ProcedureRecord.model_fields)
+    extra = {
+        name: info.get_default(call_default_factory=True)
+        for name, info in ProcedurePublic.model_fields.items()
+        if name not in ProcedureRecord.model_fields and name != "id"
+    }
+    tail = "".join(f", {json.dumps(name)}: {json.dumps(value)}" for name, value in extra.items())
+    for pid, version, status, text, decided in records:
+        plain = version == RECORD_VERSION and status != "receiving" and not decided
+        body = text.strip()
+        if plain and keeps_order and body.startswith("{") and body.endswith("}"):
+            inner = body[1:-1].strip()
+            yield f'{{"id": {pid}, {inner}{tail}}}' if inner else f'{{"id": {pid}{tail}}}'
+            continue
+        data = json.loads(text) if plain else None
+        if isinstance(data, dict) and data.keys() == set(fields):
+            yield json_text({"id": pid, **{name: data[name] for name in fields}, **extra})
+            continue
+        row = session.get(Procedure, pid)
+        if row is None:  # deleted meanwhile (the listing reads no snapshot on SQLite)
+            continue
+        public = repo.public_record(row, now=now, quiet_period_s=quiet_period_s)
+        yield json_text(public.to_json())
+        session.expunge(row)
 
 
 _SIDE = {"left": "L", "right": "R", "bilateral": "L+R"}
 
 
-def _level_text(level: TreatedLevel) -> str:
-    if not level.side:
-        return level.level
-    return f"{level.level} {_SIDE.get(level.side, level.side)}"
+def _level_text(level: Any) -> str:
+    """``L1``, ``S1 L``: a treated level (a stored record's ``levels`` item)."""
+    if not isinstance(level, dict):
+        return str(level)
+    name, side = str(level.get("level") or "?"), level.get("side")
+    if not side:
+        return name
+    return f"{name} {_SIDE.get(side, side)}"
 
 
-def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
+def _status_text(fields: dict[str, Any], now: datetime, quiet_period_s: float) -> str:
+    """The status as of ``now`` (``ProcedureRecord.status_at`` on the stored fields)."""
+    from vp_log.db.listings import parse_time
+    from vp_log.record import study_status
+
+    stored = fields.get("status") or "receiving"
+    last = parse_time(fields.get("last_received_at"))
+    if stored != "receiving" or last is None:
+        return str(stored)
+    return study_status(
+        last_received_at=last,
+        now=now,
+        quiet_period_s=quiet_period_s,
+        needs_review=bool(fields.get("needs_review")),
+    ).value
+
+
+def _decided_fields(
+    fields: dict[str, Any], state: dict[str, Any]
+) -> tuple[dict[str, Any], set[str], str | None]:
+    """The fields with the record's manual decisions applied, the decided fields (``type``,
+    ``levels``...) and why it is excluded (None: it is not)."""
+    from vp_log.decisions import DecisionState, effective
+
+    decisions = DecisionState.model_validate(state)
+    excluded = decisions.exclude.value.value if decisions.exclude else None
+    return effective(fields, decisions), {f.value for f in decisions.decided()}, excluded
+
+
+def _cement_text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "unknown"
+    return f"{value:g} mL"
+
+
+def _list_table(
+    rows: Iterable[tuple[int, dict[str, Any], dict[str, Any] | None]],
+    *,
+    total: int,
+    wide: bool,
+    now: datetime,
+    quiet_period_s: float,
+) -> Table:
     """At 80 columns: never cut an id, date, accession, patient ID, type or status (levels
     wrap); ``--wide`` adds the patient's name and the instance count."""
     table = Table(
-        title=f"{len(records)} procedure record(s)",
+        title=f"{count_text(total)} procedure record(s)",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
@@ -116,31 +272,33 @@ def _list_table(records: list[ProcedurePublic], *, wide: bool) -> Table:
     if wide:
         table.add_column("inst.", no_wrap=True, justify="right")
     marked = False
-    for rec in records:
-        decided = _decided(rec)
+    for pid, extracted, decisions in rows:
+        rec, decided, excluded = extracted, set[str](), None
+        if decisions is not None:
+            rec, decided, excluded = _decided_fields(extracted, decisions)
         marked = marked or bool(decided)
         star = {f: "*" if f in decided else "" for f in ("type", "levels", "cement")}
         if "levels" in decided or "approach" in decided:
             star["levels"] = "*"
-        type_text = rec.procedure_type.value + star["type"]
-        if rec.excluded is not None:
-            type_text += f"\n[red]excluded[/]\n{rec.excluded.value}"
+        type_text = str(rec["procedure_type"] or "unclassified") + star["type"]
+        if excluded is not None:
+            type_text += f"\n[red]excluded[/]\n{excluded}"
         cells = [
-            str(rec.id),
-            rec.study_date or "?",
-            f"{literal(rec.accession_number or '-')}\n{literal(rec.patient_id or '?')}",
+            str(pid),
+            literal(rec["study_date"] or "?"),
+            f"{literal(rec['accession_number'] or '-')}\n{literal(rec['patient_id'] or '?')}",
         ]
         if wide:
-            cells.append(literal(rec.patient_name or "?"))
+            cells.append(literal(rec["patient_name"] or "?"))
         cells += [
             type_text,
-            (literal(", ".join(_level_text(lv) for lv in rec.levels)) or "-") + star["levels"],
-            (f"{rec.total_cement_ml:g} mL" if rec.total_cement_ml is not None else "unknown")
-            + star["cement"],
-            rec.status.value,
+            (literal(", ".join(_level_text(lv) for lv in rec["levels"] or [])) or "-")
+            + star["levels"],
+            _cement_text(rec["total_cement_ml"]) + star["cement"],
+            _status_text(rec, now, quiet_period_s),
         ]
         if wide:
-            cells.append(str(rec.instance_count))
+            cells.append(str(rec["instance_count"] or 0))
         table.add_row(*cells)
     if marked:
         table.caption = "* decided by hand (vp-log procedures show ID)"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.padding import Padding
 
-from vp_log.cli.common import console, fail, literal, print_json, state
+from vp_log.cli.common import TABLE_LIMIT, console, count_text, fail, literal, state, stream_json
 
 app = typer.Typer(help="Files that could not be stored, with the reason; retry after a fix.")
 
@@ -16,38 +16,59 @@ app = typer.Typer(help="Files that could not be stored, with the reason; retry a
 def list_files(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help=f"Only the N newest files (default: {TABLE_LIMIT} shown, all with --json)",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip the N newest files first (next pages)")
+    ] = 0,
 ) -> None:
     """The quarantined files, newest first, each with its reason."""
-    from vp_log.quarantine import list_quarantined
+    from vp_log.quarantine import count_quarantined, iter_quarantined
     from vp_log.spool import Spool
 
     spool = Spool(state(ctx).require_data_dir())
-    files = list_quarantined(spool.quarantine)
     if as_json:
-        print_json(
-            [
-                {
-                    "file": q.name,
-                    "path": str(q.path),
-                    "quarantined_at": q.quarantined_at.isoformat(timespec="seconds"),
-                    "size": q.size,
-                    "reason": q.reason,
-                    "kind": q.kind,
-                }
-                for q in files
-            ]
+        files = iter_quarantined(spool.quarantine, limit=limit, offset=offset)
+        stream_json(
+            {
+                "file": q.name,
+                "path": str(q.path),
+                "quarantined_at": q.quarantined_at.isoformat(timespec="seconds"),
+                "size": q.size,
+                "reason": q.reason,
+                "kind": q.kind,
+            }
+            for q in files
         )
         return
-    if not files:
+    total = count_quarantined(spool.quarantine)
+    if not total:
         console.print(f"quarantine is empty ({literal(spool.quarantine)})", highlight=False)
         return
     # One file per block: the whole name (it is what `retry` takes), then the reason.
-    for q in files:
+    shown = 0
+    for q in iter_quarantined(
+        spool.quarantine, limit=TABLE_LIMIT if limit is None else limit, offset=offset
+    ):
         when = q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S")
         console.print(f"[bold]{literal(q.name)}[/]  (quarantined {when} UTC)", highlight=False)
         console.print(Padding(literal(q.reason), (0, 0, 0, 4)), highlight=False)
+        shown += 1
+    if shown < total:
+        where = f"after the {count_text(offset)} newest" if offset else "the newest"
+        console.print(
+            f"showing {count_text(shown)} of {count_text(total)} ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
+        )
     console.print(
-        f"{len(files)} files in {literal(spool.quarantine)}; once the cause is fixed: "
+        f"{count_text(total)} files in {literal(spool.quarantine)}; once the cause is fixed: "
         "vp-log quarantine retry FILE (or --all)",
         highlight=False,
     )

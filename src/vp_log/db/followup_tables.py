@@ -15,7 +15,7 @@ Version numbers come from ``max(version) + 1`` under a unique constraint on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -23,19 +23,22 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    cast,
+    exists,
     func,
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
-from vp_log.db.repository import MAX_RECORD_ID, list_procedures
+from vp_log.db.repository import MAX_RECORD_ID
 from vp_log.db.tables import Procedure
 from vp_log.followup.instruments import ITEMS, Choice, Kind, Number
 
@@ -70,7 +73,11 @@ class FollowupVersion(Base):
     """One version of an entry: version 1 as entered, then one row per correction."""
 
     __tablename__ = "followup_versions"
-    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("entry_id", "version"),
+        # The worklist: has this procedure an entry at this time point (migration 0009).
+        Index("ix_followup_versions_procedure_timepoint", "procedure_id", "timepoint"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("followup_entries.id"), index=True)
@@ -170,13 +177,6 @@ def lock_procedure(*, session: Session, procedure_id: int) -> None:
         session.execute(stmt)
 
 
-def worklist_procedures(*, session: Session) -> list[Procedure]:
-    """The records a follow-up worklist holds: what ``procedures list`` shows (vertebral
-    augmentation, by the record's own type and status), once the study is complete."""
-    rows = list_procedures(session=session, include_all=False)
-    return [r for r in rows if r.status != "receiving"]
-
-
 def all_procedures(*, session: Session) -> list[Procedure]:
     return list(session.scalars(select(Procedure).order_by(Procedure.id)))
 
@@ -271,6 +271,101 @@ def current_versions(
     return list(session.scalars(stmt))
 
 
+# --- the worklist (streamed, issue 15) -----------------------------------------------------
+
+
+def _current(version: type[FollowupVersion] | Any) -> Any:
+    """``version`` is the newest version of its entry (no later version exists)."""
+    later = aliased(FollowupVersion)
+    return ~exists().where(later.entry_id == version.entry_id, later.version > version.version)
+
+
+def _has_current_entry(timepoints: Sequence[str]) -> Any:
+    """The procedure of the outer query has an entry whose current version holds one of
+    ``timepoints``."""
+    v = aliased(FollowupVersion)
+    return (
+        exists()
+        .where(v.procedure_id == Procedure.id, v.timepoint.in_(list(timepoints)))
+        .where(_current(v))
+    )
+
+
+def died_procedures(*, session: Session, as_of: dt.date) -> set[int]:
+    """Procedures whose patient died by ``as_of``: a death recorded as a complication, or a
+    time point closed because the patient died (current versions; few rows: deaths only)."""
+    v = FollowupVersion
+    stmt = (
+        select(v.procedure_id, v.entry_date, v.closed_reason, v.complications)
+        .where(or_(v.closed_reason == "died", cast(v.complications, Text).like('%"death"%')))
+        .where(_current(v))
+    )
+    died: set[int] = set()
+    for pid, entry_date, closed_reason, complications in session.execute(stmt):
+        closed = closed_reason == "died" and entry_date <= as_of
+        if closed or any(
+            c.get("type") == "death" and dt.date.fromisoformat(c["date"]) <= as_of
+            for c in complications or []
+        ):
+            died.add(pid)
+    return died
+
+
+def open_timepoint_procedures(
+    *,
+    session: Session,
+    timepoint: str,
+    later_timepoints: Sequence[str],
+    opened_by: dt.date,
+    closed_before: dt.date,
+    overdue_only: bool = False,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    procedure_ids: Sequence[int] | None = None,
+) -> Iterator[tuple[int, str | None, str | None, str | None, str, str | None]]:
+    """The worklist's procedures still open for ``timepoint``, by procedure date then id:
+    ``(id, accession, patient ID, study date, type, patient name)``, streamed.
+
+    Those ``procedures list`` shows (by the effective type: a decided type over the extracted
+    one; none a decision excludes), complete, dated ``opened_by`` or earlier (the window has
+    opened), with no entry at ``timepoint``, and not missed: a window closed (dated before
+    ``closed_before``) with an entry at a later time point.
+    """
+    from vp_log.db.listings import BATCH, ProcedureFilter, record_text
+    from vp_log.db.repository import current_decisions, effective_type
+
+    only = ProcedureFilter(
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+        complete_only=True,
+    )
+    closed = Procedure.study_date < closed_before.isoformat()
+    decision = current_decisions()
+    stmt = only.apply(
+        select(
+            Procedure.id,
+            Procedure.accession_number,
+            Procedure.patient_id,
+            Procedure.study_date,
+            effective_type(decision),
+            record_text(session, "patient_name"),
+        ),
+        decision,
+    ).where(
+        Procedure.study_date.is_not(None),
+        Procedure.study_date <= opened_by.isoformat(),
+        ~_has_current_entry([timepoint]),
+    )
+    if later_timepoints:
+        stmt = stmt.where(~(closed & _has_current_entry(later_timepoints)))
+    if overdue_only:
+        stmt = stmt.where(closed)
+    if procedure_ids is not None:
+        stmt = stmt.where(Procedure.id.in_(list(procedure_ids)))
+    stmt = stmt.order_by(Procedure.study_date, Procedure.id).execution_options(yield_per=BATCH)
+    yield from session.execute(stmt)
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 
@@ -293,7 +388,34 @@ def record_audit(
 
 
 def audit_events(*, session: Session, since: dt.datetime | None = None) -> list[AuditEvent]:
-    stmt = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
-    if since is not None:
-        stmt = stmt.where(AuditEvent.at >= since)
-    return list(session.scalars(stmt))
+    return list(listed_audit_events(session=session, since=since))
+
+
+def _audit_since(stmt: Any, since: dt.datetime | None) -> Any:
+    return stmt if since is None else stmt.where(AuditEvent.at >= since)
+
+
+def count_audit_events(*, session: Session, since: dt.datetime | None = None) -> int:
+    stmt = _audit_since(select(func.count()).select_from(AuditEvent), since)
+    return int(session.scalar(stmt) or 0)
+
+
+def listed_audit_events(
+    *,
+    session: Session,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[AuditEvent]:
+    """Audit events oldest first, streamed; ``limit``/``offset`` count from the newest."""
+    from vp_log.db.listings import BATCH
+
+    stmt = _audit_since(select(AuditEvent), since)
+    if limit is not None or offset:
+        newest = _audit_since(select(AuditEvent.id), since).order_by(
+            AuditEvent.at.desc(), AuditEvent.id.desc()
+        )
+        newest = newest.limit(limit).offset(offset or None)
+        stmt = stmt.where(AuditEvent.id.in_(newest.scalar_subquery()))
+    stmt = stmt.order_by(AuditEvent.at, AuditEvent.id).execution_options(yield_per=BATCH)
+    yield from session.scalars(stmt)

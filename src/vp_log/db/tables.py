@@ -60,14 +60,19 @@ class Procedure(Base):
     """The assembled record of one study; ``record`` holds the full JSON document."""
 
     __tablename__ = "procedures"
-    # The worker's quiet-study query (status = receiving, oldest last instance first).
-    __table_args__ = (Index("ix_procedures_status_last_received_at", "status", "last_received_at"),)
+    # The worker's quiet-study query (status = receiving, oldest last instance first), and
+    # listings, which filter on type and status and sort by study date (migration 0009; the
+    # study date leads, so that index serves every look-up by date too).
+    __table_args__ = (
+        Index("ix_procedures_status_last_received_at", "status", "last_received_at"),
+        Index("ix_procedures_listing", "study_date", "procedure_type", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_instance_uid: Mapped[str] = mapped_column(String(128), unique=True)
     accession_number: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
     patient_id: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
-    study_date: Mapped[str | None] = mapped_column(String(10), index=True, nullable=True)
+    study_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
     procedure_type: Mapped[str] = mapped_column(String(32), default="unclassified")
     status: Mapped[str] = mapped_column(String(16), default="receiving")
     instance_count: Mapped[int] = mapped_column(Integer, default=0)

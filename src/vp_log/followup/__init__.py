@@ -25,11 +25,13 @@ if TYPE_CHECKING:
         CORRECTABLE,
         ImportResult,
         add_followup,
+        audit_items,
         audit_log,
         check_correction,
         check_timepoint_free,
         close_timepoint,
         correct_followup,
+        count_audit_events,
         entry_history,
         import_entries,
         list_followups,
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
     )
     from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
     from vp_log.followup.timeline import outcome_timeline
-    from vp_log.followup.worklist import DueItem, WorklistFilter, due_worklist
+    from vp_log.followup.worklist import DueItem, DueRow, WorklistFilter, due_items, due_worklist
 
 # The package's names load with the submodule that holds them, on first use: ``vp-log --help``
 # needs the instrument table (pydantic only), not the database. Lightest submodules first.
@@ -132,6 +134,7 @@ __all__ = [
     "ComplicationPublic",
     "ComplicationType",
     "DueItem",
+    "DueRow",
     "DuplicateEntryError",
     "FollowupBase",
     "FollowupCreate",
@@ -149,12 +152,15 @@ __all__ = [
     "TimePoint",
     "WorklistFilter",
     "add_followup",
+    "audit_items",
     "audit_log",
     "check_correction",
     "check_timepoint_free",
     "close_timepoint",
     "correct_followup",
+    "count_audit_events",
     "describe_validation_error",
+    "due_items",
     "due_worklist",
     "entry_history",
     "eq5d_profile",

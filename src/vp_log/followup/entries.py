@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, Field
@@ -528,8 +528,24 @@ def entry_history(session: Session, entry_id: int) -> list[FollowupPublic]:
 
 
 def audit_log(session: Session, *, since: dt.datetime | None = None) -> list[AuditPublic]:
-    return [
-        AuditPublic(
+    return list(audit_items(session, since=since))
+
+
+def count_audit_events(session: Session, *, since: dt.datetime | None = None) -> int:
+    """How many changes the audit log holds (from ``since``)."""
+    return store.count_audit_events(session=session, since=since)
+
+
+def audit_items(
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[AuditPublic]:
+    """The audit log oldest first, streamed; ``limit``/``offset`` count from the newest."""
+    for e in store.listed_audit_events(session=session, since=since, limit=limit, offset=offset):
+        yield AuditPublic(
             id=e.id,
             at=e.at,
             who=e.who,
@@ -538,5 +554,3 @@ def audit_log(session: Session, *, since: dt.datetime | None = None) -> list[Aud
             entity_id=e.entity_id,
             details=e.details,
         )
-        for e in store.audit_events(session=session, since=since)
-    ]

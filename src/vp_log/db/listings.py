@@ -1,0 +1,182 @@
+"""Streamed, lean reads for the listings (issue 15): ``procedures list``, ``followup due``.
+
+Nothing here loads whole ORM rows. A table takes the few record fields it shows out of the
+stored JSON by one JSON path extraction in the database (as :mod:`vp_log.db.report_queries`
+does for reports), not the whole record with its provenance; ``--json`` takes the stored
+record as text. Rows come in batches of :data:`BATCH` (``yield_per``: a server-side cursor on
+PostgreSQL, SQLite's own cursor), so a listing's memory does not grow with the store.
+
+Pages (``--limit``/``--offset``) count from the newest record (study date, then id) and are
+listed in the listing's own order, oldest first, like the whole listing.
+
+Manual decisions (``procedures decide``) count as everywhere else: the effective type decides
+what is an augmentation, an excluded record is left out (unless ``--all``), and each row
+comes with the decisions in force (their state, None: none) for the caller to apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, Subquery, Text, cast, func, literal, select, type_coerce
+from sqlalchemy.orm import Session
+
+from vp_log.db.base import JSONType
+from vp_log.db.repository import NOT_AUGMENTATION, current_decisions, effective_type
+from vp_log.db.tables import Procedure
+
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+
+BATCH = 500
+"""Rows fetched from the database at a time."""
+
+
+@dataclass(frozen=True)
+class ProcedureFilter:
+    """What ``procedures list`` narrows to (study dates as ISO text; None: no filter)."""
+
+    since: str | None = None
+    until: str | None = None
+    patient_id: str | None = None
+    include_all: bool = False
+    complete_only: bool = False  # the worklist: no study still receiving
+
+    def apply(self, stmt: _S, decision: Subquery | None = None) -> _S:
+        """``stmt`` outer-joined to the decisions in force (``decision``: that subquery, when
+        the caller selects from it) and narrowed to what the filter keeps."""
+        decision = current_decisions() if decision is None else decision
+        stmt = stmt.outerjoin(decision, decision.c.procedure_id == Procedure.id)
+        if self.since:
+            stmt = stmt.where(Procedure.study_date >= self.since)
+        if self.until:
+            stmt = stmt.where(Procedure.study_date <= self.until)
+        if self.patient_id:
+            stmt = stmt.where(Procedure.patient_id == self.patient_id)
+        if not self.include_all:
+            stmt = stmt.where(
+                effective_type(decision).notin_(NOT_AUGMENTATION), decision.c.excluded.is_(None)
+            )
+        if self.complete_only:
+            stmt = stmt.where(Procedure.status != "receiving")
+        return stmt
+
+
+@dataclass(frozen=True)
+class Page:
+    """``limit`` records (None: all) after skipping the ``offset`` newest."""
+
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def everything(self) -> bool:
+        return self.limit is None and self.offset == 0
+
+
+def record_fields(session: Session, names: tuple[str, ...]) -> Any:
+    """The ``names`` fields of ``procedures.record`` as one JSON array, in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        parts = [Procedure.record.op("->")(literal(name)) for name in names]
+        return type_coerce(func.jsonb_build_array(*parts), JSONType)
+    paths = [literal(f"$.{name}") for name in names]
+    return type_coerce(func.json_extract(Procedure.record, *paths), JSONType)
+
+
+def count_procedures(*, session: Session, only: ProcedureFilter) -> int:
+    """How many records ``only`` keeps (the whole listing, whatever the page)."""
+    stmt = only.apply(select(func.count()).select_from(Procedure))
+    return int(session.scalar(stmt) or 0)
+
+
+def _paged(stmt: _S, only: ProcedureFilter, page: Page) -> _S:
+    """``stmt`` (already filtered) narrowed to the page, in listing order."""
+    if not page.everything:
+        newest = only.apply(select(Procedure.id)).order_by(
+            Procedure.study_date.desc(), Procedure.id.desc()
+        )
+        newest = newest.limit(page.limit).offset(page.offset or None)
+        stmt = stmt.where(Procedure.id.in_(newest.scalar_subquery()))
+    return stmt.order_by(Procedure.study_date, Procedure.id).execution_options(yield_per=BATCH)
+
+
+def listed_fields(
+    *,
+    session: Session,
+    names: tuple[str, ...],
+    only: ProcedureFilter,
+    page: Page = Page(),
+) -> Iterator[tuple[int, dict[str, Any], dict[str, Any] | None]]:
+    """``(id, fields, decisions)`` of each record of the page, in listing order; ``fields``:
+    the record's ``names`` as extracted (a field the stored record lacks is None);
+    ``decisions``: the state of the decisions in force (None: none)."""
+    decision = current_decisions()
+    stmt = select(Procedure.id, record_fields(session, names), decision.c.state)
+    stmt = _paged(only.apply(stmt, decision), only, page)
+    for pid, values, state in session.execute(stmt):
+        yield pid, dict(zip(names, values or (None,) * len(names), strict=True)), state
+
+
+def listed_records(
+    *, session: Session, only: ProcedureFilter, page: Page = Page()
+) -> Iterator[tuple[int, int, str, str, bool]]:
+    """``(id, record_version, stored status, record as JSON text, decided)`` of each record
+    of the page, in listing order: the stored text, neither parsed nor validated here;
+    ``decided``: decisions are in force on the record."""
+    decision = current_decisions()
+    text = cast(Procedure.record, Text)
+    decided = decision.c.procedure_id.is_not(None)
+    stmt = select(Procedure.id, Procedure.record_version, Procedure.status, text, decided)
+    yield from session.execute(_paged(only.apply(stmt, decision), only, page))
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A stored ISO time (``last_received_at``) as an aware datetime; None if not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def record_text(session: Session, name: str) -> Any:
+    """One text field of ``procedures.record`` (``patient_name``), in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Procedure.record.op("->>")(literal(name))
+    return func.json_extract(Procedure.record, literal(f"$.{name}"))
+
+
+#: What dose alerts need of a record (``vp_log.alerts.entry_of_record``).
+DOSE_FIELDS = ("patient_id", "study_date", "start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
+
+
+def dose_fields_by_patient(
+    *, session: Session, since: str | None = None
+) -> Iterator[tuple[str | None, list[tuple[int, dict[str, Any]]]]]:
+    """Every record dated ``since`` or later (all types, none a decision excludes), a patient
+    at a time: ``(patient ID column, [(id, DOSE_FIELDS)])``, streamed. A record without a
+    patient ID comes alone."""
+    decision = current_decisions()
+    stmt = (
+        select(Procedure.patient_id, Procedure.id, record_fields(session, DOSE_FIELDS))
+        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
+        .where(decision.c.excluded.is_(None))  # a phantom or test is no patient's dose
+    )
+    if since:
+        stmt = stmt.where(Procedure.study_date >= since)
+    stmt = stmt.order_by(Procedure.patient_id, Procedure.id).execution_options(yield_per=BATCH)
+    group: list[tuple[int, dict[str, Any]]] = []
+    current: str | None = None
+    for patient, pid, values in session.execute(stmt):
+        fields = dict(zip(DOSE_FIELDS, values or (None,) * len(DOSE_FIELDS), strict=True))
+        if group and (patient is None or patient != current):
+            yield current, group
+            group = []
+        current = patient
+        group.append((pid, fields))
+    if group:
+        yield current, group

@@ -1,0 +1,219 @@
+"""Listings streamed from the database (issue 15) give what the whole-store rules give.
+
+The worklist is computed in the database a time point at a time and merged; here it is
+checked against the rules applied to every procedure and every current follow-up version in
+Python (the way it was computed before), on random data with corrections, closed time points,
+deaths and entries dated after the worklist's day; SQLite and PostgreSQL. ``procedures list
+--json`` and ``--limit/--offset`` on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import fresh_pg_database
+from followup_support import add_procedure
+from vp_log import followup as fu
+from vp_log.cli import app
+from vp_log.db import Database
+from vp_log.db import followup_tables as store
+from vp_log.db import repository as repo
+from vp_log.db.tables import Procedure
+from vp_log.record import ProcedureRecord, Status
+from vp_log.vocabulary import ProcedureType
+
+SCHEDULE = fu.load_schedule()
+AS_OF = dt.date(2025, 6, 30)
+NOW = dt.datetime(2025, 7, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'vp_log.db'}")
+        yield db
+        db.dispose()
+        return
+    with fresh_pg_database() as url:
+        db = Database(url)
+        yield db
+        db.dispose()
+
+
+def _values(pid: int, day: dt.date, timepoint: str | None, **more: Any) -> dict[str, Any]:
+    return {
+        "procedure_id": pid,
+        "entry_date": day,
+        "timepoint": timepoint,
+        "days_after": 0,
+        "new_fractures": [],
+        "complications": [],
+        **more,
+    }
+
+
+def _random_store(database: Database, rng: random.Random) -> None:
+    names = [tp.name for tp in SCHEDULE.timepoints]
+    types = ["vertebroplasty"] * 6 + ["kyphoplasty", "sacroplasty", "other", "unclassified"]
+    for i in range(60):
+        day = AS_OF - dt.timedelta(days=rng.randint(-20, 500))
+        pid = add_procedure(
+            database,
+            patient_id=f"P{i % 40}",
+            accession=f"A{i}",
+            study_date=day.isoformat() if rng.random() > 0.05 else None,
+            procedure_type=rng.choice(types),
+        )
+        with database.session() as session:
+            if rng.random() < 0.1:
+                session.get(Procedure, pid).status = "receiving"  # type: ignore[union-attr]
+            for _ in range(rng.randint(0, 4)):
+                when = day + dt.timedelta(days=rng.randint(-5, 420))
+                kind = rng.random()
+                more: dict[str, Any] = {}
+                if kind < 0.05:
+                    more["closed_reason"] = "died"
+                elif kind < 0.1:
+                    event = {"type": "death", "severity": "F", "date": when.isoformat()}
+                    more["complications"] = [event]
+                elif kind < 0.15:
+                    more["complications"] = [{"type": "cement-leakage-disc", "severity": "A"}]
+                tp = rng.choice([*names, None])
+                row = store.insert_entry(
+                    session=session, values=_values(pid, when, tp, **more), entered_by="t", now=NOW
+                )
+                if rng.random() < 0.3:  # a correction moves the entry to another time point
+                    store.insert_version(
+                        session=session,
+                        previous=row,
+                        values=_values(pid, when, rng.choice([*names, None])),
+                        reason="moved",
+                        entered_by="t",
+                        now=NOW,
+                    )
+
+
+def _oracle(database: Database, only: fu.WorklistFilter) -> list[tuple[Any, ...]]:
+    """The worklist by the rules, over every procedure and current version in Python."""
+    with database.session() as session:
+        versions = store.current_versions(session=session)
+        procedures = [
+            fu.ProcedureRef.from_row(r)
+            for r in store.all_procedures(session=session)
+            if r.procedure_type not in ("other", "unclassified") and r.status != "receiving"
+        ]
+    entries: dict[int, list[store.FollowupVersion]] = {}
+    for v in versions:
+        entries.setdefault(v.procedure_id, []).append(v)
+    order = {tp.name: tp.target for tp in SCHEDULE.timepoints}
+    items = []
+    procedures.sort(key=lambda p: (p.study_date or dt.date.min, p.id))
+    for p in procedures:
+        mine = entries.get(p.id, [])
+        if only.procedure_ids is not None and p.id not in only.procedure_ids:
+            continue
+        if p.study_date is None or p.study_date > AS_OF:
+            continue
+        if (only.since and p.study_date < only.since) or (only.until and p.study_date > only.until):
+            continue
+        died = any(e.closed_reason == "died" and e.entry_date <= AS_OF for e in mine) or any(
+            c.get("type") == "death" and dt.date.fromisoformat(c["date"]) <= AS_OF
+            for e in mine
+            for c in e.complications or []
+        )
+        if died:
+            continue
+        done = {e.timepoint for e in mine if e.timepoint is not None}
+        latest = max((order[n] for n in done if n in order), default=None)
+        days = (AS_OF - p.study_date).days
+        for tp in SCHEDULE.timepoints:
+            if tp.baseline or not tp.due or tp.name in done or days < tp.from_day:
+                continue
+            if days > tp.to_day and latest is not None and latest > tp.target:
+                continue
+            overdue = days > tp.to_day
+            if (only.timepoint and tp.name != only.timepoint) or (only.overdue and not overdue):
+                continue
+            closes = p.study_date + dt.timedelta(days=tp.to_day)
+            items.append((closes, p.id, tp.name, "overdue" if overdue else "due"))
+    items.sort(key=lambda i: i[0])  # stable: procedure date and id, then time point
+    return items
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_worklist_is_what_the_rules_give(database: Database, seed: int) -> None:
+    _random_store(database, random.Random(seed))
+    filters = [
+        fu.WorklistFilter(),
+        fu.WorklistFilter(overdue=True),
+        fu.WorklistFilter(timepoint="3m"),
+        fu.WorklistFilter(since=AS_OF - dt.timedelta(days=200), until=AS_OF),
+        fu.WorklistFilter(procedure_ids=[1, 2, 3, 5, 8, 13, 21, 34]),
+    ]
+    for only in filters:
+        with database.session() as session:
+            items = fu.due_worklist(session, as_of=AS_OF, schedule=SCHEDULE, only=only)
+        got = [(i.window_to, i.procedure_id, i.timepoint, i.status) for i in items]
+        assert got == _oracle(database, only), only
+        assert all(i.days_after == (AS_OF - i.study_date).days for i in items)
+    assert len(got) > 0
+
+
+def _cli(database: Database, tmp_path: Path, *args: str) -> str:
+    env = {
+        "VP_LOG_DATA_DIR": str(tmp_path / "data"),
+        "VP_LOG_DATABASE_URL": database.url,
+        "VP_LOG_CONFIG": "",
+        "COLUMNS": "80",
+    }
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _saved(database: Database, i: int, day: str) -> int:
+    record = ProcedureRecord(
+        study_instance_uid=f"1.2.3.{i}",
+        accession_number=f"A{i}",
+        patient_id=f"P{i}",
+        study_date=day,
+        procedure_type=ProcedureType.VERTEBROPLASTY,
+        status=Status.COMPLETE,
+        last_received_at=NOW,
+        sources={"study_date": [f"StudyDate@1.2.3.{i}.1"]},
+    )
+    with database.session() as session:
+        return repo.save_procedure(session=session, record=record, updated_at=NOW)
+
+
+def test_pages_of_a_listing_count_from_the_newest(database: Database, tmp_path: Path) -> None:
+    days = ["2025-03-01", "2025-01-01", "2025-05-01", "2025-02-01", "2025-04-01"]
+    ids = [_saved(database, i, d) for i, d in enumerate(days)]
+    by_date = [pid for _, pid in sorted(zip(days, ids, strict=True))]
+    listed = json.loads(_cli(database, tmp_path, "procedures", "list", "--json"))
+    assert [r["id"] for r in listed] == by_date
+    with database.session() as session:  # the stored text is the typed record's JSON
+        typed = [
+            repo.public_record(r, now=NOW, quiet_period_s=2).to_json()
+            for r in repo.list_procedures(session=session)
+        ]
+    assert listed == typed and list(listed[0]) == list(typed[0])  # PostgreSQL: key order too
+    page = json.loads(_cli(database, tmp_path, "procedures", "list", "--json", "--limit", "2"))
+    assert [r["id"] for r in page] == by_date[-2:]
+    page = json.loads(
+        _cli(database, tmp_path, "procedures", "list", "--json", "--limit", "2", "--offset", "2")
+    )
+    assert [r["id"] for r in page] == by_date[1:3]
+    table = _cli(database, tmp_path, "procedures", "list", "--limit", "2", "--offset", "1")
+    assert "5 procedure record(s)" in table
+    assert "showing 2 of 5 (after the 1 newest); --limit/--offset for more" in table
+    assert "2025-04-01" in table and "2025-03-01" in table and "2025-05-01" not in table
+    assert "showing" not in _cli(database, tmp_path, "procedures", "list")
