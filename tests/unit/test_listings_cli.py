@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from followup_support import add_procedure
 from vp_log.cli import app
 from vp_log.cli.common import stream_json
 from vp_log.db import Database
@@ -91,3 +92,46 @@ def test_a_limit_below_one_is_refused_naming_the_option(tmp_path: Path) -> None:
     env = {"VP_LOG_DATA_DIR": str(tmp_path / "data"), "VP_LOG_CONFIG": ""}
     result = CliRunner().invoke(app, ["quarantine", "list", "--limit", "0"], env=env)
     assert result.exit_code == 2 and "--limit" in result.output
+
+
+def test_followup_list_pages_count_from_the_last_entry(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = Database(f"sqlite:///{data / 'vp_log.db'}")
+    pids = [add_procedure(database, accession=f"A{i}", patient_id=f"P{i}") for i in range(3)]
+    with database.session() as session:
+        for pid in pids:
+            for day in ("2025-01-12", "2025-02-10"):
+                row = store.insert_entry(
+                    session=session,
+                    values={
+                        "procedure_id": pid,
+                        "entry_date": dt.date.fromisoformat(day),
+                        "timepoint": None,
+                        "days_after": 0,
+                        "new_fractures": [],
+                        "complications": [],
+                        "pain": 5,
+                    },
+                    entered_by="nurse",
+                    now=T0,
+                )
+        store.insert_version(  # a correction: the entry is listed once, as corrected
+            session=session,
+            previous=row,
+            values={"procedure_id": pids[-1], "entry_date": row.entry_date, "pain": 2,
+                    "days_after": 0, "new_fractures": [], "complications": []},
+            reason="typo",
+            entered_by="nurse",
+            now=T0,
+        )  # fmt: skip
+    database.dispose()
+    every = json.loads(_run(data, "followup", "list", "--json"))
+    assert [(e["procedure_id"], e["date"]) for e in every] == [
+        (pid, day) for pid in pids for day in ("2025-01-12", "2025-02-10")
+    ]
+    assert every[-1]["version"] == 2 and every[-1]["pain"] == 2
+    page = json.loads(_run(data, "followup", "list", "--json", "--limit", "2", "--offset", "1"))
+    assert page == every[3:5]
+    table = _run(data, "followup", "list", "--limit", "2")
+    assert "showing 2 of 6 (the last); --limit/--offset for more" in table
+    assert "showing" not in _run(data, "followup", "list")

@@ -763,20 +763,53 @@ def list_(
     procedure: Annotated[str | None, typer.Argument(help=PROCEDURE_HELP)] = None,
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help=f"Only the last N entries (default: {TABLE_LIMIT} in the table, all with --json)",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip the last N entries first (next pages)")
+    ] = 0,
 ) -> None:
-    """Follow-up entries (their current versions), of one procedure or patient or all."""
+    """Follow-up entries (their current versions), of one procedure or patient or all.
+
+    By procedure, then date; the table shows the last 200 (the newest procedures').
+    """
     try:
         with state(ctx).reader.session() as session:
-            entries = fu.list_followups(session, key=procedure)
+            if as_json:
+                entries = fu.followup_items(session, key=procedure, limit=limit, offset=offset)
+                stream_json(e.model_dump(mode="json") for e in entries)
+                return
+            total = fu.count_followups(session, key=procedure)
+            shown = TABLE_LIMIT if limit is None else limit
+            page = list(fu.followup_items(session, key=procedure, limit=shown, offset=offset))
     except fu.FollowupError as exc:
         fail(str(exc))
-    if as_json:
-        print_json([e.model_dump(mode="json") for e in entries])
-        return
-    if not entries:
+    if not total:
         console.print("No follow-up entries.")
         return
-    show(views.entries_table(entries, "Follow-up entries", wide=wide), wide=wide)
+    show(
+        views.entries_table(
+            page,
+            f"Follow-up entries ({count_text(total)})"
+            if len(page) < total
+            else "Follow-up entries",
+            wide=wide,
+        ),
+        wide=wide,
+    )
+    if len(page) < total:
+        where = f"after the last {count_text(offset)}" if offset else "the last"
+        console.print(
+            f"showing {count_text(len(page))} of {count_text(total)} ({where}); "
+            "--limit/--offset for more",
+            highlight=False,
+        )
 
 
 def _worklist_filter(

@@ -250,25 +250,39 @@ def current_versions(
     *, session: Session, procedure_ids: Sequence[int] | None = None
 ) -> list[FollowupVersion]:
     """The newest version of every entry (optionally of some procedures), by date then id."""
-    newest = (
-        select(
-            FollowupVersion.entry_id.label("entry_id"),
-            func.max(FollowupVersion.version).label("version"),
-        )
-        .group_by(FollowupVersion.entry_id)
-        .subquery()
-    )
-    stmt = select(FollowupVersion).join(
-        newest,
-        (FollowupVersion.entry_id == newest.c.entry_id)
-        & (FollowupVersion.version == newest.c.version),
-    )
+    return list(listed_current_versions(session=session, procedure_ids=procedure_ids))
+
+
+def _current_of(procedure_ids: Sequence[int] | None, *columns: Any) -> Any:
+    stmt = select(*columns).select_from(FollowupVersion).where(_current(FollowupVersion))
     if procedure_ids is not None:
         stmt = stmt.where(FollowupVersion.procedure_id.in_(list(procedure_ids)))
-    stmt = stmt.order_by(
-        FollowupVersion.procedure_id, FollowupVersion.entry_date, FollowupVersion.entry_id
-    )
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def count_current_versions(*, session: Session, procedure_ids: Sequence[int] | None = None) -> int:
+    stmt = _current_of(procedure_ids, func.count())
+    return int(session.scalar(stmt) or 0)
+
+
+def listed_current_versions(
+    *,
+    session: Session,
+    procedure_ids: Sequence[int] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[FollowupVersion]:
+    """The newest version of every entry by procedure, date then entry, streamed;
+    ``limit``/``offset`` count from the last (the newest procedures' entries)."""
+    from vp_log.db.listings import BATCH
+
+    order = (FollowupVersion.procedure_id, FollowupVersion.entry_date, FollowupVersion.entry_id)
+    stmt = _current_of(procedure_ids, FollowupVersion)
+    if limit is not None or offset:
+        last = _current_of(procedure_ids, FollowupVersion.id).order_by(*(c.desc() for c in order))
+        last = last.limit(limit).offset(offset or None)
+        stmt = stmt.where(FollowupVersion.id.in_(last.scalar_subquery()))
+    yield from session.scalars(stmt.order_by(*order).execution_options(yield_per=BATCH))
 
 
 # --- the worklist (streamed, issue 15) -----------------------------------------------------

@@ -504,18 +504,36 @@ def import_entries(
 
 def list_followups(session: Session, *, key: str | None = None) -> list[FollowupPublic]:
     """The current version of every entry, or of the entries of the procedures ``key`` names."""
-    procedure_ids = None
-    if key is not None:
-        refs = procedures_for(session, key)
-        if not refs:
-            msg = (
-                "no procedure with record id, accession number, Study Instance UID "
-                f"or patient ID {key!r}"
-            )
-            raise FollowupError(msg)
-        procedure_ids = [r.id for r in refs]
-    rows = store.current_versions(session=session, procedure_ids=procedure_ids)
-    return [FollowupPublic.from_row(r) for r in rows]
+    return list(followup_items(session, key=key))
+
+
+def _procedure_ids(session: Session, key: str | None) -> list[int] | None:
+    if key is None:
+        return None
+    refs = procedures_for(session, key)
+    if not refs:
+        msg = (
+            "no procedure with record id, accession number, Study Instance UID "
+            f"or patient ID {key!r}"
+        )
+        raise FollowupError(msg)
+    return [r.id for r in refs]
+
+
+def count_followups(session: Session, *, key: str | None = None) -> int:
+    """How many entries :func:`followup_items` lists (every page)."""
+    return store.count_current_versions(session=session, procedure_ids=_procedure_ids(session, key))
+
+
+def followup_items(
+    session: Session, *, key: str | None = None, limit: int | None = None, offset: int = 0
+) -> Iterator[FollowupPublic]:
+    """:func:`list_followups` streamed; ``limit``/``offset`` count from the last entry."""
+    procedure_ids = _procedure_ids(session, key)  # refused before anything is written
+    rows = store.listed_current_versions(
+        session=session, procedure_ids=procedure_ids, limit=limit, offset=offset
+    )
+    return (FollowupPublic.from_row(r) for r in rows)
 
 
 def entry_history(session: Session, entry_id: int) -> list[FollowupPublic]:
