@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from followup_support import add_procedure
+from vp_log import followup as fu
 from vp_log.cli import app
 from vp_log.cli.common import stream_json
 from vp_log.db import Database
@@ -53,11 +54,13 @@ def test_audit_pages_count_from_the_newest(tmp_path: Path) -> None:
                 entity="followup",
                 entity_id=str(i + 1),
                 details={"version": 1},
-                now=T0 + dt.timedelta(minutes=i),
+                now=T0 + dt.timedelta(minutes=i, microseconds=i * 7),
             )
+        typed = [e.model_dump(mode="json") for e in fu.audit_log(session)]
     database.dispose()
     every = json.loads(_run(data, "audit", "--json"))
     assert [e["who"] for e in every] == [f"nurse{i}" for i in range(5)]
+    assert every == typed  # the JSON built without pydantic is what the model gives
     page = json.loads(_run(data, "audit", "--json", "--limit", "2", "--offset", "1"))
     assert [e["who"] for e in page] == ["nurse2", "nurse3"]
     assert page == every[2:4]

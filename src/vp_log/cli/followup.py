@@ -970,12 +970,14 @@ def audit(
         int, typer.Option("--offset", min=0, help="Skip the N newest changes first (next pages)")
     ] = 0,
 ) -> None:
-    """The audit log: who changed what, when (oldest first; the table: the newest 200)."""
+    """The audit log: who changed what, when.
+
+    Oldest first; the table shows the newest 200 unless --limit says otherwise.
+    """
     start = _since(since) if since else None
     with state(ctx).reader.session() as session:
         if as_json:
-            events = fu.audit_items(session, since=start, limit=limit, offset=offset)
-            stream_json(e.model_dump(mode="json") for e in events)
+            stream_json(fu.audit_json(session, since=start, limit=limit, offset=offset))
             return
         total = fu.count_audit_events(session, since=start)
         shown = TABLE_LIMIT if limit is None else limit

@@ -402,7 +402,8 @@ def record_audit(
 
 
 def audit_events(*, session: Session, since: dt.datetime | None = None) -> list[AuditEvent]:
-    return list(listed_audit_events(session=session, since=since))
+    stmt = _audit_since(select(AuditEvent), since).order_by(AuditEvent.at, AuditEvent.id)
+    return list(session.scalars(stmt))
 
 
 def _audit_since(stmt: Any, since: dt.datetime | None) -> Any:
@@ -414,17 +415,23 @@ def count_audit_events(*, session: Session, since: dt.datetime | None = None) ->
     return int(session.scalar(stmt) or 0)
 
 
-def listed_audit_events(
+#: The columns of an audit event, in the order ``listed_audit_rows`` gives them.
+AUDIT_COLUMNS = ("id", "at", "who", "action", "entity", "entity_id", "details")
+
+
+def listed_audit_rows(
     *,
     session: Session,
     since: dt.datetime | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> Iterator[AuditEvent]:
-    """Audit events oldest first, streamed; ``limit``/``offset`` count from the newest."""
+) -> Iterator[tuple[Any, ...]]:
+    """Audit events oldest first as plain rows (:data:`AUDIT_COLUMNS`), streamed;
+    ``limit``/``offset`` count from the newest."""
     from vp_log.db.listings import BATCH
 
-    stmt = _audit_since(select(AuditEvent), since)
+    columns = [getattr(AuditEvent, name) for name in AUDIT_COLUMNS]
+    stmt = _audit_since(select(*columns), since)
     if limit is not None or offset:
         newest = _audit_since(select(AuditEvent.id), since).order_by(
             AuditEvent.at.desc(), AuditEvent.id.desc()
@@ -432,4 +439,4 @@ def listed_audit_events(
         newest = newest.limit(limit).offset(offset or None)
         stmt = stmt.where(AuditEvent.id.in_(newest.scalar_subquery()))
     stmt = stmt.order_by(AuditEvent.at, AuditEvent.id).execution_options(yield_per=BATCH)
-    yield from session.scalars(stmt)
+    yield from session.execute(stmt)

@@ -562,13 +562,21 @@ def audit_items(
     offset: int = 0,
 ) -> Iterator[AuditPublic]:
     """The audit log oldest first, streamed; ``limit``/``offset`` count from the newest."""
-    for e in store.listed_audit_events(session=session, since=since, limit=limit, offset=offset):
-        yield AuditPublic(
-            id=e.id,
-            at=e.at,
-            who=e.who,
-            action=e.action,
-            entity=e.entity,
-            entity_id=e.entity_id,
-            details=e.details,
-        )
+    for row in store.listed_audit_rows(session=session, since=since, limit=limit, offset=offset):
+        yield AuditPublic(**dict(zip(store.AUDIT_COLUMNS, row, strict=True)))
+
+
+def audit_json(
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """:func:`audit_items` as ``AuditPublic.model_dump(mode="json")`` gives them, without
+    building the models (a log of 30 000 changes: a second of pydantic)."""
+    for row in store.listed_audit_rows(session=session, since=since, limit=limit, offset=offset):
+        event = dict(zip(store.AUDIT_COLUMNS, row, strict=True))
+        at = event["at"].astimezone(dt.UTC).isoformat()
+        event["at"] = at.removesuffix("+00:00") + "Z"
+        yield event
