@@ -277,7 +277,8 @@ def json_text(item: Any) -> str:
 
 def stream_json(items: Iterable[Any], *, encoded: bool = False) -> int:
     """A listing's ``--json``: a JSON array written item by item as the items come, one item
-    per line (``encoded``: the items are JSON text already). Returns the number written.
+    per line (``encoded``: the items are JSON text already), with nothing in it a terminal
+    would obey (:func:`vp_log.text.json_visible`). Returns the number written.
 
     Nothing is held back, so the memory does not grow with the listing; a reader that stops
     early (``| head``) ends the command quietly.
@@ -287,7 +288,7 @@ def stream_json(items: Iterable[Any], *, encoded: bool = False) -> int:
     try:
         for item in items:
             out.write("[\n" if count == 0 else ",\n")
-            out.write(item if encoded else json_text(item))
+            out.write(json_visible(item if encoded else json_text(item)))
             count += 1
         out.write("[]\n" if count == 0 else "\n]\n")
         out.flush()
