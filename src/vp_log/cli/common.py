@@ -270,6 +270,24 @@ def count_text(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
+def print_page_footer(
+    shown: int, total: int, offset: int, *, order: str = "newest", noun: str = ""
+) -> None:
+    """Under a listing cut to one page: ``showing 200 of 10 003 (the newest); --limit/--offset
+    for more``. ``order`` is where the pages start: ``newest``, ``last`` or ``first``."""
+    if shown >= total:
+        return
+    if order == "newest":
+        where = f"after the {count_text(offset)} newest" if offset else "the newest"
+    else:
+        where = f"after the {order} {count_text(offset)}" if offset else f"the {order}"
+    console.print(
+        f"showing {count_text(shown)} of {count_text(total)}{noun} ({where}); "
+        "--limit/--offset for more",
+        highlight=False,
+    )
+
+
 def json_text(item: Any) -> str:
     """One item of a listing's JSON: one line."""
     return json.dumps(item, ensure_ascii=False, default=str)

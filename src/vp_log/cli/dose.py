@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from vp_log.cli.common import TABLE_LIMIT, console, count_text, fail, literal, print_json, state
+from vp_log.cli.common import (
+    TABLE_LIMIT,
+    console,
+    fail,
+    literal,
+    print_json,
+    print_page_footer,
+    state,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -179,13 +187,7 @@ def alerts(
                 literal(alert_text(alert)),
             )
     console.print(table)
-    if len(page) < len(found):
-        where = f"after the {count_text(offset)} newest" if offset else "the newest"
-        console.print(
-            f"showing {count_text(len(page))} of {count_text(len(found))} procedures ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(len(page), len(found), offset, noun=" procedures")
     console.print(f"[dim]{literal(levels_text(levels))}[/]")
 
 

@@ -28,6 +28,7 @@ from vp_log.cli.common import (
     err_console,
     literal,
     print_json,
+    print_page_footer,
     state,
     stream_json,
 )
@@ -803,13 +804,7 @@ def list_(
         ),
         wide=wide,
     )
-    if len(page) < total:
-        where = f"after the last {count_text(offset)}" if offset else "the last"
-        console.print(
-            f"showing {count_text(len(page))} of {count_text(total)} ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(len(page), total, offset, order="last")
 
 
 def _worklist_filter(
@@ -907,13 +902,7 @@ def due(
         return
     title = f"Follow-up due on {day}: {count_text(total)} time point(s)"
     show(views.due_table(items, title, wide=wide), wide=wide)
-    if len(items) < total:
-        where = f"after the first {count_text(offset)}" if offset else "the first"
-        console.print(
-            f"showing {count_text(len(items))} of {count_text(total)} ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(len(items), total, offset, order="first")
 
 
 @app.command("history")
@@ -986,13 +975,7 @@ def audit(
         console.print("No changes recorded.")
         return
     console.print(table)
-    if table.row_count < total:
-        where = f"after the {count_text(offset)} newest" if offset else "the newest"
-        console.print(
-            f"showing {count_text(table.row_count)} of {count_text(total)} ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(table.row_count, total, offset)
 
 
 @app.command("import")

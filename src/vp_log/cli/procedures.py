@@ -21,6 +21,7 @@ from vp_log.cli.common import (
     json_text,
     literal,
     print_json,
+    print_page_footer,
     state,
     stream_json,
 )
@@ -139,14 +140,7 @@ def list_(
         rows = listings.listed_fields(session=session, names=LIST_FIELDS, only=only, page=page)
         table = _list_table(rows, total=total, wide=wide, now=now, quiet_period_s=quiet)
     console.print(table)
-    shown = table.row_count
-    if shown < total:
-        where = f"after the {count_text(offset)} newest" if offset else "the newest"
-        console.print(
-            f"showing {count_text(shown)} of {count_text(total)} ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(table.row_count, total, offset)
 
 
 def _json_lines(

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 from rich.padding import Padding
 
-from vp_log.cli.common import TABLE_LIMIT, console, count_text, fail, literal, state, stream_json
+from vp_log.cli.common import (
+    TABLE_LIMIT,
+    console,
+    count_text,
+    fail,
+    literal,
+    print_page_footer,
+    state,
+    stream_json,
+)
 
 app = typer.Typer(help="Files that could not be stored, with the reason; retry after a fix.")
 
@@ -60,13 +69,7 @@ def list_files(
         console.print(f"[bold]{literal(q.name)}[/]  (quarantined {when} UTC)", highlight=False)
         console.print(Padding(literal(q.reason), (0, 0, 0, 4)), highlight=False)
         shown += 1
-    if shown < total:
-        where = f"after the {count_text(offset)} newest" if offset else "the newest"
-        console.print(
-            f"showing {count_text(shown)} of {count_text(total)} ({where}); "
-            "--limit/--offset for more",
-            highlight=False,
-        )
+    print_page_footer(shown, total, offset)
     console.print(
         f"{count_text(total)} files in {literal(spool.quarantine)}; once the cause is fixed: "
         "vp-log quarantine retry FILE (or --all)",
