@@ -122,6 +122,15 @@ def test_decisions_change_what_every_reader_sees_and_survive_reextract(
     )
     assert row["decided"] == "type levels cement"
     assert accessions[records[ids["kyphoplasty"]]["accession_number"]]["decided"] == ""
+    # ... takes no follow-up (one line, the way back named), and nothing is written ...
+    refused = vp_log(
+        env, "followup", "add", str(vp), "--date", "2025-01-02", "--pain", "3", "--yes"
+    )
+    assert refused.exit_code == 2, refused.output
+    line = " ".join(refused.output.split())
+    assert f"record {vp} is excluded (phantom, by a manual decision)" in line
+    assert f"vp-log procedures decide {vp} --revoke exclude" in line
+    assert as_json(env, "followup", "list", str(vp), "--json") == []
     # ... and is shown, marked, with --all.
     assert listed(env, "--all")[vp]["excluded"] == "phantom"
     table = " ".join(vp_log(env, "procedures", "list", "--all").stdout.split())

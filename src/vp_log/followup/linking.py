@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import followup_tables as store
-from vp_log.db.repository import effective_json
+from vp_log.db.repository import decision_state, effective_json
 from vp_log.db.tables import Procedure
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
 from vp_log.followup.events import (
@@ -53,6 +53,9 @@ class ProcedureRef(BaseModel):
     procedure_type: str
     status: str = "complete"
     levels: list[str] = Field(description="Treated levels, canonical (T12, L1)")
+    excluded: str | None = Field(
+        default=None, description="Why a manual decision left the record out (phantom, test...)"
+    )
 
     @classmethod
     def from_row(cls, row: Procedure) -> ProcedureRef:
@@ -69,6 +72,7 @@ class ProcedureRef(BaseModel):
             procedure_type=str(record.get("procedure_type") or row.procedure_type),
             status=row.status,
             levels=_treated_levels(record, row.id),
+            excluded=_excluded(row),
         )
 
     def describe(self) -> str:
@@ -78,6 +82,11 @@ class ProcedureRef(BaseModel):
             f"{self.study_date or 'no date'}, {self.procedure_type}"
             + (f", {'/'.join(self.levels)}" if self.levels else "")
         )
+
+
+def _excluded(row: Procedure) -> str | None:
+    state = decision_state(row)
+    return str(state.exclude.value.value) if state is not None and state.exclude else None
 
 
 def parse_study_date(value: str | None) -> dt.date | None:
@@ -156,10 +165,19 @@ def resolve_procedure(
     next one after. Several matches raise :class:`AmbiguousProcedureError`.
     """
     direct, patient = _matches(session, key)
+    patient = [r for r in patient if _excluded(r) is None]  # a patient's: never an excluded one
     chosen = _by_date(patient, on, baseline) if patient else []
     candidates = {r.id: r for r in [*direct, *chosen]}
     if len(candidates) == 1:
-        return ProcedureRef.from_row(next(iter(candidates.values())))
+        ref = ProcedureRef.from_row(next(iter(candidates.values())))
+        if ref.excluded is not None:
+            msg = (
+                f"record {ref.id} is excluded ({ref.excluded}, by a manual decision): it takes no "
+                f"follow-up; `vp-log procedures decide {ref.id} --revoke exclude --reason R` "
+                "brings it back"
+            )
+            raise FollowupError(msg)
+        return ref
     if len(candidates) > 1:
         refs = [ProcedureRef.from_row(r) for r in sorted(candidates.values(), key=lambda r: r.id)]
         listing = "; ".join(ref.describe() for ref in refs)
