@@ -49,6 +49,7 @@ from store import (  # noqa: E402
     DEFAULT_ROOT,
     build_store,
     database_url,
+    parse_sizes,
     vp_log_command,
     vp_log_env,
 )
@@ -396,12 +397,7 @@ def main() -> int:
     parser.add_argument("--base", type=Path, help="the imported store to grow (a data folder)")
     parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
     args = parser.parse_args()
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--sizes: expected numbers separated by commas, got {args.sizes!r}")
-    if not sizes or min(sizes) < 1:
-        parser.error(f"--sizes: every size must be at least 1, got {args.sizes!r}")
+    sizes = parse_sizes(parser, args.sizes)
     results = []
     for n in sizes:
         t0 = time.perf_counter()

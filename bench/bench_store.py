@@ -43,6 +43,7 @@ from store import (
     build_store,
     database_url,
     fresh_studies,
+    parse_sizes,
     vp_log_command,
     vp_log_env,
 )
@@ -211,12 +212,7 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where stores are cached")
     parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
     args = parser.parse_args()
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--sizes: expected numbers separated by commas, got {args.sizes!r}")
-    if not sizes or min(sizes) < 1:
-        parser.error(f"--sizes: every size must be at least 1, got {args.sizes!r}")
+    sizes = parse_sizes(parser, args.sizes)
     results = []
     args.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.root, prefix="bench-store-") as tmp:

@@ -71,6 +71,17 @@ _VERSIONED = (
 _FORMAT = "1"  # bump when this file changes what it builds
 
 
+def parse_sizes(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    """``--sizes 1000,10000``: store sizes in studies, each at least 1 (else the parser's error)."""
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes: expected numbers separated by commas, got {text!r}")
+    if not sizes or min(sizes) < 1:
+        parser.error(f"--sizes: every size must be at least 1, got {text!r}")
+    return sizes
+
+
 def code_version() -> str:
     """A digest of the code that shapes a store's content (12 hex digits)."""
     digest = hashlib.sha256(_FORMAT.encode())

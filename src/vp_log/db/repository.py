@@ -514,6 +514,16 @@ def clinical_versions(*, session: Session, procedure_id: int) -> Sequence[Proced
     ).all()
 
 
+def _next_version(
+    session: Session, table: type[ProcedureClinical | ProcedureDecision], procedure_id: int
+) -> int:
+    """The number the next version of a record's append-only entries takes (1 for the first)."""
+    latest = session.scalar(
+        select(func.max(table.version)).where(table.procedure_id == procedure_id)
+    )
+    return (latest or 0) + 1
+
+
 def add_clinical_version(
     *,
     session: Session,
@@ -523,12 +533,7 @@ def add_clinical_version(
     entered_at: datetime,
 ) -> int:
     """Store a new version (the previous ones stay); return its number."""
-    latest = session.scalar(
-        select(func.max(ProcedureClinical.version)).where(
-            ProcedureClinical.procedure_id == procedure_id
-        )
-    )
-    version = (latest or 0) + 1
+    version = _next_version(session, ProcedureClinical, procedure_id)
     session.add(
         ProcedureClinical(
             procedure_id=procedure_id,
@@ -556,12 +561,7 @@ def add_decision(
     decided_at: datetime,
 ) -> int:
     """Store the state after a decision as the record's next version; return its number."""
-    latest = session.scalar(
-        select(func.max(ProcedureDecision.version)).where(
-            ProcedureDecision.procedure_id == procedure_id
-        )
-    )
-    version = (latest or 0) + 1
+    version = _next_version(session, ProcedureDecision, procedure_id)
     session.add(
         ProcedureDecision(
             procedure_id=procedure_id,

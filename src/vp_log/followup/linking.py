@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import followup_tables as store
-from vp_log.db.repository import decision_state, effective_json
+from vp_log.db.repository import decision_state
 from vp_log.db.tables import Procedure
+from vp_log.decisions import effective
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
 from vp_log.followup.events import (
     ComplicationPublic,
@@ -60,7 +61,8 @@ class ProcedureRef(BaseModel):
     @classmethod
     def from_row(cls, row: Procedure) -> ProcedureRef:
         """The effective record of ``row``: manual decisions over what was extracted."""
-        record = effective_json(row)
+        state = decision_state(row)
+        record = effective(row.record or {}, state)
         name = record.get("patient_name")
         return cls(
             id=row.id,
@@ -72,7 +74,7 @@ class ProcedureRef(BaseModel):
             procedure_type=str(record.get("procedure_type") or row.procedure_type),
             status=row.status,
             levels=_treated_levels(record, row.id),
-            excluded=_excluded(row),
+            excluded=str(state.exclude.value.value) if state and state.exclude else None,
         )
 
     def describe(self) -> str:
