@@ -6,13 +6,14 @@ import difflib
 import functools
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from vp_log.cli.common import AppState, print_error
 
@@ -72,20 +73,53 @@ def load_command(name: str) -> Command:
     module = importlib.import_module(f"vp_log.cli.{COMMANDS[name][0]}")
     holder = typer.Typer()
     module.register(holder)
-    return typer.main.get_group(holder).commands[name]
+    return _without_flag_types(typer.main.get_group(holder).commands[name])
 
 
-#: Typer's words for a value of the wrong type, in the user's.
+def _without_flag_types(command: Command) -> Command:
+    """``command`` and its subcommands with nothing in the type column beside a flag.
+
+    Typer prints ``<bool>`` there (``--yes  <bool>``, even ``--help  <bool>``), as if the flag
+    took a value; an empty metavar prints nothing.
+    """
+    from typer._click import Context
+
+    pending = [command]
+    while pending:
+        current = pending.pop()
+        for param in [*current.params, current.get_help_option(Context(current))]:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+        pending.extend(getattr(current, "commands", {}).values())
+    return command
+
+
+#: Typer's words for a value of the wrong type or a missing value, in the user's.
 _PLAIN = {
     "Input should be a valid integer, unable to parse string as an integer": "not a whole number",
     "Input should be a valid number, unable to parse string as a number": "not a number",
 }
+_MISSING_VALUE = re.compile(r"Option '(-[^']+)' requires (an argument|\d+ arguments)\.")
 
 
 def _plain(message: str) -> str:
     for said, plain in _PLAIN.items():
         message = message.replace(said, plain)
-    return message
+    return _MISSING_VALUE.sub(
+        lambda m: f"{m[1]} needs {'a value' if m[2] == 'an argument' else m[2][:-9] + 'values'}",
+        message,
+    )
+
+
+def _command_path(root: Command, args: Sequence[str]) -> str:
+    """``vp-log procedures decide``: the commands named in ``args``, for a hint to their help."""
+    path, current = ["vp-log"], root
+    for arg in args:
+        subcommands = getattr(current, "commands", {})
+        if arg in subcommands:
+            path.append(arg)
+            current = subcommands[arg]
+    return " ".join(path)
 
 
 class _LazyGroup(TyperGroup):
@@ -108,6 +142,7 @@ class _LazyGroup(TyperGroup):
         run = functools.partial(
             super().main, args, prog_name, complete_var, False, windows_expand_args, **extra
         )
+        _without_flag_types(self)
         if not standalone_mode:
             return run()
         from typer import rich_utils
@@ -118,7 +153,13 @@ class _LazyGroup(TyperGroup):
         except ClickException as exc:
             if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
                 ctx = exc.ctx if isinstance(exc, UsageError) else None
-                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                if ctx is not None:
+                    hint = f" (see `{ctx.command_path} --help`)"
+                elif isinstance(exc, UsageError):  # the option parser's: it names no command
+                    given = sys.argv[1:] if args is None else args
+                    hint = f" (see `{_command_path(self, given)} --help`)"
+                else:
+                    hint = ""
                 print_error(_plain(exc.format_message()) + hint)
             sys.exit(exc.exit_code)
         except typer.Abort:
