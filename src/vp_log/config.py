@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -25,8 +25,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vp_log.text import plain_reason
+
 ENV_PREFIX = "VP_LOG_"
 CONFIG_ENV = "VP_LOG_CONFIG"
+#: The settings that ``vp-log listen`` also takes as options, and the options' names.
+LISTEN_FLAGS = {
+    "port": "--port",
+    "ae_title": "--aet",
+    "bind_address": "--bind",
+    "data_dir": "--data-dir",
+}
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII, no backslash
 
 
@@ -289,7 +298,8 @@ def load_settings(
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, path)) from None
+        flags = {name for name, value in overrides.items() if value is not None}
+        raise SettingsError(_describe(exc, path, flags)) from None
     except ValueError as exc:  # TOML syntax errors and the like
         raise SettingsError(f"Configuration file {path}: {exc}") from None
 
@@ -333,12 +343,18 @@ def setting_sources(
     return sources
 
 
-def _describe(exc: ValidationError, path: Path | None) -> str:
+def _describe(exc: ValidationError, path: Path | None, flags: Collection[str] = ()) -> str:
     lines = []
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        if name in flags:  # the option typed: its own words
+            option = LISTEN_FLAGS.get(name, f"--{name.replace('_', '-')}")
+            given = err["input"]
+            shown = repr(given) if isinstance(given, str) else given
+            lines.append(f"{option} {shown}: {plain_reason(err)}")
+            continue
         where = f"{ENV_PREFIX}{name.upper()}" + (f" or '{name}' in {path}" if path else "")
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = plain_reason(err)
         got = f" (got {err['input']!r})" if err["type"] != "missing" and "got " not in msg else ""
         if err["type"] == "extra_forbidden":
             close = difflib.get_close_matches(name, sorted(Settings.model_fields), n=1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 # C0 controls (tab included: it shifts columns), and (_FORMAT) DEL, the C1 controls and the
 # Unicode format characters that reorder or hide text (bidi overrides and isolates,
@@ -82,3 +83,53 @@ def configure_logging(level: str | int, stream: TextIO | None = None) -> None:
     # as a Python warning, which the warnings module prints again on stderr in two lines,
     # unescaped: a fuzzed file made the listener log three lines per odd value.
     warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+
+
+#: pydantic's reasons ("Input should be ...") in the user's words, by error type; ``{name}`` is
+#: filled from the error's context.
+_REASONS = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "int_type": "not a whole number",
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "finite_number": "not a finite number",
+    "bool_parsing": "not yes or no (true, false, yes, no, on, off, 1, 0)",
+    "bool_type": "not yes or no (true, false, yes, no, on, off, 1, 0)",
+    "string_type": "not text",
+    "string_too_short": "too short (at least {min_length} characters)",
+    "string_too_long": "too long (at most {max_length} characters)",
+    "too_short": "too few (at least {min_length})",
+    "too_long": "too many (at most {max_length})",
+    "list_type": "not a list",
+    "dict_type": "not a table of settings",
+    "enum": "not one of {expected}",
+    "literal_error": "not one of {expected}",
+    "date_from_datetime_parsing": "not a date as YYYY-MM-DD",
+    "date_parsing": "not a date as YYYY-MM-DD",
+    "date_type": "not a date as YYYY-MM-DD",
+    "missing": "missing",
+    "url_parsing": "not a URL",
+    "url_scheme": "a URL of another kind is needed ({expected_schemes})",
+}
+
+
+def plain_reason(error: Mapping[str, Any]) -> str:
+    """Why a value was refused, from one of pydantic's ``ValidationError.errors()``, in the
+    user's words: our own validators' messages as they are, pydantic's own ("Input should be
+    less than or equal to 65535") translated ("must be at most 65535")."""
+    message = str(error.get("msg", ""))
+    if message.startswith("Value error, "):
+        return message.removeprefix("Value error, ")
+    template = _REASONS.get(str(error.get("type")))
+    context = error.get("ctx")
+    if template is None:
+        return message
+    try:
+        return template.format_map(context if isinstance(context, dict) else {})
+    except KeyError:
+        return message

@@ -53,7 +53,7 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("VP_LOG_PORT", "eleven", ["port", "eleven"]),
         ("VP_LOG_AE_TITLE", "A" * 17, ["ae_title", "16"]),
         ("VP_LOG_AE_TITLE", "BAD\\AE", ["ae_title", "backslash"]),
-        ("VP_LOG_QUIET_PERIOD_S", "-5", ["quiet_period_s", "greater than 0"]),
+        ("VP_LOG_QUIET_PERIOD_S", "-5", ["quiet_period_s", "must be more than 0"]),
         ("VP_LOG_DATABASE_URL", "mysql://x", ["database_url", "sqlite"]),
         ("VP_LOG_LOG_LEVEL", "LOUD", ["log_level", "LOUD"]),
         ("VP_LOG_KEEP_PIXEL_DATA", "perhaps", ["keep_pixel_data", "perhaps"]),

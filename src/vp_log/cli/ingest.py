@@ -43,23 +43,15 @@ def register(app: typer.Typer) -> None:
     app.command("reextract")(reextract)
 
 
-_LISTEN_FLAGS = {
-    "port": "--port",
-    "ae_title": "--aet",
-    "bind_address": "--bind",
-    "data_dir": "--data-dir",
-}
-
-
 def _listen_epilog() -> str:
     """Every other setting, with the variable that sets it (typer rewraps paragraphs)."""
-    from vp_log.config import CONFIG_ENV, Settings, environment_name
+    from vp_log.config import CONFIG_ENV, LISTEN_FLAGS, Settings, environment_name
 
-    others = [environment_name(name) for name in Settings.model_fields if name not in _LISTEN_FLAGS]
+    others = [environment_name(name) for name in Settings.model_fields if name not in LISTEN_FLAGS]
     return (
         "Flags beat VP_LOG_* environment variables, which beat the configuration file "
         f"(--config or {CONFIG_ENV}), which beats the defaults; the flags above are also "
-        f"{', '.join(environment_name(n) for n in _LISTEN_FLAGS)}. "
+        f"{', '.join(environment_name(n) for n in LISTEN_FLAGS)}. "
         "Settings taken only from the environment or the file (the file's key is the name "
         f"without VP_LOG_, in lower case): {', '.join(others)}. "
         "See config/vp_log.toml; `vp-log config show` prints what is in force and where "

@@ -30,6 +30,7 @@ from vp_log.followup.events import (
     NewFracturePublic,
 )
 from vp_log.followup.instruments import INSTRUMENTS, ITEMS
+from vp_log.text import plain_reason
 
 if TYPE_CHECKING:
     from vp_log.db.followup_tables import FollowupVersion
@@ -232,7 +233,7 @@ def describe_validation_error(exc: ValidationError, names: dict[str, str] | None
     lines = []
     for err in exc.errors():
         loc = err["loc"]
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = plain_reason(err)
         if not loc:
             lines.append(msg)
             continue

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vp_log.followup.errors import FollowupError, ScheduleError
+from vp_log.text import plain_reason
 
 _UNITS = (
     (r"(months?|mo|mths?)$", "m"),
@@ -138,8 +139,7 @@ def load_schedule(path: Path | None = None) -> Schedule:
         raise ScheduleError(msg) from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}"
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {plain_reason(e)}"
             for e in exc.errors()
         )
         msg = f"Follow-up schedule {where} refused: {problems}"

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from vp_log.followup.events import ComplicationType
 from vp_log.followup.instruments import ITEMS
 from vp_log.followup.models import ALLOWED, ENTRY_FIELDS, FollowupCreate
+from vp_log.text import plain_reason
 
 KEY_COLUMNS = ("procedure_id", "accession_number", "patient_id")
 TEXT_COLUMNS = frozenset({"accession_number", "patient_id"})
@@ -119,7 +120,7 @@ def _events(value: Any, column: str) -> list[dict[str, Any]] | None:
 
 def _problem(number: int, error: dict[str, Any]) -> str:
     loc = error["loc"]
-    msg = str(error["msg"]).removeprefix("Value error, ")
+    msg = plain_reason(error)
     if not loc:
         return f"row {number}: {msg}"
     column = str(loc[0])
