@@ -94,7 +94,19 @@ CASES: list[tuple[tuple[str, ...], dict[str, str], str]] = [
     (("--config", "{site}/bad.toml", "procedures", "list"), {}, "Configuration file {site}/bad.toml: Invalid value"),
     (("procedures", "list"), {"VP_LOG_PORT": "abc"}, "Invalid configuration: Setting 'port' (VP_LOG_PORT)"),
     (("procedures", "list"), {"VP_LOG_QUIET_PERIOD_S": "-5", "VP_LOG_PORTT": "1"}, "Unknown environment variable VP_LOG_PORTT (did you mean VP_LOG_PORT?)"),
-    (("listen", "--port", "99999"), {}, "Setting 'port' (VP_LOG_PORT): Input should be less than or equal to 65535"),
+    (("listen", "--port", "99999"), {}, "Invalid configuration: --port 99999: must be at most 65535"),
+    (("listen", "--aet", ""), {}, "--aet '': AE title must be 1-16 printable ASCII characters"),
+    (("procedures", "list"), {"VP_LOG_PORT": "70000"}, "Setting 'port' (VP_LOG_PORT): must be at most 65535 (got '70000')"),
+    (("procedures", "list"), {"VP_LOG_RECEIVE_PROCESSES": "0"}, "Setting 'receive_processes' (VP_LOG_RECEIVE_PROCESSES): must be at least 1"),
+    (("procedures", "list"), {"VP_LOG_QUIET_PERIOD_S": "soon"}, "Setting 'quiet_period_s' (VP_LOG_QUIET_PERIOD_S): not a number (got 'soon')"),
+    # an option without its value: named, with the help of the command it belongs to
+    (("procedures", "decide", "1", "--revoke"), {}, "--revoke needs a value (see `vp-log procedures decide --help`)"),
+    (("followup", "add", "1", "--pain"), {}, "--pain needs a value (see `vp-log followup add --help`)"),
+    (("--config",), {}, "--config needs a value (see `vp-log --help`)"),
+    (("procedures", "list", "--limit"), {}, "--limit needs a value (see `vp-log procedures list --help`)"),
+    # a bad value given beside prompts is refused before the first prompt
+    (("followup", "add", "1", "--pain", "x"), {}, "--pain = 'x' refused: not a number"),
+    (("followup", "add", "1", "--odi", "140"), {}, "--odi = '140' refused: above the maximum"),
     # the data folder
     (("import", "{site}/study"), {"VP_LOG_DATA_DIR": "{site}/afile/data"}, "cannot write in the data folder {site}/afile/data: a part of {site}/afile/data is a file, not a folder; check data_dir (VP_LOG_DATA_DIR={site}/afile/data)"),
     (("import", "{site}/study"), {"VP_LOG_DATA_DIR": "{site}/afile"}, "the data folder {site}/afile is a file, not a folder: check data_dir (VP_LOG_DATA_DIR={site}/afile)"),
@@ -215,3 +227,16 @@ def test_a_data_folder_under_a_file_through_the_real_listener(site: Path) -> Non
         *_vp_log("listen", "--port", str(_free_port()), "--bind", "127.0.0.1", data_dir=data)
     )
     assert f"a part of {data} is a file, not a folder; check data_dir" in line
+
+
+def test_followup_add_refuses_a_missing_store_before_it_asks(tmp_path: Path) -> None:
+    """Prompts come after every refusal that needs no answer: nothing is typed in vain."""
+    result = CliRunner().invoke(
+        app,
+        ["followup", "add", "1", "--pain", "3"],
+        env={"VP_LOG_DATA_DIR": str(tmp_path / "mistyped"), "VP_LOG_CONFIG": ""},
+        input="2024-09-01\n",
+    )
+    line = _one_line(result.exit_code, result.stderr)
+    assert "no vp_log database at" in line, line
+    assert "Date of the assessment" not in result.stdout, result.stdout

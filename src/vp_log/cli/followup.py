@@ -493,6 +493,11 @@ def _validated(given: dict[str, Any], when: dt.date, who: str) -> fu.FollowupCre
         _refuse(exc)
 
 
+def _check_given(given: dict[str, Any], who: str) -> None:
+    """Refuse a bad value given on the command line before the first prompt asks anything."""
+    _validated({"notes": "-", **given}, dt.date.today(), who)
+
+
 def _free_check(ctx: typer.Context, procedure_id: int) -> Callable[[str | None], None]:
     """A check that raises :class:`~vp_log.followup.FollowupError` for a time point of the
     procedure that already has an entry (the prompt asks again; a given option is refused)."""
@@ -583,6 +588,9 @@ def add(
         notes=notes,
     )  # fmt: skip
     today = dt.date.today()
+    if not yes:  # refused before the first prompt: a missing store, a bad value given
+        state(ctx).require_database()
+        _check_given(given, who)
     when = _assessment_date(date, yes, today)
     if not yes:
         ref = _resolve(ctx, procedure, when, schedule, given.get("timepoint"))
