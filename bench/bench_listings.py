@@ -175,7 +175,11 @@ def _replace(text: str, key: str, old: Any, new: Any) -> str:
 def _grow(db: Path, n: int, today: dt.date, rng: random.Random) -> list[tuple[int, str, str]]:
     """Procedure records up to ``n`` (copies of the base ones); ``(id, study date, type)``."""
     con = sqlite3.connect(db)
-    columns = "procedure_type, status, instance_count, last_received_at, updated_at, record_version"
+    own = ("id", "study_instance_uid", "accession_number", "patient_id", "study_date", "record")
+    # The rest is copied from the template: the type (first), status, ..., dose columns.
+    table = con.execute("PRAGMA table_info(procedures)").fetchall()
+    rest = [name for _, name, *_ in table if name not in (*own, "procedure_type")]
+    columns = ", ".join(["procedure_type", *rest])
     base = con.execute(f"SELECT id, {columns}, record FROM procedures ORDER BY id").fetchall()
     records = [json.loads(row[-1]) for row in base]
     made = [
@@ -213,7 +217,7 @@ def _grow(db: Path, n: int, today: dt.date, rng: random.Random) -> list[tuple[in
             next_id += 1
         con.executemany(
             "INSERT INTO procedures (id, study_instance_uid, accession_number, patient_id, "
-            f"study_date, {columns}, record) VALUES ({', '.join('?' * 12)})",
+            f"study_date, {columns}, record) VALUES ({', '.join('?' * len(rows[0]))})",
             rows,
         )
         con.commit()

@@ -57,9 +57,10 @@ def alerts_since(
     """Alerts on every record dated ``since`` or later, each with its patient's history:
     ``(record id -> alerts, record id -> entry)`` of the records with an alert.
 
-    Streamed a patient at a time (issue 15): only the records with an alert are kept.
+    Streamed a patient at a time (issue 15), of the patients who may reach a level: only
+    the records with an alert are kept.
     """
-    from vp_log.alerts import dose_alerts, entry_of_record
+    from vp_log.alerts import Metric, dose_alerts, entry_of_record
     from vp_log.db.listings import dose_fields_by_patient
 
     history_from = None
@@ -69,7 +70,8 @@ def alerts_since(
         ).isoformat()
     found: dict[int, list[DoseAlert]] = {}
     entries: dict[int, DoseEntry] = {}
-    for _, rows in dose_fields_by_patient(session=session, since=history_from):
+    reach = {m.record_field: level for m in Metric if (level := levels.level(m)) is not None}
+    for _, rows in dose_fields_by_patient(session=session, levels=reach, since=history_from):
         recent = [
             pid
             for pid, fields in rows

@@ -17,16 +17,28 @@ comes with the decisions in force (their state, None: none) for the caller to ap
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Subquery, Text, cast, func, literal, select, type_coerce
+from sqlalchemy import (
+    Select,
+    Subquery,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from vp_log.db.base import JSONType
 from vp_log.db.repository import NOT_AUGMENTATION, current_decisions, effective_type
-from vp_log.db.tables import Procedure
+from vp_log.db.tables import DOSE_COLUMNS, Procedure
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
@@ -150,29 +162,60 @@ def record_text(session: Session, name: str) -> Any:
     return func.json_extract(Procedure.record, literal(f"$.{name}"))
 
 
-#: What dose alerts need of a record (``vp_log.alerts.entry_of_record``).
-DOSE_FIELDS = ("patient_id", "study_date", "start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
+#: What dose alerts need of a record (``vp_log.alerts.entry_of_record``): columns of its row.
+DOSE_FIELDS = ("patient_id", "study_date", *DOSE_COLUMNS)
+
+
+#: Slack on the bound below: a sum taken in another order may round a hair lower.
+_ROUNDING = 1e-9
 
 
 def dose_fields_by_patient(
-    *, session: Session, since: str | None = None
+    *, session: Session, levels: Mapping[str, float], since: str | None = None
 ) -> Iterator[tuple[str | None, list[tuple[int, dict[str, Any]]]]]:
-    """Every record dated ``since`` or later (all types, none a decision excludes), a patient
-    at a time: ``(patient ID column, [(id, DOSE_FIELDS)])``, streamed. A record without a
-    patient ID comes alone."""
+    """The records dated ``since`` or later (all types, none a decision excludes) of every
+    patient who may reach one of ``levels`` (dose column -> level), a patient at a time:
+    ``(patient ID column, [(id, DOSE_FIELDS)])``, streamed. A record without a patient ID
+    comes alone.
+
+    A patient is left out when no level can be reached: neither one value nor any sum of
+    them, that is when the positive values of each column add up to less than its level
+    (the records a window sums are some of these). Read from the columns (migration 0010),
+    out of ``ix_procedures_dose`` alone: no record is read, and what is read in Python is the
+    patients near a level, not the store."""
+    if not levels:
+        return
     decision = current_decisions()
-    stmt = (
-        select(Procedure.patient_id, Procedure.id, record_fields(session, DOSE_FIELDS))
-        .outerjoin(decision, decision.c.procedure_id == Procedure.id)
-        .where(decision.c.excluded.is_(None))  # a phantom or test is no patient's dose
+
+    def kept(stmt: _S) -> _S:
+        stmt = stmt.outerjoin(decision, decision.c.procedure_id == Procedure.id).where(
+            decision.c.excluded.is_(None)  # a phantom or test is no patient's dose
+        )
+        return stmt.where(Procedure.study_date >= since) if since else stmt
+
+    def positive(name: str) -> Any:
+        column = getattr(Procedure, name)
+        return case((column > 0, column), else_=0)
+
+    reach = [
+        (name, level * (1 - _ROUNDING) if level > 0 else level) for name, level in levels.items()
+    ]
+    near = kept(select(Procedure.patient_id).where(Procedure.patient_id.is_not(None)))
+    near = near.group_by(Procedure.patient_id).having(
+        or_(*(func.sum(positive(name)) >= level for name, level in reach))
     )
-    if since:
-        stmt = stmt.where(Procedure.study_date >= since)
+    alone = and_(
+        Procedure.patient_id.is_(None),
+        or_(*(getattr(Procedure, name) >= level for name, level in reach)),
+    )
+    stmt = kept(select(Procedure.id, *(getattr(Procedure, name) for name in DOSE_FIELDS)))
+    stmt = stmt.where(or_(Procedure.patient_id.in_(near.scalar_subquery()), alone))
     stmt = stmt.order_by(Procedure.patient_id, Procedure.id).execution_options(yield_per=BATCH)
     group: list[tuple[int, dict[str, Any]]] = []
     current: str | None = None
-    for patient, pid, values in session.execute(stmt):
-        fields = dict(zip(DOSE_FIELDS, values or (None,) * len(DOSE_FIELDS), strict=True))
+    for pid, *values in session.execute(stmt):
+        fields = dict(zip(DOSE_FIELDS, values, strict=True))
+        patient = fields["patient_id"]
         if group and (patient is None or patient != current):
             yield current, group
             group = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from vp_log.db.errors import UnreadableRecordError
 from vp_log.db.tables import (
+    DOSE_COLUMNS,
     Instance,
     ObservationRow,
     Procedure,
@@ -206,11 +207,28 @@ def _clip(value: Any, size: int) -> str | None:
     return None if value is None else str(value)[:size]
 
 
+def dose_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The dose columns of a record's row (:data:`~vp_log.db.tables.DOSE_COLUMNS`) from the
+    record as stored (its JSON form), as dose alerts read them: a value that is no number,
+    or a start that is no text, is None (migration 0010 fills older rows alike)."""
+    columns: dict[str, Any] = {}
+    for name in DOSE_COLUMNS:
+        value = record.get(name)
+        if name == "start":
+            columns[name] = value if isinstance(value, str) else None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            columns[name] = float(value)
+        else:
+            columns[name] = None
+    return columns
+
+
 def save_procedure(*, session: Session, record: ProcedureRecord, updated_at: datetime) -> int:
     """Insert or update the record of a study (keyed on Study Instance UID); return its id."""
     if record.last_received_at is None:
         msg = f"record of study {record.study_instance_uid} has no last_received_at"
         raise ValueError(msg)
+    stored = record.model_dump(mode="json")
     values = {
         "study_instance_uid": record.study_instance_uid,
         # Index columns hold what fits; the record keeps the whole value.
@@ -222,8 +240,9 @@ def save_procedure(*, session: Session, record: ProcedureRecord, updated_at: dat
         "instance_count": record.instance_count,
         "last_received_at": record.last_received_at,
         "updated_at": updated_at,
-        "record": record.model_dump(mode="json"),
+        "record": stored,
         "record_version": RECORD_VERSION,
+        **dose_columns(stored),
     }
     stmt = _insert(session, Procedure).values(**values)
     stmt = stmt.on_conflict_do_update(

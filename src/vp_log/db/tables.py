@@ -5,10 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
+
+#: The record fields dose alerts read that are columns of ``procedures`` too, named alike.
+DOSE_COLUMNS = ("start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
 
 
 class Instance(Base):
@@ -62,10 +74,13 @@ class Procedure(Base):
     __tablename__ = "procedures"
     # The worker's quiet-study query (status = receiving, oldest last instance first), and
     # listings, which filter on type and status and sort by study date (migration 0009; the
-    # study date leads, so that index serves every look-up by date too).
+    # study date leads, so that index serves every look-up by date too). Dose alerts read
+    # a patient at a time from an index that holds what they need (migration 0010): the
+    # dose columns, added last, lie after the record in each row, behind its overflow pages.
     __table_args__ = (
         Index("ix_procedures_status_last_received_at", "status", "last_received_at"),
         Index("ix_procedures_listing", "study_date", "procedure_type", "status"),
+        Index("ix_procedures_dose", "patient_id", "id", "study_date", *DOSE_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,6 +97,12 @@ class Procedure(Base):
     record_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", doc="Shape of `record`; older ones are rebuilt"
     )
+    # What dose alerts need of the record besides patient and date, as the record holds it
+    # (``vp_log.db.repository.dose_columns``; None: unknown).
+    start: Mapped[str | None] = mapped_column(Text, nullable=True, doc="The record's `start`")
+    ka_r_mgy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dap_gy_cm2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fluoro_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     decisions: Mapped[list[ProcedureDecision]] = relationship(
         order_by="ProcedureDecision.version",
         lazy="selectin",
