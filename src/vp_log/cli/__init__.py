@@ -145,7 +145,6 @@ class _LazyGroup(TyperGroup):
         _without_flag_types(self)
         if not standalone_mode:
             return run()
-        from typer import rich_utils
         from typer._click.exceptions import ClickException, UsageError
 
         try:
@@ -163,6 +162,8 @@ class _LazyGroup(TyperGroup):
                 print_error(_plain(exc.format_message()) + hint)
             sys.exit(exc.exit_code)
         except typer.Abort:
+            from typer import rich_utils  # rich's Markdown with it: only for this message
+
             rich_utils.rich_abort_error()
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
