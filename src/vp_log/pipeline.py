@@ -17,11 +17,12 @@ import os
 import re
 import shutil
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -160,6 +161,66 @@ class _Parsed:
     transfer_syntax_uid: str = ""
     flags: tuple[str, ...] = ()
     header: bytes | None = None  # the file's bytes before the pixel data (dropped with dataset)
+
+
+@dataclass
+class _StudyInputs:
+    """A study's instances and observations as a batch stored them, for its assembly.
+
+    What assembly would read back from the database (the same rows, in the same order), kept
+    from the batches that wrote them; used only while they are all the study's instances.
+    """
+
+    instances: list[InstanceSummary] = dataclasses.field(default_factory=list)
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+
+    def add(
+        self,
+        instance: InstanceSummary,
+        observations: Sequence[Observation],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """One stored instance: each observation as its row holds it (the observation itself
+        when the row holds just that, as is usual)."""
+        self.instances.append(instance)
+        uid = instance.sop_instance_uid
+        self.observations.extend(
+            o if _holds(row, o, uid) else repo.stored_observation(uid, row)
+            for o, row in zip(observations, rows, strict=True)
+        )
+
+
+def _holds(row: Mapping[str, Any], o: Observation, sop_instance_uid: str) -> bool:
+    """Whether ``row`` (written from ``o``) reads back as ``o``: nothing was dropped on the
+    way in (NUL characters), and ``o`` names the instance under the UID it is stored as."""
+    provenance = o.provenance
+    return (
+        provenance.sop_instance_uid == sop_instance_uid
+        and row["value"] == o.value
+        and row["path"] == provenance.path
+        and row["raw"] == provenance.raw
+        and row["event_uid"] == o.event_uid
+        and row["flags"] == list(o.flags)
+    )
+
+
+def _by_study(
+    batch: Sequence[tuple[int, str, Sequence[Observation]]],
+    instances: Sequence[InstanceSummary],
+    rows: Sequence[Sequence[Mapping[str, Any]]],
+) -> dict[str, _StudyInputs]:
+    """A stored batch (``(instance id, study UID, observations)``, each instance's summary and
+    the rows written for it) as each study's inputs."""
+    held: dict[str, _StudyInputs] = {}
+    for (_, study_uid, observations), instance, instance_rows in zip(
+        batch, instances, rows, strict=True
+    ):
+        held.setdefault(study_uid, _StudyInputs()).add(instance, observations, instance_rows)
+    return held
+
+
+MAX_HELD_INSTANCES = 5000
+"""Instances whose inputs a pipeline keeps for assembly at most; beyond, it reads them back."""
 
 
 def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContext]:
@@ -366,6 +427,8 @@ class Pipeline:
         self._folders: set[Path] = set()  # archive folders known to exist
         self._archive_batch = BatchWriter()  # header copies of the batch being read
         self._failed_studies: set[str] = set()  # logged once each
+        self._held: dict[str, _StudyInputs] = {}  # what stored batches gave each study
+        self._held_count = 0
 
     # --- single files -------------------------------------------------------------------
     def _parse(self, path: Path) -> _Parsed:
@@ -453,7 +516,7 @@ class Pipeline:
 
     def _store(
         self, parsed: Sequence[_Parsed], *, now: datetime, received_from: str, from_spool: bool
-    ) -> list[Result]:
+    ) -> tuple[list[Result], dict[str, _StudyInputs]]:
         """Insert a batch of instances with their observations in one transaction.
 
         A SOP Instance UID already stored for ANOTHER study (a dose report "adjusted" and
@@ -461,9 +524,13 @@ class Pipeline:
         under the UID with the study's digest appended, flagged
         ``invalid-uid:sop-instance-uid-reused``, so both studies get their record. The same
         UID in the same study is a duplicate (a re-send), as before.
+
+        Returns the results and, per study, the new instances with their observations as
+        written (for :meth:`reassemble`, once the transaction is committed).
         """
         results: list[Result] = []
         stored: list[tuple[int, str, Sequence[Observation]]] = []
+        summaries: list[InstanceSummary] = []
         with self.database.session() as session:
             for item in parsed:
                 info = repo.InstanceInfo(
@@ -491,15 +558,23 @@ class Pipeline:
                     )
                     if first_study is not None and first_study != item.study_instance_uid:
                         key = reused_uid_key(item.sop_instance_uid, item.study_instance_uid)
-                        new_id = repo.insert_instance(
-                            session=session, info=dataclasses.replace(info, sop_instance_uid=key)
-                        )
+                        info = dataclasses.replace(info, sop_instance_uid=key)
+                        new_id = repo.insert_instance(session=session, info=info)
                         issue = reused_uid_issue(item, first_study)
                         observations = [*observations, issue]
                         flags = (*flags, *issue.flags)
                 outcome = Outcome.DUPLICATE if new_id is None else Outcome.NEW
                 if new_id is not None:
                     stored.append((new_id, item.study_instance_uid, observations))
+                    summaries.append(
+                        InstanceSummary(
+                            info.sop_instance_uid,
+                            info.sop_class_uid,
+                            info.series_instance_uid,
+                            info.modality,
+                            info.received_at.astimezone(UTC),  # as the column gives it back
+                        )
+                    )
                 results.append(
                     Result(
                         item.path,
@@ -509,8 +584,23 @@ class Pipeline:
                         flags=tuple(dict.fromkeys(flags)),
                     )
                 )
-            repo.add_observation_batch(session=session, batch=stored)
-        return results
+            rows = repo.add_observation_batch(session=session, batch=stored)
+        return results, _by_study(stored, summaries, rows)
+
+    def _hold(self, held: dict[str, _StudyInputs]) -> None:
+        """Keep what committed batches gave each study, for its next assembly (bounded)."""
+        for study_uid, inputs in held.items():
+            mine = self._held.setdefault(study_uid, _StudyInputs())
+            mine.instances.extend(inputs.instances)
+            mine.observations.extend(inputs.observations)
+            self._held_count += len(inputs.instances)
+        if self._held_count > MAX_HELD_INSTANCES:
+            self.release_held()
+
+    def release_held(self) -> None:
+        """Forget the inputs kept for assembly (the next assembly reads them back)."""
+        self._held.clear()
+        self._held_count = 0
 
     def _reject(self, path: Path, exc: RejectedFile, *, from_spool: bool) -> Result:
         if from_spool:
@@ -547,9 +637,11 @@ class Pipeline:
             fsync_dir(folder)  # the archive copies are durable before the database says so
         now = self.clock()
         try:
-            results.extend(
-                self._store(parsed, now=now, received_from=received_from, from_spool=from_spool)
+            stored, held = self._store(
+                parsed, now=now, received_from=received_from, from_spool=from_spool
             )
+            results.extend(stored)
+            self._hold(held)
         except Exception as exc:
             if isinstance(exc, OSError | OperationalError | InterfaceError):
                 raise  # the disk or the database is down or busy: the batch waits
@@ -557,11 +649,11 @@ class Pipeline:
             # not hold up the others: store one at a time, set aside the one refused.
             for item in parsed:
                 try:
-                    results.extend(
-                        self._store(
-                            [item], now=now, received_from=received_from, from_spool=from_spool
-                        )
+                    stored, held = self._store(
+                        [item], now=now, received_from=received_from, from_spool=from_spool
                     )
+                    results.extend(stored)
+                    self._hold(held)
                 except Exception as item_exc:
                     if isinstance(item_exc, OSError | OperationalError | InterfaceError):
                         raise
@@ -603,37 +695,55 @@ class Pipeline:
     ) -> ProcedureRecord:
         """Rebuild and save the record of one study from its stored observations.
 
-        A record that is stale only because it was stored in an older shape keeps whether it
-        was settled (an imported study stays complete).
+        Those that this pipeline's batches stored are taken as they were written, when they
+        are every instance the study has (else they are read back). A record that is stale
+        only because it was stored in an older shape keeps whether it was settled (an
+        imported study stays complete).
         """
-        instances = repo.study_instances(session=session, study_instance_uid=study_instance_uid)
-        observations = repo.study_observations(
-            session=session, study_instance_uid=study_instance_uid
-        )
-        stored = repo.procedure_of_study(session=session, study_instance_uid=study_instance_uid)
-        if stored is not None and stored.instance_count == len(instances):
-            final = final or stored.status != Status.RECEIVING.value
-        last = max(i.received_at for i in instances)
+        instances, observations = self._study_inputs(session, study_instance_uid)
+        stored = repo.record_state(session=session, study_instance_uid=study_instance_uid)
+        if stored is not None and stored[0] == len(instances):
+            final = final or stored[1] != Status.RECEIVING.value
         record = assemble_record(
             study_instance_uid,
-            [
-                InstanceSummary(
-                    i.sop_instance_uid,
-                    i.sop_class_uid,
-                    i.series_instance_uid,
-                    i.modality,
-                    i.received_at,
-                )
-                for i in instances
-            ],
+            instances,
             observations,
             context=self.assembly,
-            last_received_at=last,
+            last_received_at=max(i.received_at for i in instances),
             now=now,
             final=final,
         )
         repo.save_procedure(session=session, record=record, updated_at=now)
         return record
+
+    def _study_inputs(
+        self, session: Session, study_instance_uid: str
+    ) -> tuple[Sequence[InstanceSummary], Sequence[Observation]]:
+        """The study's instances and observations: as held from the batches that stored
+        them if those are all its instances, else read from the database."""
+        held = self._held.pop(study_instance_uid, None)
+        if held is not None:
+            self._held_count -= len(held.instances)
+            count = repo.study_instance_count(
+                session=session, study_instance_uid=study_instance_uid
+            )
+            if count == len(held.instances):
+                return held.instances, held.observations
+        rows = repo.study_instances(session=session, study_instance_uid=study_instance_uid)
+        instances = [
+            InstanceSummary(
+                i.sop_instance_uid,
+                i.sop_class_uid,
+                i.series_instance_uid,
+                i.modality,
+                i.received_at,
+            )
+            for i in rows
+        ]
+        observations = repo.study_observations(
+            session=session, study_instance_uid=study_instance_uid
+        )
+        return instances, observations
 
     def assemble_stale(self, *, final: bool = False) -> list[str]:
         """Re-assemble every study with instances newer than its record.
@@ -641,20 +751,42 @@ class Pipeline:
         Stateless on purpose: after a crash between storing instances and assembling, the
         next call finds the same studies again. ``final`` (import) skips the quiet period.
         """
-        now = self.clock()
-        with self.database.session() as session:
-            stale = repo.stale_studies(session=session)
-            for study_uid in stale:
-                try:
-                    with session.begin_nested():  # one study's failure spares the others
-                        self.reassemble(
-                            session=session, study_instance_uid=study_uid, now=now, final=final
-                        )
-                except Exception as exc:
-                    if isinstance(exc, OperationalError | InterfaceError):
-                        raise  # the database is down: the round is tried again
-                    self._study_failed(study_uid, exc)
+        try:
+            with self.database.session() as session:
+                stale = repo.stale_studies(session=session)
+                self._assemble(session, stale, now=self.clock(), final=final)
+        finally:
+            self.release_held()
         return stale
+
+    def assemble_held(self, *, final: bool = False, keep: Collection[str] = ()) -> list[str]:
+        """Assemble the studies this pipeline stored instances of, but for ``keep``.
+
+        ``vp-log import`` calls it after each batch with the batch's studies as ``keep`` (their
+        next files may be in the next batch): a study is assembled once its files are past,
+        from the observations as its batches wrote them, and what is held stays bounded.
+        """
+        studies = sorted(s for s in self._held if s not in keep)
+        if studies:
+            with self.database.session() as session:
+                self._assemble(session, studies, now=self.clock(), final=final)
+        return studies
+
+    def _assemble(
+        self, session: Session, study_uids: Iterable[str], *, now: datetime, final: bool
+    ) -> None:
+        """:meth:`reassemble` each study, each in a savepoint: one study's failure (logged)
+        spares the others."""
+        for study_uid in study_uids:
+            try:
+                with session.begin_nested():
+                    self.reassemble(
+                        session=session, study_instance_uid=study_uid, now=now, final=final
+                    )
+            except Exception as exc:
+                if isinstance(exc, OperationalError | InterfaceError):
+                    raise  # the database is down: the round is tried again
+                self._study_failed(study_uid, exc)
 
     def update_records(self, study_uids: Iterable[str]) -> None:
         """Bring the records of studies that just got instances up to date, cheaply.
@@ -668,18 +800,23 @@ class Pipeline:
         study by its counts.
         """
         now = self.clock()
-        with self.database.session() as session:
-            for study_uid in sorted(set(study_uids)):
-                try:
-                    with session.begin_nested():
-                        if not repo.mark_receiving(
-                            session=session, study_instance_uid=study_uid, updated_at=now
-                        ):
-                            self.reassemble(session=session, study_instance_uid=study_uid, now=now)
-                except Exception as exc:
-                    if isinstance(exc, OperationalError | InterfaceError):
-                        raise
-                    self._study_failed(study_uid, exc)
+        try:
+            with self.database.session() as session:
+                for study_uid in sorted(set(study_uids)):
+                    try:
+                        with session.begin_nested():
+                            if not repo.mark_receiving(
+                                session=session, study_instance_uid=study_uid, updated_at=now
+                            ):
+                                self.reassemble(
+                                    session=session, study_instance_uid=study_uid, now=now
+                                )
+                    except Exception as exc:
+                        if isinstance(exc, OperationalError | InterfaceError):
+                            raise
+                        self._study_failed(study_uid, exc)
+        finally:
+            self.release_held()  # a study with a record is assembled later, read back whole
 
     def next_quiet_time(self) -> datetime | None:
         """When the first study still `receiving` goes quiet (None: none is receiving)."""
@@ -749,13 +886,30 @@ class Pipeline:
                     return count
                 after = studies[-1]
                 batch: list[tuple[int, str, Sequence[Observation]]] = []
+                done: list[InstanceSummary] = []
                 for inst in repo.instances_of_studies(session=session, studies=studies):
                     observations = self._reextract_one(inst.sop_instance_uid, inst.archive_path)
                     if observations is not None:
                         batch.append((inst.id, inst.study_instance_uid, observations))
-                repo.replace_observation_batch(session=session, batch=batch)
-                for study_uid in dict.fromkeys(study for _, study, _ in batch):
-                    self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                        done.append(
+                            InstanceSummary(
+                                inst.sop_instance_uid,
+                                inst.sop_class_uid,
+                                inst.series_instance_uid,
+                                inst.modality,
+                                inst.received_at,
+                            )
+                        )
+                rows = repo.replace_observation_batch(session=session, batch=batch)
+                # A study whose every instance was re-extracted is assembled from the rows
+                # just written; one with an instance left as it was reads its rows back.
+                self.release_held()
+                self._hold(_by_study(batch, done, rows))
+                try:
+                    for study_uid in dict.fromkeys(study for _, study, _ in batch):
+                        self.reassemble(session=session, study_instance_uid=study_uid, now=now)
+                finally:
+                    self.release_held()
                 count += len(batch)
 
     def _reextract_one(self, sop_instance_uid: str, archive_path: str) -> list[Observation] | None:

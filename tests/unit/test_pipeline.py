@@ -6,11 +6,13 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pydicom
+
 from vp_log.config import load_settings
 from vp_log.db import Database
 from vp_log.db import repository as repo
 from vp_log.pipeline import Pipeline
-from vp_log.samples import write_xa_instances
+from vp_log.samples import write_all_cases, write_xa_instances
 from vp_log.spool import Spool
 
 
@@ -60,4 +62,44 @@ def test_reprocessing_a_spool_file_after_a_crash_changes_nothing(tmp_path: Path)
     assert not spool.pending()
     with database.session() as session:
         assert len(repo.all_instances(session=session)) == 1
+    database.dispose()
+
+
+def test_records_assembled_from_the_batch_equal_records_read_back(tmp_path: Path) -> None:
+    """A study is assembled from the rows its batches wrote: the same record as one built from
+    the rows read back (a reused SOP Instance UID, stored under another key, and a NUL in a
+    text, dropped on the way into the store, included)."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    database = Database(settings.db_url)
+    at = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    pipeline = Pipeline(settings, database, Spool(settings.data_dir), clock=lambda: at)
+    files = [p for m in write_all_cases(tmp_path / "src", seed=3) for p in m.paths()]
+    reused = pydicom.dcmread(files[0])
+    reused.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    reused.StudyDescription = "vertebroplasty\x00 L1"
+    pydicom.dcmwrite(tmp_path / "reused.dcm", reused, enforce_file_format=True)
+    files.append(tmp_path / "reused.dcm")
+    for start in range(0, len(files), 7):  # studies split across batches
+        done = pipeline.process(files[start : start + 7], received_from="test", from_spool=False)
+        pipeline.assemble_held(final=True, keep={r.study_instance_uid or "" for r in done})
+    pipeline.assemble_stale(final=True)
+    with database.session() as session:
+        from_batches = {
+            r.study_instance_uid: r.record
+            for r in repo.list_procedures(session=session, include_all=True)
+        }
+    assert len(from_batches) == 5
+    assert any(
+        "invalid-uid:sop-instance-uid-reused" in record["flags"] for record in from_batches.values()
+    )
+    fresh = Pipeline(settings, database, Spool(settings.data_dir), clock=lambda: at)
+    with database.session() as session:
+        for study_uid in from_batches:
+            fresh.reassemble(session=session, study_instance_uid=study_uid, now=at, final=True)
+    with database.session() as session:
+        read_back = {
+            r.study_instance_uid: r.record
+            for r in repo.list_procedures(session=session, include_all=True)
+        }
+    assert read_back == from_batches
     database.dispose()

@@ -135,9 +135,12 @@ def import_files(
         task = progress.add_task("import", total=len(files))
         for start in range(0, len(files), batch):
             chunk = files[start : start + batch]
-            results.extend(pipeline.process(chunk, received_from="import", from_spool=False))
+            done = pipeline.process(chunk, received_from="import", from_spool=False)
+            results.extend(done)
+            # Records of the studies whose files are past; this batch's may go on in the next.
+            pipeline.assemble_held(final=True, keep={r.study_instance_uid or "" for r in done})
             progress.advance(task, len(chunk))
-        pipeline.assemble_stale(final=True)
+        pipeline.assemble_stale(final=True)  # the last batch's, and any left behind before
     counts = Counter(r.outcome.value for r in results)
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
     flagged = [r for r in results if r.flags]

@@ -89,16 +89,17 @@ def add_observations(
 
 def add_observation_batch(
     *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
-) -> None:
+) -> list[list[dict[str, Any]]]:
     """The observations of several instances, ``(instance id, study UID, observations)``,
-    in one statement."""
-    rows = [
-        {"instance_id": instance_id, "study_instance_uid": study_uid, **o.to_row()}
-        for instance_id, study_uid, observations in batch
-        for o in observations
+    in one statement; returns each instance's rows as written (see :func:`stored_observation`)."""
+    per_instance = [
+        [{"instance_id": instance_id, "study_instance_uid": study_uid, **o.to_row()} for o in obs]
+        for instance_id, study_uid, obs in batch
     ]
+    rows = [row for instance_rows in per_instance for row in instance_rows]
     if rows:
         session.connection().execute(_insert(session, ObservationRow.__table__), rows)
+    return per_instance
 
 
 def replace_observations(
@@ -120,14 +121,15 @@ def replace_observations(
 
 def replace_observation_batch(
     *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
-) -> None:
-    """:func:`replace_observations` for several instances, in two statements."""
+) -> list[list[dict[str, Any]]]:
+    """:func:`replace_observations` for several instances, in two statements (the rows
+    written, as :func:`add_observation_batch` returns them)."""
     ids = [instance_id for instance_id, _, _ in batch]
     table: Any = ObservationRow.__table__
     conn = session.connection()
     for start in range(0, len(ids), 500):  # bound the statement's parameters
         conn.execute(delete(table).where(table.c.instance_id.in_(ids[start : start + 500])))
-    add_observation_batch(session=session, batch=batch)
+    return add_observation_batch(session=session, batch=batch)
 
 
 def study_uids_after(*, session: Session, after: str | None, limit: int) -> list[str]:
@@ -145,6 +147,10 @@ class StoredInstance:
     sop_instance_uid: str
     study_instance_uid: str
     archive_path: str
+    sop_class_uid: str
+    series_instance_uid: str
+    modality: str
+    received_at: datetime
 
 
 def instances_of_studies(*, session: Session, studies: Sequence[str]) -> list[StoredInstance]:
@@ -152,12 +158,42 @@ def instances_of_studies(*, session: Session, studies: Sequence[str]) -> list[St
     table: Any = Instance.__table__
     rows = session.connection().execute(
         select(
-            table.c.id, table.c.sop_instance_uid, table.c.study_instance_uid, table.c.archive_path
+            table.c.id,
+            table.c.sop_instance_uid,
+            table.c.study_instance_uid,
+            table.c.archive_path,
+            table.c.sop_class_uid,
+            table.c.series_instance_uid,
+            table.c.modality,
+            table.c.received_at,
         )
         .where(table.c.study_instance_uid.in_(list(studies)))
         .order_by(table.c.study_instance_uid, table.c.id)
     )
     return [StoredInstance(*row) for row in rows]
+
+
+def study_instance_count(*, session: Session, study_instance_uid: str) -> int:
+    """How many instances of the study are stored."""
+    count: int = (
+        session.connection()
+        .execute(
+            select(func.count(Instance.id)).where(Instance.study_instance_uid == study_instance_uid)
+        )
+        .scalar_one()
+    )
+    return count
+
+
+def record_state(*, session: Session, study_instance_uid: str) -> tuple[int, str] | None:
+    """(instance count, status) of the study's stored record; None if it has none. The
+    record itself is not read."""
+    row = session.execute(
+        select(Procedure.instance_count, Procedure.status).where(
+            Procedure.study_instance_uid == study_instance_uid
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def all_instances(*, session: Session) -> Sequence[Instance]:
@@ -191,20 +227,27 @@ def study_observations(*, session: Session, study_instance_uid: str) -> list[Obs
         .where(table.c.study_instance_uid == study_instance_uid)
         .order_by(table.c.id)
     )
-    # Rows this store wrote from validated observations: built without validating again.
-    return [
-        Observation.model_construct(
-            kind=Kind(kind),
-            value=value,
-            provenance=Provenance.model_construct(sop_instance_uid=sop_uid, path=path, raw=raw),
-            level=level,
-            side=side,
-            plane=plane,
-            event_uid=event_uid,
-            flags=tuple(flags or ()),
-        )
-        for kind, value, sop_uid, path, raw, level, side, plane, event_uid, flags in rows
-    ]
+    return [stored_observation(row[2], row._mapping) for row in rows]
+
+
+def stored_observation(sop_instance_uid: str, row: Mapping[Any, Any]) -> Observation:
+    """An observation as the store holds it: from its row (an ``observations`` row read back,
+    or one :func:`add_observation_batch` wrote) and the stored instance's UID.
+
+    Rows this store wrote from validated observations: built without validating again.
+    """
+    return Observation.model_construct(
+        kind=Kind(row["kind"]),
+        value=row["value"],
+        provenance=Provenance.model_construct(
+            sop_instance_uid=sop_instance_uid, path=row["path"], raw=row["raw"]
+        ),
+        level=row["level"],
+        side=row["side"],
+        plane=row["plane"],
+        event_uid=row["event_uid"],
+        flags=tuple(row["flags"] or ()),
+    )
 
 
 def _clip(value: Any, size: int) -> str | None:
