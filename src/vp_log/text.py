@@ -48,6 +48,8 @@ def json_visible(document: str) -> str:
     """A JSON document (``json.dumps(..., ensure_ascii=False)``) with DEL, the C1 controls and
     the bidi and zero-width characters written as ``\\uXXXX``: the same values once parsed,
     but none of them left raw for a terminal to obey (json escapes only C0 itself)."""
+    if document.isascii() and "\x7f" not in document:
+        return document  # nothing to hide (a listing's items mostly): no scan of each character
     return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
