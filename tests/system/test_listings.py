@@ -4,7 +4,7 @@ The worklist is computed in the database a time point at a time and merged; here
 checked against the rules applied to every procedure and every current follow-up version in
 Python (the way it was computed before), on random data with corrections, closed time points,
 deaths and entries dated after the worklist's day; SQLite and PostgreSQL. ``procedures list
---json`` and ``--limit/--offset`` on PostgreSQL too.
+--json``, ``followup list --json`` and ``--limit/--offset`` on PostgreSQL too.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from conftest import fresh_pg_database
 from followup_support import add_procedure
 from vp_log import followup as fu
 from vp_log.cli import app
+from vp_log.cli.common import json_text
 from vp_log.db import Database
 from vp_log.db import followup_tables as store
 from vp_log.db import repository as repo
 from vp_log.db.tables import Procedure
+from vp_log.followup.instruments import Choice, Number
 from vp_log.record import ProcedureRecord, Status
 from vp_log.vocabulary import ProcedureType
 
@@ -217,3 +219,74 @@ def test_pages_of_a_listing_count_from_the_newest(database: Database, tmp_path: 
     assert "showing 2 of 5 (after the 1 newest); --limit/--offset for more" in table
     assert "2025-04-01" in table and "2025-03-01" in table and "2025-05-01" not in table
     assert "showing" not in _cli(database, tmp_path, "procedures", "list")
+
+
+def _random_item_values(rng: random.Random) -> dict[str, Any]:
+    """Some of the instrument items, each a value its kind allows."""
+    values: dict[str, Any] = {}
+    for item in fu.ITEMS:
+        kind = item.kind
+        if rng.random() < 0.4:
+            continue
+        if isinstance(kind, Number):
+            number = rng.uniform(kind.minimum, kind.maximum)
+            digits = 2 if kind.decimals is None else kind.decimals
+            values[item.name] = int(number) if kind.whole else round(number, digits)
+        elif isinstance(kind, Choice):
+            values[item.name] = rng.choice(list(kind.enum)).value
+        else:
+            scores = [rng.randint(kind.minimum, kind.maximum) for _ in range(kind.count)]
+            scores[0] = None if rng.random() < 0.3 else scores[0]
+            values[item.name] = scores
+    if "odi_sections" in values:
+        values.pop("odi_percent", None)  # scored from the sections
+    return values
+
+
+def test_followup_list_json_is_what_the_models_give(database: Database, tmp_path: Path) -> None:
+    """``followup list --json`` writes each entry from its row, without the model: the same
+    text as ``FollowupPublic`` gives, key order included (PostgreSQL's ``jsonb`` reorders the
+    keys of stored fractures and complications)."""
+    rng = random.Random(7)
+    today = dt.date(2025, 6, 30)
+    for p in range(4):
+        day = dt.date(2024, 1, 10) + dt.timedelta(days=30 * p)
+        pid = add_procedure(
+            database, patient_id=f"P{p}", accession=f"A{p}", study_date=day.isoformat(),
+            levels=["L1"] if p % 2 else None,
+        )  # fmt: skip
+        for tp, offset in (("baseline", 0), ("1w", 7), ("1m", 30), ("3m", 90), ("6m", 182)):
+            when = day + dt.timedelta(days=offset)
+            if tp == "3m" and p == 1:
+                fu.close_timepoint(
+                    database=database, procedure_id=pid, timepoint=tp, reason="lost",
+                    entered_by="t", schedule=SCHEDULE, notes="déménagé ↗", date=when, today=today,
+                )  # fmt: skip
+                continue
+            data = fu.FollowupCreate(
+                date=when,
+                timepoint=tp,
+                entered_by="nurse ü",
+                notes=rng.choice([None, "douleur ↓", "ok"]),
+                new_fractures=rng.choice([None, [], [{"level": "Th12"}, {"level": "L3"}]]),
+                complications=rng.choice(
+                    [None, [], [{"type": "cement leakage disc", "severity": "a"}]]
+                ),
+                **_random_item_values(rng),
+            )
+            entry = fu.add_followup(
+                database=database, procedure_id=pid, data=data, schedule=SCHEDULE, today=today
+            )
+            if rng.random() < 0.3:
+                fu.correct_followup(
+                    database=database, entry_id=entry.entry_id, changes={"notes": "corrigé"},
+                    reason="typo", entered_by="t", schedule=SCHEDULE, today=today,
+                )  # fmt: skip
+    with database.session() as session:
+        versions = list(store.listed_current_versions(session=session))
+    expected = [json_text(fu.FollowupPublic.from_row(v).model_dump(mode="json")) for v in versions]
+    assert any(v.supersedes_id for v in versions) and any(v.new_fractures for v in versions)
+    lines = _cli(database, tmp_path, "followup", "list", "--json").splitlines()
+    assert lines[1:-1] == [f"{line}," for line in expected[:-1]] + [expected[-1]]
+    page = _cli(database, tmp_path, "followup", "list", "--json", "--limit", "3", "--offset", "2")
+    assert [e["entry_id"] for e in json.loads(page)] == [v.entry_id for v in versions][-5:-2]

@@ -791,8 +791,7 @@ def list_(
     try:
         with state(ctx).reader.session() as session:
             if as_json:
-                entries = fu.followup_items(session, key=procedure, limit=limit, offset=offset)
-                stream_json(e.model_dump(mode="json") for e in entries)
+                stream_json(fu.followup_json(session, key=procedure, limit=limit, offset=offset))
                 return
             total = fu.count_followups(session, key=procedure)
             shown = TABLE_LIMIT if limit is None else limit

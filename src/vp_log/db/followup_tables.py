@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -122,6 +123,9 @@ for _item in ITEMS:  # declarative classes take new columns as attributes
         _item.name,
         mapped_column(_item.name, item_column_type(_item.kind), nullable=True),
     )
+
+#: Every column of a version row, in the order :func:`listed_current_rows` gives them.
+VERSION_COLUMNS: tuple[str, ...] = tuple(c.name for c in FollowupVersion.__table__.columns)
 
 
 class AuditEvent(Base):
@@ -265,6 +269,20 @@ def count_current_versions(*, session: Session, procedure_ids: Sequence[int] | N
     return int(session.scalar(stmt) or 0)
 
 
+def _listed_current(
+    columns: Sequence[Any], procedure_ids: Sequence[int] | None, limit: int | None, offset: int
+) -> Any:
+    from vp_log.db.listings import BATCH
+
+    order = (FollowupVersion.procedure_id, FollowupVersion.entry_date, FollowupVersion.entry_id)
+    stmt = _current_of(procedure_ids, *columns)
+    if limit is not None or offset:
+        last = _current_of(procedure_ids, FollowupVersion.id).order_by(*(c.desc() for c in order))
+        last = last.limit(limit).offset(offset or None)
+        stmt = stmt.where(FollowupVersion.id.in_(last.scalar_subquery()))
+    return stmt.order_by(*order).execution_options(yield_per=BATCH)
+
+
 def listed_current_versions(
     *,
     session: Session,
@@ -274,15 +292,20 @@ def listed_current_versions(
 ) -> Iterator[FollowupVersion]:
     """The newest version of every entry by procedure, date then entry, streamed;
     ``limit``/``offset`` count from the last (the newest procedures' entries)."""
-    from vp_log.db.listings import BATCH
+    yield from session.scalars(_listed_current((FollowupVersion,), procedure_ids, limit, offset))
 
-    order = (FollowupVersion.procedure_id, FollowupVersion.entry_date, FollowupVersion.entry_id)
-    stmt = _current_of(procedure_ids, FollowupVersion)
-    if limit is not None or offset:
-        last = _current_of(procedure_ids, FollowupVersion.id).order_by(*(c.desc() for c in order))
-        last = last.limit(limit).offset(offset or None)
-        stmt = stmt.where(FollowupVersion.id.in_(last.scalar_subquery()))
-    yield from session.scalars(stmt.order_by(*order).execution_options(yield_per=BATCH))
+
+def listed_current_rows(
+    *,
+    session: Session,
+    procedure_ids: Sequence[int] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[Row[Any]]:
+    """:func:`listed_current_versions` as rows of every column (:data:`VERSION_COLUMNS`),
+    without an ORM object per entry."""
+    columns = list(FollowupVersion.__table__.columns)
+    yield from session.execute(_listed_current(columns, procedure_ids, limit, offset))
 
 
 # --- the worklist (streamed, issue 15) -----------------------------------------------------

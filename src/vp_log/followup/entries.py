@@ -29,6 +29,7 @@ from vp_log.followup.models import (
     FollowupCreate,
     FollowupPublic,
     item_values,
+    json_time,
 )
 from vp_log.followup.schedule import Schedule
 from vp_log.followup.tabular import Row
@@ -536,6 +537,18 @@ def followup_items(
     return (FollowupPublic.from_row(r) for r in rows)
 
 
+def followup_json(
+    session: Session, *, key: str | None = None, limit: int | None = None, offset: int = 0
+) -> Iterator[dict[str, Any]]:
+    """:func:`followup_items` as ``FollowupPublic.model_dump(mode="json")`` gives them,
+    without building the models (:meth:`FollowupPublic.json_of_rows`)."""
+    procedure_ids = _procedure_ids(session, key)  # refused before anything is written
+    rows = store.listed_current_rows(
+        session=session, procedure_ids=procedure_ids, limit=limit, offset=offset
+    )
+    return FollowupPublic.json_of_rows(store.VERSION_COLUMNS, rows)
+
+
 def entry_history(session: Session, entry_id: int) -> list[FollowupPublic]:
     """Every version of an entry, oldest first."""
     rows = store.entry_versions(session=session, entry_id=entry_id)
@@ -577,6 +590,5 @@ def audit_json(
     building the models (a log of 30 000 changes: a second of pydantic)."""
     for row in store.listed_audit_rows(session=session, since=since, limit=limit, offset=offset):
         event = dict(zip(store.AUDIT_COLUMNS, row, strict=True))
-        at = event["at"].astimezone(dt.UTC).isoformat()
-        event["at"] = at.removesuffix("+00:00") + "Z"
+        event["at"] = json_time(event["at"])
         yield event

@@ -9,6 +9,7 @@ not assessed, never 0.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     create_model,
     field_validator,
@@ -29,7 +31,7 @@ from vp_log.followup.events import (
     NewFractureCreate,
     NewFracturePublic,
 )
-from vp_log.followup.instruments import INSTRUMENTS, ITEMS
+from vp_log.followup.instruments import INSTRUMENTS, ITEMS, Kind, Number
 from vp_log.text import plain_reason
 
 if TYPE_CHECKING:
@@ -211,6 +213,76 @@ class FollowupPublic(FollowupBase):
                 "supersedes_version": row.version - 1 if row.supersedes_id is not None else None,
             }
         )
+
+    @classmethod
+    def json_of_rows(
+        cls, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> Iterator[dict[str, Any]]:
+        """What ``from_row(row).model_dump(mode="json")`` gives for each row (its values
+        in ``columns`` order, named as the version's attributes), field for field and in
+        the model's order, without building the model: ``followup list --json`` of 34 000
+        entries was 1.4 s of pydantic. The values were validated when stored; only new
+        fractures and complications, where there are any, go through their models
+        (PostgreSQL's ``jsonb`` keeps their keys in another order)."""
+        at = {name: index for index, name in enumerate(columns)}
+        items = [(item.name, at[item.name], _json_number(item.kind)) for item in ITEMS]
+        date, timepoint, notes, closed = (
+            at[n] for n in ("entry_date", "timepoint", "notes", "closed_reason")
+        )
+        entry, version, procedure, days = (
+            at[n] for n in ("entry_id", "version", "procedure_id", "days_after")
+        )
+        inferred, out_of_window = at["timepoint_inferred"], at["out_of_window"]
+        fractures, complications = at["new_fractures"], at["complications"]
+        by, entered, reason, supersedes = (
+            at[n] for n in ("entered_by", "entered_at", "reason", "supersedes_id")
+        )
+        for row in rows:
+            public = {
+                "date": row[date].isoformat(),
+                "timepoint": row[timepoint],
+                "notes": row[notes],
+            }
+            for name, index, number in items:
+                value = row[index]
+                public[name] = value if value is None or number is None else number(value)
+            public["closed"] = row[closed]
+            public["entry_id"] = row[entry]
+            public["version"] = row[version]
+            public["procedure_id"] = row[procedure]
+            public["days_after"] = row[days]
+            public["timepoint_inferred"] = bool(row[inferred])
+            public["out_of_window"] = bool(row[out_of_window])
+            public["new_fractures"] = _events_json(_FRACTURES, row[fractures])
+            public["complications"] = _events_json(_COMPLICATIONS, row[complications])
+            public["entered_by"] = row[by]
+            public["entered_at"] = json_time(row[entered])
+            public["reason"] = row[reason]
+            public["supersedes_version"] = None if row[supersedes] is None else row[version] - 1
+            yield public
+
+
+def json_time(at: dt.datetime) -> str:
+    """A stored (UTC) time as pydantic writes it in JSON: ``2026-12-03T16:14:53.123456Z``."""
+    return at.astimezone(dt.UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+def _json_number(kind: Kind) -> type[int] | type[float] | None:
+    """What a stored item value becomes in its model field: a whole number an int, another
+    number a float; None: as stored (a choice's value, a list of section scores)."""
+    if not isinstance(kind, Number):
+        return None
+    return int if kind.whole else float
+
+
+_FRACTURES = TypeAdapter(list[NewFracturePublic])
+_COMPLICATIONS = TypeAdapter(list[ComplicationPublic])
+
+
+def _events_json(adapter: TypeAdapter[Any], stored: list[dict[str, Any]] | None) -> Any:
+    if not stored:
+        return stored  # None: not assessed; []: none
+    return adapter.dump_python(adapter.validate_python(stored), mode="json")
 
 
 class AuditPublic(BaseModel):
