@@ -67,7 +67,9 @@ _UNCERTAINTY_DAYS = {OnsetPrecision.DAY: 0, OnsetPrecision.WEEK: 3, OnsetPrecisi
 class FractureAge(BaseModel):
     """The fracture's age at the procedure: days (and weeks), give or take the precision."""
 
-    model_config = ConfigDict(frozen=True)
+    # built at first use, not at import: ``procedures show`` imports this module and most
+    # records have no clinical data (issue 15: start-up)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     days: int
     weeks: float
@@ -91,7 +93,7 @@ def fracture_age(
 class ClinicalBaselineInput(BaseModel):
     """What staff enter; a field left out keeps its earlier value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     indication: Indication | None = None
     fracture_onset: dt.date | None = None

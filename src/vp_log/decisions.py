@@ -83,7 +83,9 @@ T = TypeVar("T")
 class Decided(BaseModel, Generic[T]):
     """One decided value with its reason, who decided and when."""
 
-    model_config = ConfigDict(frozen=True)
+    # The models here are built at first use, not at import: most records have no decision,
+    # and ``followup add`` validates none (issue 15: start-up).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     value: T
     reason: str
@@ -94,7 +96,7 @@ class Decided(BaseModel, Generic[T]):
 class DecisionState(BaseModel):
     """The decisions in force on a record (each version stores the whole state)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     type: Decided[ProcedureType] | None = None
     levels: Decided[list[str]] | None = Field(
@@ -114,7 +116,7 @@ class DecisionState(BaseModel):
 class DecisionRequest(BaseModel):
     """What ``procedures decide`` was given (parsed; None: not given)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     type: ProcedureType | None = None
     levels: list[str] | None = None
@@ -131,6 +133,8 @@ class DecisionRequest(BaseModel):
 
 class RecordDecision(BaseModel):
     """A decision as ``--json`` prints it: the field, the decided and the extracted value."""
+
+    model_config = ConfigDict(defer_build=True)
 
     field: DecisionField
     value: Any

@@ -115,7 +115,9 @@ class VocabularyError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # schema built at first use, not at import: the commands that only read records import
+    # this module for its enums (issue 15: start-up)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class LevelWords(_Strict):

@@ -135,3 +135,5 @@ def test_store_commands_import_only_what_they_use(one_study: Path) -> None:
         data_dir=one_study,
     )  # fmt: skip
     assert _among(added, NOT_FOR_A_STORE_COMMAND) == set()
+    # a follow-up entry links to a record without the record models (vp_log.db.decided)
+    assert _among(added, ("vp_log.record", "vp_log.db.repository", "vp_log.models")) == set()

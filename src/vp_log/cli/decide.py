@@ -133,6 +133,7 @@ def decide(
     reason; what was extracted is kept, and --revoke brings it back)."""
     from vp_log.db import followup_tables as store
     from vp_log.db import repository as repo
+    from vp_log.db.decided import decision_state
     from vp_log.decisions import DecisionError, apply_request
 
     options = {
@@ -156,7 +157,7 @@ def decide(
         store.lock_procedure(session=session, procedure_id=row.id)
         try:
             new, changes = apply_request(
-                row.record or {}, repo.decision_state(row), request, who=who, now=now
+                row.record or {}, decision_state(row), request, who=who, now=now
             )
         except DecisionError as exc:
             fail(f"record {row.id}: {exc}")

@@ -42,6 +42,9 @@ class PortableJSON(TypeDecorator[Any]):
 
 JSONType = PortableJSON()
 
+#: The largest record id a database column holds (64-bit signed); a longer number is no id.
+MAX_RECORD_ID = 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC timestamps on SQLite (which keeps no offset) and PostgreSQL alike."""

@@ -38,8 +38,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.types import TypeEngine
 
-from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
-from vp_log.db.repository import MAX_RECORD_ID
+from vp_log.db.base import MAX_RECORD_ID, Base, JSONType, UTCDateTime, utcnow
 from vp_log.db.tables import Procedure
 from vp_log.followup.instruments import ITEMS, Choice, Kind, Number
 
@@ -368,8 +367,8 @@ def open_timepoint_procedures(
     opened), with no entry at ``timepoint``, and not missed: a window closed (dated before
     ``closed_before``) with an entry at a later time point.
     """
+    from vp_log.db.decided import current_decisions, effective_type
     from vp_log.db.listings import BATCH, ProcedureFilter, record_text
-    from vp_log.db.repository import current_decisions, effective_type
 
     only = ProcedureFilter(
         since=since.isoformat() if since else None,

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from vp_log.db.base import JSONType
-from vp_log.db.repository import NOT_AUGMENTATION, current_decisions, effective_type
+from vp_log.db.decided import NOT_AUGMENTATION, current_decisions, effective_type
 from vp_log.db.tables import DOSE_COLUMNS, Procedure
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")

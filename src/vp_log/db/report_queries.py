@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Row, String, Text, cast, func, literal, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
+from vp_log.db.decided import current_decisions, effective_type
 from vp_log.db.followup_tables import FollowupVersion
-from vp_log.db.repository import current_decisions, effective_type
 from vp_log.db.tables import Procedure, ProcedureClinical, ProcedureDecision
 from vp_log.decisions import DecisionState, effective
 from vp_log.followup.instruments import ITEMS, Choice, Number

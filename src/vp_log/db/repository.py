@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Subquery, and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from vp_log.db.base import MAX_RECORD_ID
+from vp_log.db.decided import NOT_AUGMENTATION, current_decisions, decision_state, effective_type
 from vp_log.db.errors import UnreadableRecordError
 from vp_log.db.tables import (
     DOSE_COLUMNS,
@@ -321,19 +323,6 @@ def _typed(data: dict[str, Any], record_id: int) -> ProcedureRecord:
         raise UnreadableRecordError(msg) from None
 
 
-def decision_state(row: Procedure) -> DecisionState | None:
-    """The manual decisions in force on a record (its newest version); None: none made."""
-    if not row.decisions:
-        return None
-    newest = row.decisions[-1]
-    try:
-        return DecisionState.model_validate(newest.state)
-    except ValidationError as exc:
-        msg = f"the decisions of record {row.id} (version {newest.version}) cannot be read "
-        msg += f"({exc.error_count()} problems)"
-        raise UnreadableRecordError(msg) from None
-
-
 def effective_json(row: Procedure) -> dict[str, Any]:
     """The stored record (JSON form) with its manual decisions applied: what every reader of
     one row uses (listings, ``show``, the follow-up worklist and linking)."""
@@ -453,42 +442,6 @@ def stale_studies(*, session: Session) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def current_decisions() -> Subquery:
-    """The newest decision version of each record (``procedure_id``, ``procedure_type``,
-    ``excluded``, ``state``): outer-join it to filter on the effective values in SQL."""
-    newest = (
-        select(ProcedureDecision.procedure_id, func.max(ProcedureDecision.version).label("v"))
-        .group_by(ProcedureDecision.procedure_id)
-        .subquery()
-    )
-    return (
-        select(
-            ProcedureDecision.procedure_id,
-            ProcedureDecision.procedure_type,
-            ProcedureDecision.excluded,
-            ProcedureDecision.state,
-        )
-        .join(
-            newest,
-            and_(
-                ProcedureDecision.procedure_id == newest.c.procedure_id,
-                ProcedureDecision.version == newest.c.v,
-            ),
-        )
-        .subquery("decision")
-    )
-
-
-def effective_type(decision: Subquery) -> ColumnElement[str]:
-    """The record's type in SQL: the decided one, else the extracted one."""
-    return func.coalesce(decision.c.procedure_type, Procedure.procedure_type)
-
-
-#: Procedure types that are not vertebral augmentation: "unclassified" (no evidence) and
-#: "other" (another procedure, issue 11).
-NOT_AUGMENTATION = ("unclassified", "other")
-
-
 def list_procedures(
     *,
     session: Session,
@@ -513,10 +466,6 @@ def list_procedures(
             effective_type(decision).notin_(NOT_AUGMENTATION), decision.c.excluded.is_(None)
         )
     return session.scalars(stmt.order_by(Procedure.study_date, Procedure.id)).all()
-
-
-# The largest record id a database column holds (64-bit signed); a longer number is no id.
-MAX_RECORD_ID = 2**63 - 1
 
 
 def find_procedures(*, session: Session, key: str, patient: bool = False) -> Sequence[Procedure]:

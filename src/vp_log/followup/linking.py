@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from vp_log import levels
 from vp_log.db import followup_tables as store
-from vp_log.db.repository import decision_state
+from vp_log.db.decided import decision_state
 from vp_log.db.tables import Procedure
 from vp_log.decisions import effective
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
