@@ -10,6 +10,7 @@ Everything else (parsing, extraction, database) happens in the worker process. W
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -148,6 +149,21 @@ def make_ae(settings: Settings) -> GuardedAE:
     for uid in STORAGE_SOP_CLASSES:
         ae.add_supported_context(uid, list(ALL_TRANSFER_SYNTAXES))
     return ae
+
+
+def freeze_start_up_objects() -> None:
+    """Take what start-up left alive out of the cyclic garbage collector's rounds.
+
+    The listener holds ~170 000 objects after its imports (pydicom's dictionaries, the
+    settings, pynetdicom); each full collection walked all of them, 40-250 ms with the
+    interpreter lock held (pynetdicom's server also forces one every 60 loops of its
+    accept thread). Measured on 1000 small instances in one association: 2 full and 22
+    middle collections, 0.4 s of the listener's 2.8 CPU s, each full one holding up the
+    C-STORE behind it (the acknowledgement latency's tail, issue 17). ``gc.freeze`` moves
+    them where no collection looks; objects made afterwards are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class ListenError(RuntimeError):
@@ -446,6 +462,7 @@ class Listener:
             self._start_acceptors(processes)
         self._write_status()
         threading.Thread(target=self._keep_status, name="vp-log-status", daemon=True).start()
+        freeze_start_up_objects()
         logger.info(
             "listening as %s on %s:%d (data in %s, database %s%s)",
             self.settings.ae_title,
@@ -705,6 +722,7 @@ class Acceptor(Listener):
             admission=(self._shared_counts, self.index),
         )
         self._send_report()  # the first report says it serves
+        freeze_start_up_objects()
         threading.Thread(target=self._keep_reporting, name="vp-log-report", daemon=True).start()
 
     def _send_report(self) -> None:
