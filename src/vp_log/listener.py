@@ -31,6 +31,7 @@ from pynetdicom import _config, evt
 from pynetdicom import dimse_messages as _dimse_messages
 from pynetdicom.dimse_primitives import C_STORE
 
+from vp_log import storescp
 from vp_log.acceptors import AdmissionCounts, run_acceptor
 from vp_log.config import Settings, redact_url
 from vp_log.dicom import ALL_TRANSFER_SYNTAXES, STORAGE_SOP_CLASSES, VERIFICATION_SOP_CLASS
@@ -80,6 +81,7 @@ def install_receive_hook(spool: Spool) -> None:
     with _receive_hook_lock:
         _config.STORE_RECV_CHUNKED_DATASET = True
         _dimse_messages.NamedTemporaryFile = open_incoming  # type: ignore[assignment,attr-defined]
+        storescp.install(_dimse_messages)  # the file meta ahead of each one, written by hand
         # pynetdicom's "standard" handlers format every PDU and DIMSE message for its
         # INFO/DEBUG lines, which our logging drops (pynetdicom logs at WARNING): their cost
         # was part of each C-STORE's. Servers made from now on bind none of them.

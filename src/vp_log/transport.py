@@ -55,13 +55,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from pynetdicom import AE, evt
+from pydicom.uid import UID
+from pynetdicom import AE, _config, evt
 from pynetdicom._globals import MODE_ACCEPTOR
 from pynetdicom.association import Association
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.fsm import ACTIONS, STATES, TRANSITION_TABLE, InvalidEventError, StateMachine
 from pynetdicom.pdu import A_ABORT_RQ, P_DATA_TF
 from pynetdicom.pdu_items import PresentationDataValueItem
+from pynetdicom.service_class import StorageServiceClass
+from pynetdicom.sop_class import uid_to_service_class
 from pynetdicom.transport import (
     AssociationSocket,
     RequestHandler,
@@ -69,6 +73,7 @@ from pynetdicom.transport import (
 )
 
 from vp_log.acceptors import YIELD_ACCEPT_S, AdmissionCounts
+from vp_log.storescp import serve_store
 
 logger = logging.getLogger(__name__)
 _PYNETDICOM_ASSOC_LOGGER = logging.getLogger("pynetdicom.association")
@@ -575,10 +580,42 @@ class GuardedAssociation(Association):
         self._work = threading.Event()
         self.dul = GuardedDUL(self, limits, peer)
         self.dimse.msg_queue = _WakingQueue(self._work.set)
+        self._storage_classes: dict[str, bool] = {}  # SOP class UID -> served by serve_store
         # The timers live in the DUL: give the new one the timeouts again.
         self.acse_timeout = limits.association_timeout_s
         self.network_timeout = limits.network_timeout_s
         self.dimse_timeout = limits.network_timeout_s
+
+    def _serve_request(self, msg: Any, context_id: int) -> None:
+        """pynetdicom 3.0's ``_serve_request``; a C-STORE of a storage context is served by
+        :func:`vp_log.storescp.serve_store` (the same handler, the response encoded by hand)."""
+        context = self._accepted_cx.get(context_id)
+        if (
+            type(msg) is not C_STORE
+            or context is None
+            or self._sent_release
+            or not msg.is_valid_request
+            or not self._storage_class(str(msg.AffectedSOPClassUID or ""))
+        ):
+            super()._serve_request(msg, context_id)
+            return
+        self.dimse.cancel_req = {}
+        self._is_paused = True
+        serve_store(self, msg, context)
+        self._is_paused = False
+        self.dimse.cancel_req = {}
+
+    def _storage_class(self, class_uid: str) -> bool:
+        """Whether pynetdicom serves a C-STORE of ``class_uid`` with its storage class."""
+        served = self._storage_classes.get(class_uid)
+        if served is None:
+            extended = self.acceptor.accepted_common_extended.get(UID(class_uid))
+            uid = class_uid if extended is None else str(extended[0])
+            if _config.UNRESTRICTED_STORAGE_SERVICE:
+                uid = "1.2.840.10008.5.1.4.1.1.1"
+            served = uid_to_service_class(uid) is StorageServiceClass
+            self._storage_classes[class_uid] = served
+        return served
 
     def _run_reactor(self) -> None:
         """pynetdicom 3.0's acceptor loop, waiting for work instead of sleeping 1 ms a loop."""

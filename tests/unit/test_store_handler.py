@@ -50,7 +50,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
     listener = Listener(settings, Pipeline(settings, database, spool), spool)
     # The receive hook changes pynetdicom's module state: put it back afterwards.
     chunked = _config.STORE_RECV_CHUNKED_DATASET
-    temporary_file = _dimse_messages.NamedTemporaryFile  # type: ignore[attr-defined]
+    saved = {
+        name: getattr(_dimse_messages, name)
+        for name in ("NamedTemporaryFile", "create_file_meta", "write_file_meta_info")
+    }
     install_receive_hook(spool)
     port = free_port()
     running = listener.ae.start_server(
@@ -62,7 +65,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     finally:
         running.shutdown()
         _config.STORE_RECV_CHUNKED_DATASET = chunked
-        _dimse_messages.NamedTemporaryFile = temporary_file  # type: ignore[attr-defined]
+        for name, value in saved.items():
+            setattr(_dimse_messages, name, value)
         database.dispose()
 
 
