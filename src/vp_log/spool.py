@@ -81,7 +81,7 @@ def uid_hash(uid: str) -> str:
     return hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path | str) -> None:
     """Make a rename or unlink in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -319,6 +319,7 @@ class Spool:
         self._lock_fd: int | None = None
         self._refusing = False  # below the disk reserve at the last reception
         self.ready = self.data_dir / "spool"
+        self._ready_text = str(self.ready)
         self.incoming = self.ready / ".incoming"
         self.quarantine = self.data_dir / "quarantine"
         self.archive = self.data_dir / "archive"
@@ -388,15 +389,15 @@ class Spool:
             incoming.sync()
             with self._open_lock:
                 self._open.discard(incoming)
-            dest = (
-                self.ready / f"{time.time_ns():020d}-{_next():06d}-{uid_hash(sop_instance_uid)}.dcm"
-            )
-            os.rename(src, dest)
-            fsync_dir(self.ready)
+            # Names as text: pathlib's joins were a tenth of the listener's CPU per C-STORE.
+            name = f"{time.time_ns():020d}-{_next():06d}-{uid_hash(sop_instance_uid)}.dcm"
+            dest = f"{self._ready_text}/{name}"
+            os.rename(incoming.name, dest)
+            fsync_dir(self._ready_text)
         except OSError:
             self.discard(src)
             raise
-        return dest
+        return Path(dest)
 
     def lock(self) -> None:
         """Claim the spool for this listener; a second listener on it is refused.
