@@ -9,12 +9,16 @@ element) and the File Meta Information written at the head of each received file
 ``struct`` into the same bytes (``tests/unit/test_storescp.py`` holds them equal to pynetdicom's
 and pydicom's encodings).
 
-What is left to pynetdicom: decoding the C-STORE-RQ command set, the state machine, the
-handler call (``evt.EVT_C_STORE``, the same event and arguments), and sending the response
-P-DATA-TF through the upper layer. :func:`serve_store` falls back to pynetdicom's own
+The response's P-DATA-TF is sent from the association's thread (``GuardedDUL.send_now``)
+when the upper layer is in Sta6 with nothing queued, instead of being queued for the upper
+layer's thread: one thread wake-up less between the fsync and the peer hearing "success"
+(on a loaded machine each wake-up waits for a core). What is left to pynetdicom: decoding
+the C-STORE-RQ command set, the state machine, and the handler call (``evt.EVT_C_STORE``,
+the same event and arguments). :func:`serve_store` falls back to pynetdicom's own
 ``StorageServiceClass.SCP`` whenever anything is out of the ordinary (a handler bound to
 ``EVT_DIMSE_SENT``, a status that is not a storage status, a response that does not fit in
-one PDU of the peer's).
+one PDU of the peer's); a handler bound to ``EVT_PDU_SENT`` gets the response through the
+upper layer as before.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ _US = struct.Struct("<HHLH")
 _UL = struct.Struct("<HHLL")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
 _EXPLICIT_LONG = struct.Struct("<HH2s2xL")  # OB and the like: 2 reserved bytes, 32-bit length
+_P_DATA_HEADER = struct.Struct(">BBL")  # PDU type, reserved, length
+_PDV_HEADER = struct.Struct(">LBB")  # item length, presentation context ID, control header
 
 
 def _even(value: str, pad: bytes) -> bytes:
@@ -77,6 +83,16 @@ def encode_store_response(
         )
     )
     return _UL.pack(0x0000, 0x0000, 4, len(body)) + body
+
+
+def encode_p_data(context_id: int, command: bytes) -> bytes:
+    """A P-DATA-TF PDU holding ``command`` as one command fragment, its last (PS3.8 9.3.5)."""
+    item_length = 2 + len(command)  # context ID and control header, then the fragment
+    return (
+        _P_DATA_HEADER.pack(0x04, 0, 4 + item_length)
+        + _PDV_HEADER.pack(item_length, context_id, _COMMAND_HEADER)
+        + command
+    )
 
 
 def _explicit_ui(element: int, value: str) -> bytes:
@@ -197,6 +213,13 @@ def send_store_response(assoc: Any, request: C_STORE, context_id: int, status: A
     peer_maximum = assoc.dimse.maximum_pdu_size
     if peer_maximum and len(command) + _PDV_OVERHEAD > peer_maximum:
         return False
+    send_now = getattr(assoc.dul, "send_now", None)
+    if (
+        send_now is not None
+        and not assoc.get_handlers(evt.EVT_PDU_SENT)
+        and send_now(encode_p_data(context_id, command))
+    ):
+        return True
     pdata = P_DATA()
     pdata.presentation_data_value_list.append((context_id, bytes((_COMMAND_HEADER,)) + command))
     assoc.dul.send_pdu(pdata)

@@ -302,6 +302,7 @@ class GuardedDUL(DULServiceProvider):
         self._command_bytes = 0
         self._complained = False  # one line per connection, whatever follows
         self._complain_lock = threading.Lock()
+        self.send_lock = threading.Lock()  # one PDU at a time on the socket, from any thread
         self.bytes_received = 0
         self.requested = False  # an A-ASSOCIATE-RQ has been read (state may still be Sta1)
         self.evicted = False  # closed by the server to make room (max_connections)
@@ -380,7 +381,8 @@ class GuardedDUL(DULServiceProvider):
                 abort.source = _ABORT_SOURCE_PROVIDER
                 abort.reason_diagnostic = 0x00
                 sock = cast(AssociationSocket, self.socket)
-                sock.send(abort.encode())
+                with self.send_lock:
+                    sock.send(abort.encode())
                 self.assoc.is_aborted = True
                 self.assoc.is_established = False
                 self.assoc._kill = True
@@ -393,6 +395,27 @@ class GuardedDUL(DULServiceProvider):
                 continue
             self.state_machine.do_action(event)
             idle = False
+
+    # --- sending -------------------------------------------------------------------------
+    def _send(self, pdu: Any) -> None:
+        with self.send_lock:
+            super()._send(pdu)
+
+    def send_now(self, data: bytes) -> bool:
+        """Send an encoded P-DATA-TF from the calling thread (the association's), without
+        handing it to this one: only in Sta6 with nothing queued ahead of it; False (nothing
+        sent) otherwise. Sta6 stays Sta6 after a P-DATA-TF, so the state machine has
+        nothing to do for it (PS3.8 9.2, DT-1)."""
+        sock = self.socket
+        if (
+            sock is None
+            or self.state_machine.current_state != "Sta6"
+            or not self.to_provider_queue.empty()
+        ):
+            return False
+        with self.send_lock:
+            sock.send(data)  # a failure queues Evt17, as pynetdicom's own send does
+        return True
 
     # --- reading -------------------------------------------------------------------------
     def _read_pdu_data(self) -> None:
@@ -559,7 +582,8 @@ class GuardedDUL(DULServiceProvider):
         abort.reason_diagnostic = _ABORT_INVALID_PARAMETER_VALUE
         sock = cast(AssociationSocket, self.socket)
         if sock.socket is not None:
-            sock.send(abort.encode())
+            with self.send_lock:
+                sock.send(abort.encode())
         self._close()
 
     def _close(self) -> None:

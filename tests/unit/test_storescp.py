@@ -19,6 +19,8 @@ from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import create_file_meta as pynetdicom_create_file_meta
 from pynetdicom.dsutils import encode
+from pynetdicom.pdu import P_DATA_TF
+from pynetdicom.pdu_primitives import P_DATA
 
 from conftest import free_port
 from vp_log.config import load_settings
@@ -27,7 +29,7 @@ from vp_log.listener import STATUS_OUT_OF_RESOURCES, Listener, install_receive_h
 from vp_log.pipeline import Pipeline
 from vp_log.samples import write_xa_instances
 from vp_log.spool import Spool
-from vp_log.storescp import FileMeta, encode_store_response, write_file_meta_info
+from vp_log.storescp import FileMeta, encode_p_data, encode_store_response, write_file_meta_info
 from vp_log.transport import GuardedServer
 
 UIDS = [
@@ -59,6 +61,19 @@ def test_the_response_is_pynetdicoms_encoding(
         status=status,
     )
     assert ours == expected
+
+
+@pytest.mark.parametrize("context_id", [1, 255])
+def test_the_response_pdu_is_pynetdicoms_encoding(context_id: int) -> None:
+    command = encode_store_response(
+        sop_class_uid=XRayAngiographicImageStorage,
+        sop_instance_uid=UIDS[0],
+        message_id=3,
+        status=0,
+    )
+    primitive = P_DATA()
+    primitive.presentation_data_value_list.append((context_id, b"\x03" + command))
+    assert encode_p_data(context_id, command) == P_DATA_TF(primitive).encode()
 
 
 @pytest.mark.parametrize("instance_uid", UIDS)
