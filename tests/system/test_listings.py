@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import fresh_pg_database
@@ -167,6 +168,29 @@ def test_worklist_is_what_the_rules_give(database: Database, seed: int) -> None:
         assert got == _oracle(database, only), only
         assert all(i.days_after == (AS_OF - i.study_date).days for i in items)
     assert len(got) > 0
+
+
+def test_a_worklist_page_names_its_rows_and_counts_the_rest(database: Database) -> None:
+    """The table's page (``due_page``) and ``due_items`` with ``--limit``/``--offset`` are
+    the slices of the whole worklist; the patients' names, read for the rows given only,
+    are their records'."""
+    _random_store(database, random.Random(3))
+    with database.session() as session:
+        for row in session.scalars(select(Procedure).where(Procedure.id % 3 != 0)):
+            row.record = {**row.record, "patient_name": f"DOE^{row.id}"}
+    with database.session() as session:
+        whole = fu.due_worklist(session, as_of=AS_OF, schedule=SCHEDULE)
+        assert len(whole) > 12 and {i.patient_name for i in whole} > {None}
+        for offset, limit in ((0, 5), (4, 7), (len(whole) - 3, 10), (len(whole) + 1, 5)):
+            total, page = fu.due_page(
+                session, as_of=AS_OF, schedule=SCHEDULE, offset=offset, limit=limit
+            )
+            assert total == len(whole)
+            assert [r.item(AS_OF) for r in page] == whole[offset : offset + limit]
+            rows = fu.due_items(session, as_of=AS_OF, schedule=SCHEDULE, offset=offset, limit=limit)
+            assert [r.item(AS_OF) for r in rows] == whole[offset : offset + limit]
+    names = {i.procedure_id: i.patient_name for i in whole}
+    assert all(name == (None if pid % 3 == 0 else f"DOE^{pid}") for pid, name in names.items())
 
 
 def _cli(database: Database, tmp_path: Path, *args: str) -> str:

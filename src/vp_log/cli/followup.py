@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import inspect
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -893,17 +892,17 @@ def due(
         overdue=overdue,
     )  # fmt: skip
     with state(ctx).reader.session() as session:
-        rows = fu.due_items(session, as_of=day, schedule=schedule, only=only)
         if as_json:
-            end = None if limit is None else offset + limit
-            stream_json(row.json(day) for row in itertools.islice(rows, offset, end))
+            rows = fu.due_items(
+                session, as_of=day, schedule=schedule, only=only, offset=offset, limit=limit
+            )
+            stream_json(row.json(day) for row in rows)
             return
-        end = offset + (TABLE_LIMIT if limit is None else limit)
-        items, total = [], 0
-        for row in rows:  # the rest is only counted
-            if offset <= total < end:
-                items.append(row.item(day))
-            total += 1
+        shown = TABLE_LIMIT if limit is None else limit
+        total, page = fu.due_page(
+            session, as_of=day, schedule=schedule, only=only, offset=offset, limit=shown
+        )
+    items = [row.item(day) for row in page]
     if not total:
         console.print(f"Nobody is due for follow-up on {day}.")
         return

@@ -15,7 +15,7 @@ Version numbers come from ``max(version) + 1`` under a unique constraint on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -358,17 +358,18 @@ def open_timepoint_procedures(
     since: dt.date | None = None,
     until: dt.date | None = None,
     procedure_ids: Sequence[int] | None = None,
-) -> Iterator[tuple[int, str | None, str | None, str | None, str, str | None]]:
+) -> Iterator[tuple[int, str | None, str | None, str | None, str]]:
     """The worklist's procedures still open for ``timepoint``, by procedure date then id:
-    ``(id, accession, patient ID, study date, type, patient name)``, streamed.
+    ``(id, accession, patient ID, study date, type)``, streamed.
 
     Those ``procedures list`` shows (by the effective type: a decided type over the extracted
     one; none a decision excludes), complete, dated ``opened_by`` or earlier (the window has
     opened), with no entry at ``timepoint``, and not missed: a window closed (dated before
-    ``closed_before``) with an entry at a later time point.
+    ``closed_before``) with an entry at a later time point. Columns only: no record is read
+    (the patient's name is in the record: :func:`patient_names`).
     """
     from vp_log.db.decided import current_decisions, effective_type
-    from vp_log.db.listings import BATCH, ProcedureFilter, record_text
+    from vp_log.db.listings import BATCH, ProcedureFilter
 
     only = ProcedureFilter(
         since=since.isoformat() if since else None,
@@ -384,7 +385,6 @@ def open_timepoint_procedures(
             Procedure.patient_id,
             Procedure.study_date,
             effective_type(decision),
-            record_text(session, "patient_name"),
         ),
         decision,
     ).where(
@@ -400,6 +400,18 @@ def open_timepoint_procedures(
         stmt = stmt.where(Procedure.id.in_(list(procedure_ids)))
     stmt = stmt.order_by(Procedure.study_date, Procedure.id).execution_options(yield_per=BATCH)
     yield from session.execute(stmt)
+
+
+def patient_names(*, session: Session, procedure_ids: Collection[int]) -> dict[int, str | None]:
+    """The patient's name of each of ``procedure_ids`` (out of its stored record; None: none
+    given): for the rows a listing shows, each record's JSON read once."""
+    from vp_log.db.listings import record_text
+
+    stmt = select(Procedure.id, record_text(session, "patient_name"))
+    stmt = stmt.where(Procedure.id.in_(list(procedure_ids)))
+    return {
+        pid: name if isinstance(name, str) and name else None for pid, name in session.execute(stmt)
+    }
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -91,7 +91,14 @@ if TYPE_CHECKING:
     )
     from vp_log.followup.schedule import Schedule, TimePoint, load_schedule
     from vp_log.followup.timeline import outcome_timeline
-    from vp_log.followup.worklist import DueItem, DueRow, WorklistFilter, due_items, due_worklist
+    from vp_log.followup.worklist import (
+        DueItem,
+        DueRow,
+        WorklistFilter,
+        due_items,
+        due_page,
+        due_worklist,
+    )
 
 # The package's names load with the submodule that holds them, on first use: ``vp-log --help``
 # needs the instrument table (pydantic only), not the database. Lightest submodules first.
@@ -167,6 +174,7 @@ __all__ = [
     "count_followups",
     "describe_validation_error",
     "due_items",
+    "due_page",
     "due_worklist",
     "entry_history",
     "eq5d_profile",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from vp_log.db import followup_tables as store
+from vp_log.db.listings import BATCH
 from vp_log.followup.linking import parse_study_date
 from vp_log.followup.schedule import Schedule, TimePoint
 
@@ -99,8 +101,11 @@ def due_items(
     as_of: dt.date,
     schedule: Schedule,
     only: WorklistFilter | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> Iterator[DueRow]:
-    """Who is due (inside the window) or overdue (window closed) for which time point.
+    """Who is due (inside the window) or overdue (window closed) for which time point:
+    ``limit`` rows (None: all) after the first ``offset``.
 
     The worklist holds the records ``procedures list`` shows (vertebral augmentation, by the
     record's own type and status) once the study is complete, from the procedure date on.
@@ -111,9 +116,49 @@ def due_items(
 
     Streamed (issue 15): the database gives, per time point, the procedures whose window has
     opened and that are neither done nor missed, by procedure date; the passes are merged by
-    the day the window closes. Nothing of the size of the store is held in memory.
+    the day the window closes. Nothing of the size of the store is held in memory. The
+    patients' names are read out of the records of the rows given only, :data:`BATCH` rows
+    at a time.
     """
-    only = only or WorklistFilter()
+    rows = _unnamed(session, as_of=as_of, schedule=schedule, only=only or WorklistFilter())
+    rows = itertools.islice(rows, offset, None if limit is None else offset + limit)
+    while batch := list(itertools.islice(rows, BATCH)):
+        yield from _named(session, batch)
+
+
+def due_page(
+    session: Session,
+    *,
+    as_of: dt.date,
+    schedule: Schedule,
+    only: WorklistFilter | None = None,
+    offset: int = 0,
+    limit: int,
+) -> tuple[int, list[DueRow]]:
+    """How long the worklist of :func:`due_items` is, and its ``limit`` rows after the first
+    ``offset`` (a table's page): only the page's records are read for the patients' names."""
+    rows = _unnamed(session, as_of=as_of, schedule=schedule, only=only or WorklistFilter())
+    page: list[DueRow] = []
+    total = 0
+    for row in rows:  # the rest is only counted
+        if offset <= total < offset + limit:
+            page.append(row)
+        total += 1
+    return total, _named(session, page)
+
+
+def _named(session: Session, rows: list[DueRow]) -> list[DueRow]:
+    """``rows`` with their patients' names."""
+    if not rows:
+        return rows
+    names = store.patient_names(session=session, procedure_ids={r.procedure_id for r in rows})
+    return [row._replace(patient_name=names.get(row.procedure_id)) for row in rows]
+
+
+def _unnamed(
+    session: Session, *, as_of: dt.date, schedule: Schedule, only: WorklistFilter
+) -> Iterator[DueRow]:
+    """The worklist of :func:`due_items` in its order, every patient's name None."""
     died = store.died_procedures(session=session, as_of=as_of)
     passes = []
     for index, tp in enumerate(schedule.timepoints):
@@ -121,7 +166,7 @@ def due_items(
             continue
         later = [other.name for other in schedule.timepoints if other.target > tp.target]
         passes.append(_timepoint_pass(session, tp, index, later, as_of, only, died))
-    yield from heapq.merge(*passes, key=lambda row: row.order)
+    return heapq.merge(*passes, key=lambda row: row.order)
 
 
 def _timepoint_pass(
@@ -144,7 +189,7 @@ def _timepoint_pass(
         until=only.until,
         procedure_ids=only.procedure_ids,
     )
-    for pid, accession, patient_id, study_date, procedure_type, name in rows:
+    for pid, accession, patient_id, study_date, procedure_type in rows:
         day = parse_study_date(study_date)
         if day is None or pid in died:
             continue
@@ -153,7 +198,7 @@ def _timepoint_pass(
             (closes, day, pid, index),
             pid,
             patient_id,
-            name if isinstance(name, str) and name else None,
+            None,
             accession,
             procedure_type,
             day,
