@@ -584,7 +584,9 @@ class Pipeline:
                         flags=tuple(dict.fromkeys(flags)),
                     )
                 )
-            rows = repo.add_observation_batch(session=session, batch=stored)
+            rows = repo.add_observation_batch(
+                session=session, batch=[(i, observations) for i, _, observations in stored]
+            )
         return results, _by_study(stored, summaries, rows)
 
     def _hold(self, held: dict[str, _StudyInputs]) -> None:
@@ -900,7 +902,9 @@ class Pipeline:
                                 inst.received_at,
                             )
                         )
-                rows = repo.replace_observation_batch(session=session, batch=batch)
+                rows = repo.replace_observation_batch(
+                    session=session, batch=[(i, observations) for i, _, observations in batch]
+                )
                 # A study whose every instance was re-extracted is assembled from the rows
                 # just written; one with an instance left as it was reads its rows back.
                 self.release_held()

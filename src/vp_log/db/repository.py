@@ -79,24 +79,15 @@ def instance_study(*, session: Session, sop_instance_uid: str) -> str | None:
     return study
 
 
-def add_observations(
-    *,
-    session: Session,
-    instance_id: int,
-    study_instance_uid: str,
-    observations: Sequence[Observation],
-) -> None:
-    add_observation_batch(session=session, batch=[(instance_id, study_instance_uid, observations)])
-
-
 def add_observation_batch(
-    *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
+    *, session: Session, batch: Sequence[tuple[int, Sequence[Observation]]]
 ) -> list[list[dict[str, Any]]]:
-    """The observations of several instances, ``(instance id, study UID, observations)``,
-    in one statement; returns each instance's rows as written (see :func:`stored_observation`)."""
+    """The observations of several instances, ``(instance id, observations)``, in one
+    statement (their study is the instance's); returns each instance's rows as written (see
+    :func:`stored_observation`)."""
     per_instance = [
-        [{"instance_id": instance_id, "study_instance_uid": study_uid, **o.to_row()} for o in obs]
-        for instance_id, study_uid, obs in batch
+        [{"instance_id": instance_id, **o.to_row()} for o in observations]
+        for instance_id, observations in batch
     ]
     rows = [row for instance_rows in per_instance for row in instance_rows]
     if rows:
@@ -104,29 +95,13 @@ def add_observation_batch(
     return per_instance
 
 
-def replace_observations(
-    *,
-    session: Session,
-    instance_id: int,
-    study_instance_uid: str,
-    observations: Sequence[Observation],
-) -> None:
-    """Swap an instance's observations for freshly extracted ones (``vp-log reextract``)."""
-    session.execute(delete(ObservationRow).where(ObservationRow.instance_id == instance_id))
-    add_observations(
-        session=session,
-        instance_id=instance_id,
-        study_instance_uid=study_instance_uid,
-        observations=observations,
-    )
-
-
 def replace_observation_batch(
-    *, session: Session, batch: Sequence[tuple[int, str, Sequence[Observation]]]
+    *, session: Session, batch: Sequence[tuple[int, Sequence[Observation]]]
 ) -> list[list[dict[str, Any]]]:
-    """:func:`replace_observations` for several instances, in two statements (the rows
-    written, as :func:`add_observation_batch` returns them)."""
-    ids = [instance_id for instance_id, _, _ in batch]
+    """Swap the observations of several instances for freshly extracted ones (``vp-log
+    reextract``), in two statements (the rows written, as :func:`add_observation_batch`
+    returns them)."""
+    ids = [instance_id for instance_id, _ in batch]
     table: Any = ObservationRow.__table__
     conn = session.connection()
     for start in range(0, len(ids), 500):  # bound the statement's parameters
@@ -226,7 +201,7 @@ def study_observations(*, session: Session, study_instance_uid: str) -> list[Obs
             table.c.flags,
         )
         .join(Instance, Instance.id == table.c.instance_id)
-        .where(table.c.study_instance_uid == study_instance_uid)
+        .where(Instance.study_instance_uid == study_instance_uid)
         .order_by(table.c.id)
     )
     return [stored_observation(row[2], row._mapping) for row in rows]

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vp_log.db.base import Base, JSONType, UTCDateTime, utcnow
+from vp_log.db.base import Base, JSONType, PackedJSON, UTCDateTime, utcnow
 
 #: The record fields dose alerts read that are columns of ``procedures`` too, named alike.
 DOSE_COLUMNS = ("start", "ka_r_mgy", "dap_gy_cm2", "fluoro_time_s")
@@ -46,7 +46,12 @@ class Instance(Base):
 
 
 class ObservationRow(Base):
-    """One extracted value with its provenance (see ``vp_log.models.Observation``)."""
+    """One extracted value with its provenance (see ``vp_log.models.Observation``).
+
+    ~40 per instance, so each byte of a row counts (migration 0011): the study is reached
+    through ``instance_id`` (the instance's own Study Instance UID), and the value is packed
+    JSON (an irradiation event with its technique is ~1.7 KB as text, ~0.6 KB packed).
+    """
 
     __tablename__ = "observations"
 
@@ -54,9 +59,8 @@ class ObservationRow(Base):
     instance_id: Mapped[int] = mapped_column(
         ForeignKey("instances.id", ondelete="CASCADE"), index=True
     )
-    study_instance_uid: Mapped[str] = mapped_column(String(128), index=True)
     kind: Mapped[str] = mapped_column(String(128))
-    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    value: Mapped[Any] = mapped_column(PackedJSON, nullable=True)
     path: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text, nullable=True)
     level: Mapped[str | None] = mapped_column(String(16), nullable=True)
