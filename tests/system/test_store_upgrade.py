@@ -1,8 +1,9 @@
-"""Upgrading a store of the schema before issue 15's storage work (``0009_listing_indexes``).
+"""Upgrading a store of the schema before issue 15's storage work (``0010_dose_columns``)
+to the head (``0011_compact_observations``, ``0012_packed_record_fields``).
 
 Store A is today's: the public samples and the generated cases brought in by ``vp-log
-import``. Store B (a SQLite file, or a PostgreSQL database) is created at ``0009`` and given
-A's instances, observations and records in the form the code of that schema wrote them
+import``. Store B (a SQLite file, or a PostgreSQL database) is created at the previous
+schema and given A's instances, observations and records in the form its code wrote them
 (the observations with their study's UID and values in the JSON type, the whole record in
 ``procedures.record``), through tables declared here as they were. Then ``vp-log db upgrade``
 brings B to the head, and every reader must see what it saw before: the observations as the
@@ -29,13 +30,13 @@ from vp_log.cli import app
 from vp_log.db import repository as repo
 from vp_log.db.base import Base, JSONType
 from vp_log.db.engine import Database, upgrade_database
-from vp_log.db.tables import Instance, ObservationRow, Procedure
+from vp_log.db.tables import PACKED_FIELDS, Instance, ObservationRow, Procedure
 from vp_log.samples import write_all_cases
 
 PREVIOUS = "0010_dose_columns"
 AS_OF = "2025-06-01"
 
-# The observations table as schema 0009 declared it and its code wrote it.
+# The observations table as the previous schema declared it and its code wrote it.
 _OLD = sa.MetaData()
 OLD_OBSERVATIONS = sa.Table(
     "observations",
@@ -53,10 +54,15 @@ OLD_OBSERVATIONS = sa.Table(
     sa.Column("event_uid", sa.Text, nullable=True),
     sa.Column("flags", JSONType),
 )
+# The procedures table with the whole record in ``record`` (no packed fields beside it).
 OLD_PROCEDURES = sa.Table(
     "procedures",
     _OLD,
-    *(sa.Column(c.name, c.type) for c in Procedure.__table__.columns if c.name != "record"),
+    *(
+        sa.Column(c.name, c.type)
+        for c in Procedure.__table__.columns
+        if c.name != "record" and c.name not in PACKED_FIELDS.values()
+    ),
     sa.Column("record", JSONType),
 )
 
@@ -68,7 +74,7 @@ def vp_log(env: dict[str, str], *args: str) -> str:
 
 
 def _old_observations(conn: sa.Connection) -> dict[str, str]:
-    """Each study's observations as schema 0009 read them back (JSON text: 4 and 4.0 differ)."""
+    """Each study's observations as the previous schema read them back (JSON: 4 and 4.0 differ)."""
     instances = Instance.__table__
     rows = conn.execute(
         sa.select(
@@ -119,7 +125,7 @@ def _new_observations(database: Database, studies: list[str]) -> dict[str, str]:
 
 
 def _copy_into_previous_schema(source: Database, url: str) -> None:
-    """A's rows into a database at schema 0009, written as that schema's code wrote them."""
+    """A's rows into a database at the previous schema, written as its code wrote them."""
     upgrade_database(url, PREVIOUS)
     target = sa.create_engine(url)
     with source.session() as session, target.begin() as conn:
@@ -130,9 +136,9 @@ def _copy_into_previous_schema(source: Database, url: str) -> None:
         rows = [{**o, "study_instance_uid": study_of[o["instance_id"]]} for o in observations]
         conn.execute(OLD_OBSERVATIONS.insert(), rows)
         for row in session.scalars(sa.select(Procedure)):
-            values = {c.name: getattr(row, c.key) for c in Procedure.__table__.columns}
+            values = {c.name: getattr(row, c.name) for c in OLD_PROCEDURES.columns}
             values["record"] = repo.stored_record(row).model_dump(mode="json")
-            conn.execute(OLD_PROCEDURES.insert(), {**values})
+            conn.execute(OLD_PROCEDURES.insert(), values)
         if conn.dialect.name == "postgresql":  # the ids were given: move the sequences on
             for table in ("instances", "observations", "procedures"):
                 conn.execute(

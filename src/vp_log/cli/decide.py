@@ -134,6 +134,7 @@ def decide(
     from vp_log.db import followup_tables as store
     from vp_log.db import repository as repo
     from vp_log.db.decided import decision_state
+    from vp_log.db.tables import record_document
     from vp_log.decisions import DecisionError, apply_request
 
     options = {
@@ -157,7 +158,7 @@ def decide(
         store.lock_procedure(session=session, procedure_id=row.id)
         try:
             new, changes = apply_request(
-                row.record or {}, decision_state(row), request, who=who, now=now
+                record_document(row), decision_state(row), request, who=who, now=now
             )
         except DecisionError as exc:
             fail(f"record {row.id}: {exc}")

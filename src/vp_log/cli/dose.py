@@ -47,8 +47,9 @@ def levels_text(levels: AlertLevels) -> str:
 
 def _entries(rows: Sequence[Any]) -> dict[int, DoseEntry]:
     from vp_log.alerts import entry_of_record
+    from vp_log.db.tables import record_document
 
-    return {row.id: entry_of_record(row.id, row.record) for row in rows}
+    return {row.id: entry_of_record(row.id, record_document(row)) for row in rows}
 
 
 def alerts_since(

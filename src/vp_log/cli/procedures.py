@@ -129,10 +129,7 @@ def list_(
         if as_json:
             page = listings.Page(limit, offset)
             records = listings.listed_records(session=session, only=only, page=page)
-            keeps_order = session.get_bind().dialect.name == "sqlite"
-            lines = _json_lines(
-                session, records, now=now, quiet_period_s=quiet, keeps_order=keeps_order
-            )
+            lines = _json_lines(session, records, now=now, quiet_period_s=quiet)
             stream_json(lines, encoded=True)
             return
         total = listings.count_procedures(session=session, only=only)
@@ -149,22 +146,19 @@ def _json_lines(
     *,
     now: datetime,
     quiet_period_s: float,
-    keeps_order: bool,
 ) -> Iterator[str]:
     """Each record as ``procedures show --json`` prints it (without its outcomes), one line.
 
     A record stored in the current shape, with no decision in force and whose status needs
-    no deriving, is the stored text with its id put first and the public fields' defaults
-    last: neither parsed nor validated (that was most of ``--json``'s time), unless the
-    database does not keep the order of the keys (PostgreSQL's ``jsonb``): then parsed and
-    put back in the record's order. Any other record (an older shape, a study still
+    no deriving, is its stored document's text (``listings.document_text``: the record's
+    order) with its id put first and the public fields' defaults last, never validated
+    (that was most of ``--json``'s time). Any other record (an older shape, a study still
     receiving, decisions in force) goes through ``repository.public_record`` as before.
     """
     from vp_log.db import repository as repo
     from vp_log.db.tables import Procedure
     from vp_log.record import RECORD_VERSION, ProcedurePublic, ProcedureRecord
 
-    fields = tuple(ProcedureRecord.model_fields)
     extra = {
         name: info.get_default(call_default_factory=True)
         for name, info in ProcedurePublic.model_fields.items()
@@ -172,15 +166,9 @@ def _json_lines(
     }
     tail = "".join(f", {json.dumps(name)}: {json.dumps(value)}" for name, value in extra.items())
     for pid, version, status, text, decided in records:
-        plain = version == RECORD_VERSION and status != "receiving" and not decided
-        body = text.strip()
-        if plain and keeps_order and body.startswith("{") and body.endswith("}"):
-            inner = body[1:-1].strip()
+        if version == RECORD_VERSION and status != "receiving" and not decided:
+            inner = text[1:-1]
             yield f'{{"id": {pid}, {inner}{tail}}}' if inner else f'{{"id": {pid}{tail}}}'
-            continue
-        data = json.loads(text) if plain else None
-        if isinstance(data, dict) and data.keys() == set(fields):
-            yield json_text({"id": pid, **{name: data[name] for name in fields}, **extra})
             continue
         row = session.get(Procedure, pid)
         if row is None:  # deleted meanwhile (the listing reads no snapshot on SQLite)

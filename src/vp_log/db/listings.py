@@ -17,11 +17,14 @@ comes with the decisions in force (their state, None: none) for the caller to ap
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    LargeBinary,
     Select,
     Subquery,
     Text,
@@ -36,9 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from vp_log.db.base import JSONType
+from vp_log.db.base import JSONType, unpack_json
 from vp_log.db.decided import NOT_AUGMENTATION, current_decisions, effective_type
-from vp_log.db.tables import DOSE_COLUMNS, Procedure
+from vp_log.db.tables import DOSE_COLUMNS, PACKED_FIELDS, Procedure
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
@@ -135,13 +138,64 @@ def listed_records(
     *, session: Session, only: ProcedureFilter, page: Page = Page()
 ) -> Iterator[tuple[int, int, str, str, bool]]:
     """``(id, record_version, stored status, record as JSON text, decided)`` of each record
-    of the page, in listing order: the stored text, neither parsed nor validated here;
-    ``decided``: decisions are in force on the record."""
+    of the page, in listing order: the stored document as :func:`document_text` writes it,
+    never validated; ``decided``: decisions are in force on the record."""
     decision = current_decisions()
     text = cast(Procedure.record, Text)
+    packed = [type_coerce(getattr(Procedure, c), LargeBinary) for c in PACKED_FIELDS.values()]
     decided = decision.c.procedure_id.is_not(None)
-    stmt = select(Procedure.id, Procedure.record_version, Procedure.status, text, decided)
-    yield from session.execute(_paged(only.apply(stmt, decision), only, page))
+    stmt = select(Procedure.id, Procedure.record_version, Procedure.status, decided, text, *packed)
+    for pid, version, status, is_decided, record, *stored in session.execute(
+        _paged(only.apply(stmt, decision), only, page)
+    ):
+        yield pid, version, status, document_text(record, stored), is_decided
+
+
+@cache
+def _layout(stored: tuple[str, ...], packed: tuple[str, ...]) -> tuple[str | tuple[int, ...], ...]:
+    """How a record whose ``record`` column holds the fields ``stored`` (in that order) and
+    whose ``packed`` fields are set is written: in the record's field order (then any field
+    it no longer declares), the packed fields (by name) and, between them, runs of stored
+    fields (their positions in ``stored``). A few layouts serve every record."""
+    from vp_log.record import ProcedureRecord  # not at import: follow-up reads listings too
+
+    fields = ProcedureRecord.model_fields
+    position = {name: i for i, name in enumerate(stored)}
+    layout: list[str | tuple[int, ...]] = []
+    run: list[int] = []
+    for name in [*fields, *(k for k in stored if k not in fields)]:
+        if name in packed:
+            if run:
+                layout.append(tuple(run))
+                run = []
+            layout.append(name)
+        elif name in position:
+            run.append(position[name])
+    if run:
+        layout.append(tuple(run))
+    return tuple(layout)
+
+
+def document_text(record: str, packed: Sequence[bytes | None]) -> str:
+    """The JSON text of a stored record (``procedures.record`` and its packed fields, in
+    :data:`PACKED_FIELDS` order) in one object, as ``json.dumps`` writes the record: fields
+    in the record's order, then any it no longer declares. Only ``record`` is parsed (~4 KB
+    of a record's ~28 KB); the packed fields go in as their stored text.
+    """
+    data = json.loads(record)
+    texts = {
+        field: unpack_json(bytes(value)).decode()
+        for field, value in zip(PACKED_FIELDS, packed, strict=True)
+        if value is not None
+    }
+    items = list(data.items())
+    parts = [
+        f"{json.dumps(part)}: {texts[part]}"
+        if isinstance(part, str)
+        else json.dumps(dict([items[i] for i in part]))[1:-1]
+        for part in _layout(tuple(data), tuple(texts))
+    ]
+    return "{" + ", ".join(parts) + "}"
 
 
 def parse_time(value: Any) -> dt.datetime | None:

@@ -16,11 +16,13 @@ from vp_log.db.decided import NOT_AUGMENTATION, current_decisions, decision_stat
 from vp_log.db.errors import UnreadableRecordError
 from vp_log.db.tables import (
     DOSE_COLUMNS,
+    PACKED_FIELDS,
     Instance,
     ObservationRow,
     Procedure,
     ProcedureClinical,
     ProcedureDecision,
+    record_document,
 )
 from vp_log.decisions import DecisionState, effective, extracted_values, public_decisions
 from vp_log.models import Kind, Observation, Provenance
@@ -264,7 +266,7 @@ def save_procedure(*, session: Session, record: ProcedureRecord, updated_at: dat
         "instance_count": record.instance_count,
         "last_received_at": record.last_received_at,
         "updated_at": updated_at,
-        "record": stored,
+        **_record_columns(stored),
         "record_version": RECORD_VERSION,
         **dose_columns(stored),
     }
@@ -277,6 +279,16 @@ def save_procedure(*, session: Session, record: ProcedureRecord, updated_at: dat
     return proc_id
 
 
+def _record_columns(document: dict[str, Any]) -> dict[str, Any]:
+    """A record's JSON document as the columns that store it (``record`` and the packed)."""
+    columns: dict[str, Any] = {
+        "record": {k: v for k, v in document.items() if k not in PACKED_FIELDS}
+    }
+    for field, column in PACKED_FIELDS.items():
+        columns[column] = document.get(field)
+    return columns
+
+
 def procedure_of_study(*, session: Session, study_instance_uid: str) -> Procedure | None:
     return session.scalars(
         select(Procedure).where(Procedure.study_instance_uid == study_instance_uid)
@@ -286,7 +298,7 @@ def procedure_of_study(*, session: Session, study_instance_uid: str) -> Procedur
 def stored_record(row: Procedure) -> ProcedureRecord:
     """The typed record of a row as extracted (an older stored shape reads with the added
     fields unset); :func:`effective_record` applies the manual decisions."""
-    return _typed(row.record or {}, row.id)
+    return _typed(record_document(row), row.id)
 
 
 def _typed(data: dict[str, Any], record_id: int) -> ProcedureRecord:
@@ -301,7 +313,7 @@ def _typed(data: dict[str, Any], record_id: int) -> ProcedureRecord:
 def effective_json(row: Procedure) -> dict[str, Any]:
     """The stored record (JSON form) with its manual decisions applied: what every reader of
     one row uses (listings, ``show``, the follow-up worklist and linking)."""
-    return effective(row.record or {}, decision_state(row))
+    return effective(record_document(row), decision_state(row))
 
 
 def effective_record(row: Procedure) -> ProcedureRecord:
@@ -314,13 +326,13 @@ def public_record(row: Procedure, *, now: datetime, quiet_period_s: float) -> Pr
     its status as of ``now`` (derived, never written), and, when decisions are in force,
     the decisions and the extracted values."""
     state = decision_state(row)
-    record = _typed(effective(row.record or {}, state), row.id)
+    extracted = record_document(row)
+    record = _typed(effective(extracted, state), row.id)
     public = ProcedurePublic.from_stored(
         id=row.id, record=record, status=record.status_at(now, quiet_period_s)
     )
     if state is None or not state.decided():
         return public
-    extracted = row.record or {}
     return public.model_copy(
         update={
             "excluded": state.exclude.value if state.exclude else None,

@@ -72,8 +72,17 @@ class ObservationRow(Base):
     instance: Mapped[Instance] = relationship(back_populates="observations")
 
 
+#: The record fields stored beside ``procedures.record``, packed, and their columns: no query
+#: reads them in SQL, and they are most of a record (~24 of a study's ~28 KB of JSON: each
+#: irradiation event with its technique, the sources of every header value).
+PACKED_FIELDS = {"events": "record_events", "sources": "record_sources"}
+
+
 class Procedure(Base):
-    """The assembled record of one study; ``record`` holds the full JSON document."""
+    """The assembled record of one study: ``record`` holds its JSON document but the
+    :data:`PACKED_FIELDS`, which have columns of their own (migration 0012);
+    :func:`record_document` puts the whole document together.
+    """
 
     __tablename__ = "procedures"
     # The worker's quiet-study query (status = receiving, oldest last instance first), and
@@ -97,7 +106,11 @@ class Procedure(Base):
     instance_count: Mapped[int] = mapped_column(Integer, default=0)
     last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    record: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, doc="The record's JSON but its PACKED_FIELDS (read in SQL)"
+    )
+    record_events: Mapped[list[Any] | None] = mapped_column(PackedJSON, nullable=True)
+    record_sources: Mapped[dict[str, Any] | None] = mapped_column(PackedJSON, nullable=True)
     record_version: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", doc="Shape of `record`; older ones are rebuilt"
     )
@@ -155,3 +168,14 @@ class ProcedureDecision(Base):
     reason: Mapped[str] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def record_document(row: Procedure) -> dict[str, Any]:
+    """The stored record of a row as one JSON document, as extracted: ``procedures.record``
+    with the fields stored packed beside it (a field its version did not have stays out)."""
+    document = dict(row.record or {})
+    for field, column in PACKED_FIELDS.items():
+        value = getattr(row, column)
+        if value is not None:
+            document[field] = value
+    return document

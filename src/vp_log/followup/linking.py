@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from vp_log import levels
 from vp_log.db import followup_tables as store
 from vp_log.db.decided import decision_state
-from vp_log.db.tables import Procedure
+from vp_log.db.tables import Procedure, record_document
 from vp_log.decisions import effective
 from vp_log.followup.errors import AmbiguousProcedureError, FollowupError
 from vp_log.followup.events import (
@@ -62,7 +62,7 @@ class ProcedureRef(BaseModel):
     def from_row(cls, row: Procedure) -> ProcedureRef:
         """The effective record of ``row``: manual decisions over what was extracted."""
         state = decision_state(row)
-        record = effective(row.record or {}, state)
+        record = effective(record_document(row), state)
         name = record.get("patient_name")
         return cls(
             id=row.id,
