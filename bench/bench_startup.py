@@ -2,13 +2,22 @@
 ``followup add``).
 
 Each command runs ``--runs`` times as ``python -m vp_log ...`` in a fresh process, on a copy of
-a one-study store (``store.build_store(1)``), round-robin with three references measured in the
-same run: ``python -c pass`` (the interpreter alone), ``python -c "import typer"`` (the
-command-line library alone) and the libraries every command that reads the store imports
-(typer, SQLAlchemy's ORM, pydantic). Prints the median wall time of each and its ratio to
-``import typer``, with the load average before and after.
+a one-study store (``store.build_store(1)``), round-robin with references measured in the same
+run: ``python -c pass`` (the interpreter alone), ``python -c "import typer"`` (the
+command-line library alone), the libraries every command that reads the store imports (typer
+with the pydantic it validates options with, SQLAlchemy's ORM) and SQLAlchemy without its ORM.
+Prints the median wall time of each and its ratio to ``import typer``, with the load average
+before and after.
 
-``python bench/bench_startup.py [--runs 15] [--json-out FILE]``
+``--before SRC`` (the ``src`` of an older checkout: ``git archive COMMIT src | tar -x -C
+/tmp/before`` and ``--before /tmp/before/src``) runs every ``vp-log`` command with those
+sources too (``PYTHONPATH``), on a one-study store that version imports itself, in the same
+round-robin, so that before and after are measured at the same load.
+
+Bytecode is cached as for an installed package (``PYTHONDONTWRITEBYTECODE`` is dropped from
+the commands' environment): the warm-up runs write it, the timed runs read it.
+
+``python bench/bench_startup.py [--runs 15] [--before SRC] [--json-out FILE]``
 """
 
 from __future__ import annotations
@@ -25,37 +34,62 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from store import build_store, vp_log_command, vp_log_env
+from store import build_store, fresh_studies, vp_log_command, vp_log_env
+
+#: The commands of issue 15's target, with the others measured beside them.
+VP_LOG_COMMANDS = (
+    ("vp-log --help", ("--help",)),
+    ("vp-log --version", ("--version",)),
+    ("vp-log procedures show 1", ("procedures", "show", "1")),
+    ("vp-log procedures list", ("procedures", "list")),
+    ("vp-log config show", ("config", "show")),
+)
+REFERENCES = {
+    "python -c pass": "pass",
+    'python -c "import typer"': "import typer",
+    # the floor of any command that reads the store: its libraries, imported and nothing else
+    # (typer validates options with pydantic: typer._adapters imports it)
+    "python -c (typer, sqlalchemy.orm, pydantic)": "import typer, sqlalchemy.orm, pydantic",
+    "python -c (typer, sqlalchemy, pydantic)": "import typer, sqlalchemy, pydantic",
+}
 
 
-def _commands(n_runs: int) -> dict[str, list[list[str]]]:
-    """Name -> the argv of each run (``followup add`` enters a new day, back from yesterday)."""
+def _followup_adds(n_runs: int) -> list[list[str]]:
+    """``followup add`` on a new day each run, back from yesterday."""
     first = date.today() - timedelta(days=n_runs)
-    adds = [
+    return [
         vp_log_command(
             "followup", "add", "1", "--date", (first + timedelta(days=i)).isoformat(),
             "--pain", "5", "--by", "bench", "--yes",
         )
         for i in range(n_runs)
     ]  # fmt: skip
-    same = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        'python -c "import typer"': [sys.executable, "-c", "import typer"],
-        # the floor of any command that reads the store: its libraries, imported and nothing else
-        "python -c (typer, sqlalchemy.orm, pydantic)": [
-            sys.executable,
-            "-c",
-            "import typer, sqlalchemy.orm, pydantic",
-        ],
-        "vp-log --help": vp_log_command("--help"),
-        "vp-log --version": vp_log_command("--version"),
-        "vp-log procedures show 1": vp_log_command("procedures", "show", "1"),
-        "vp-log procedures list": vp_log_command("procedures", "list"),
-        "vp-log config show": vp_log_command("config", "show"),
-    }
-    commands = {name: [argv] * n_runs for name, argv in same.items()}
-    commands["vp-log followup add 1 ..."] = adds
-    return commands
+
+
+def _env(data_dir: Path, src: Path | None = None) -> dict[str, str]:
+    env = vp_log_env(data_dir) | {"COLUMNS": "80"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
+    if src is not None:  # another vp_log's sources (``--before``) first on the path
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    return env
+
+
+def _before_store(src: Path, work: Path) -> Path:
+    """A data folder holding study 0 of the benchmark stores, imported by ``src``'s vp_log
+    (whose schema may be older than this checkout's)."""
+    incoming = work / "before-incoming"
+    fresh_studies(0, 1, incoming)
+    data_dir = work / "before-data"
+    done = subprocess.run(
+        vp_log_command("import", "--json", str(incoming)),
+        env=_env(data_dir, src),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"--before {src}: vp-log import failed: {done.stderr[-2000:]}")
+    return data_dir
 
 
 def _run(argv: list[str], env: dict[str, str]) -> float:
@@ -67,34 +101,66 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+def _print(medians: dict[str, float], mins: dict[str, float], before: bool) -> None:
+    typer_s = medians['python -c "import typer"']
+    print(f"{'command':44} {'median s':>9} {'min s':>7} {'× import typer':>15}")
+    for name, seconds in medians.items():
+        if name.startswith("before: "):
+            continue
+        print(f"{name:44} {seconds:9.3f} {mins[name]:7.3f} {seconds / typer_s:15.2f}")
+    if before:
+        print(f"\n{'command':44} {'before s':>9} {'after s':>9} {'after/before':>13}")
+        for name, seconds in medians.items():
+            then = medians.get(f"before: {name}")
+            if then is not None:
+                print(f"{name:44} {then:9.3f} {seconds:9.3f} {seconds / then:13.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--before", type=Path, metavar="SRC")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
+    if args.before is not None and not (args.before / "vp_log" / "__init__.py").is_file():
+        parser.error(f"--before {args.before}: no vp_log package in that folder")
     store = build_store(1)
     with tempfile.TemporaryDirectory(prefix="vp_log_startup_") as tmp:
         data_dir = Path(tmp) / "data"
         shutil.copytree(store, data_dir, symlinks=True)
-        env = vp_log_env(data_dir)
-        env["COLUMNS"] = "80"
-        commands = _commands(args.runs)
+        env = _env(data_dir)
+        # name -> (the argv of each run, its environment)
+        commands: dict[str, tuple[list[list[str]], dict[str, str]]] = {
+            name: ([[sys.executable, "-c", code]] * args.runs, env)
+            for name, code in REFERENCES.items()
+        }
+        versions: list[tuple[str, dict[str, str]]] = [("", env)]
+        if args.before is not None:
+            src = args.before.resolve()
+            versions.append(("before: ", _env(_before_store(src, Path(tmp)), src)))
+        for name, argv in VP_LOG_COMMANDS:
+            for prefix, version_env in versions:
+                commands[prefix + name] = ([vp_log_command(*argv)] * args.runs, version_env)
+        for prefix, version_env in versions:
+            commands[f"{prefix}vp-log followup add 1 ..."] = (
+                _followup_adds(args.runs),
+                version_env,
+            )
         times: dict[str, list[float]] = {name: [] for name in commands}
         load_before = os.getloadavg()
-        for _ in range(2):  # warm the page cache and the bytecode
-            for argvs in commands.values():
+        for _ in range(2):  # warm the page cache and write the bytecode
+            for argvs, run_env in commands.values():
                 if "followup" not in argvs[0]:
-                    _run(argvs[0], env)
+                    _run(argvs[0], run_env)
         for i in range(args.runs):
-            for name, argvs in commands.items():
-                times[name].append(_run(argvs[i], env))
+            for name, (argvs, run_env) in commands.items():
+                times[name].append(_run(argvs[i], run_env))
         load_after = os.getloadavg()
     medians = {name: statistics.median(t) for name, t in times.items()}
-    typer_s = medians['python -c "import typer"']
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {args.runs} runs")
-    print(f"{'command':34} {'median s':>9} {'min s':>7} {'× import typer':>15}")
-    for name, seconds in medians.items():
-        print(f"{name:34} {seconds:9.3f} {min(times[name]):7.3f} {seconds / typer_s:15.2f}")
+    if args.before is not None:
+        print(f"before: {args.before} (round-robin with this checkout)")
+    _print(medians, {name: min(t) for name, t in times.items()}, args.before is not None)
     if args.json_out:
         args.json_out.write_text(
             json.dumps({"load": [load_before, load_after], "runs": times}, indent=1)

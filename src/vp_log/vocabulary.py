@@ -376,7 +376,7 @@ class Vocabulary(_Strict):
     cpt: CptTable
     ris_codes: list[RisCode] = Field(default_factory=list)
     sr: SrVocabulary
-    plausibility: Plausibility = Plausibility()
+    plausibility: Plausibility = Field(default_factory=Plausibility)
 
     _matchers: dict[str, _WordMatcher] = PrivateAttr(default_factory=dict)
     _kind_matchers: list[tuple[_WordMatcher, bool]] = PrivateAttr(default_factory=list)

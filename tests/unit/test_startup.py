@@ -137,3 +137,22 @@ def test_store_commands_import_only_what_they_use(one_study: Path) -> None:
     assert _among(added, NOT_FOR_A_STORE_COMMAND) == set()
     # a follow-up entry links to a record without the record models (vp_log.db.decided)
     assert _among(added, ("vp_log.record", "vp_log.db.repository", "vp_log.models")) == set()
+
+
+def test_schema_check_reads_the_head_alembic_reads() -> None:
+    """A current database is recognised without Alembic: the head is read from the
+    migrations' revision lines (not parsed as Python), and it is Alembic's head."""
+    from vp_log.db.engine import _REVISION_LINE, _head_from_files, head_revision
+
+    assert _head_from_files() == head_revision()
+    lines = {
+        'revision = "0011_x"': ("revision", "0011_x"),
+        "revision: str = '0011_x'  # the id": ("revision", "0011_x"),
+        "down_revision: str | None = None": ("down_revision", None),
+    }
+    for line, (name, value) in lines.items():
+        match = _REVISION_LINE.fullmatch(line)
+        assert match is not None and match["name"] == name, line
+        assert (match["dq"] if match["dq"] is not None else match["sq"]) == value, line
+    # a merge (two parents) is no plain chain: left to Alembic
+    assert _REVISION_LINE.fullmatch('down_revision = ("0009_a", "0009_b")') is None

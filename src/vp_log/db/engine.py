@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -96,23 +96,31 @@ def head_revision() -> str | None:
     return head
 
 
+#: A migration's ``revision = "..."`` or ``down_revision = ...`` line (annotated or not): the
+#: value a quoted string or None; anything else (a tuple: a merge) is left to Alembic.
+_REVISION_LINE = re.compile(
+    r"""^(?P<name>revision|down_revision)(?:\s*:[^=\n]*)?\s*=\s*"""
+    r"""(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<none>None))\s*(?:\#.*)?$""",
+    re.MULTILINE,
+)
+
+
 @cache
 def _head_from_files() -> str | None:
     """The head read from the migrations' ``revision``/``down_revision`` lines, not importing
-    Alembic (about 0.8 s); None unless they make one plain chain (then Alembic is asked)."""
+    Alembic (about 0.8 s) nor parsing the files as Python; None unless each file has one of
+    each and they make one plain chain (then Alembic is asked)."""
     revisions: set[str] = set()
     downs: set[str] = set()
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        found: dict[str, object] = {}
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            target = (
-                node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-            )
-            value = getattr(node, "value", None)
-            if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
-                found[target.id] = value.value
-        revision, down = found.get("revision"), found.get("down_revision", "")
-        if not isinstance(revision, str) or not isinstance(down, str | None):
+        found: dict[str, list[str | None]] = {"revision": [], "down_revision": []}
+        for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            value = match["dq"] if match["dq"] is not None else match["sq"]
+            found[match["name"]].append(value)
+        if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
+            return None
+        (revision,), (down,) = found["revision"], found["down_revision"]
+        if revision is None:
             return None
         revisions.add(revision)
         if down is not None:
