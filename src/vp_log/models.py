@@ -255,8 +255,11 @@ def payload_value(payload: _Payload) -> JsonValue:
 
 
 def _without_nul(value: Any) -> Any:
+    """``value`` without NUL characters; itself (not a copy) when it has none."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict | list) and "\\x00" not in repr(value):
+        return value  # repr shows every NUL of every string in it as \x00
     if isinstance(value, dict):
         return {_without_nul(k): _without_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

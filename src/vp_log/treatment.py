@@ -100,6 +100,7 @@ _PRIORITY = (
     ProcedureType.SACROPLASTY,
     ProcedureType.OTHER,
 )
+_PRIORITY_VALUES = frozenset(p.value for p in _PRIORITY)
 _CODE_RANK = 100
 _INFERRED_RANK = 15
 """Evidence ranked below this yields to cement read at a vertebra (a biopsy with cement)."""
@@ -176,7 +177,7 @@ def _flag_value(obs: Observation, prefix: str) -> str | None:
 
 
 def _hint_evidence(obs: Observation) -> _Evidence | None:
-    if not isinstance(obs.value, str) or obs.value not in {p.value for p in _PRIORITY}:
+    if not isinstance(obs.value, str) or obs.value not in _PRIORITY_VALUES:
         return None
     ptype = ProcedureType(obs.value)
     abbreviation = "abbreviation" in obs.flags
@@ -193,7 +194,7 @@ def _evidence(observations: Sequence[Observation]) -> list[_Evidence]:
     found: list[_Evidence] = []
     for obs in observations:
         code = payload_of(obs, ProcedureCode)
-        if code is not None and code.procedure_type in {p.value for p in _PRIORITY}:
+        if code is not None and code.procedure_type in _PRIORITY_VALUES:
             ptype = ProcedureType(code.procedure_type)
             meaning = f" {code.meaning!r}" if code.meaning else ""
             what = f"code {code.scheme}:{code.code}{meaning} ({ptype.value})"
