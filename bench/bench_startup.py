@@ -6,8 +6,9 @@ a one-study store (``store.build_store(1)``), round-robin with references measur
 run: ``python -c pass`` (the interpreter alone), ``python -c "import typer"`` (the
 command-line library alone), the libraries every command that reads the store imports (typer
 with the pydantic it validates options with, SQLAlchemy's ORM) and SQLAlchemy without its ORM.
-Prints the median wall time of each and its ratio to ``import typer``, with the load average
-before and after.
+Prints the median wall time of each, its median CPU time (user + system: steadier than the
+wall time on a machine shared with other work) and the CPU ratio to ``import typer``, with the
+load average before and after.
 
 ``--before SRC`` (the ``src`` of an older checkout: ``git archive COMMIT src | tar -x -C
 /tmp/before`` and ``--before /tmp/before/src``) runs every ``vp-log`` command with those
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -92,28 +94,40 @@ def _before_store(src: Path, work: Path) -> Path:
     return data_dir
 
 
-def _run(argv: list[str], env: dict[str, str]) -> float:
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return seconds
+    cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
+    return seconds, cpu
 
 
-def _print(medians: dict[str, float], mins: dict[str, float], before: bool) -> None:
-    typer_s = medians['python -c "import typer"']
-    print(f"{'command':44} {'median s':>9} {'min s':>7} {'× import typer':>15}")
-    for name, seconds in medians.items():
-        if name.startswith("before: "):
-            continue
-        print(f"{name:44} {seconds:9.3f} {mins[name]:7.3f} {seconds / typer_s:15.2f}")
+def _print(times: dict[str, list[tuple[float, float]]], before: bool) -> None:
+    wall = {name: statistics.median(w for w, _ in t) for name, t in times.items()}
+    cpu = {name: statistics.median(c for _, c in t) for name, t in times.items()}
+    typer_cpu = cpu['python -c "import typer"']
+    print(f"{'command':44} {'wall s':>7} {'min s':>6} {'CPU s':>6} {'CPU × typer':>12}")
+    for name, runs in times.items():
+        if not name.startswith("before: "):
+            fastest = min(w for w, _ in runs)
+            print(
+                f"{name:44} {wall[name]:7.3f} {fastest:6.3f} {cpu[name]:6.3f}"
+                f" {cpu[name] / typer_cpu:12.2f}"
+            )
     if before:
-        print(f"\n{'command':44} {'before s':>9} {'after s':>9} {'after/before':>13}")
-        for name, seconds in medians.items():
-            then = medians.get(f"before: {name}")
-            if then is not None:
-                print(f"{name:44} {then:9.3f} {seconds:9.3f} {seconds / then:13.2f}")
+        print(f"\n{'CPU s (wall s)':44} {'before':>15} {'after':>15} {'after/before':>13}")
+        for name in times:
+            then = f"before: {name}"
+            if then in times:
+                print(
+                    f"{name:44} {cpu[then]:6.3f} ({wall[then]:6.3f}) {cpu[name]:6.3f}"
+                    f" ({wall[name]:6.3f}) {cpu[name] / cpu[then]:13.2f}"
+                )
 
 
 def main() -> int:
@@ -146,7 +160,7 @@ def main() -> int:
                 _followup_adds(args.runs),
                 version_env,
             )
-        times: dict[str, list[float]] = {name: [] for name in commands}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         load_before = os.getloadavg()
         for _ in range(2):  # warm the page cache and write the bytecode
             for argvs, run_env in commands.values():
@@ -156,14 +170,13 @@ def main() -> int:
             for name, (argvs, run_env) in commands.items():
                 times[name].append(_run(argvs[i], run_env))
         load_after = os.getloadavg()
-    medians = {name: statistics.median(t) for name, t in times.items()}
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {args.runs} runs")
     if args.before is not None:
         print(f"before: {args.before} (round-robin with this checkout)")
-    _print(medians, {name: min(t) for name, t in times.items()}, args.before is not None)
+    _print(times, args.before is not None)
     if args.json_out:
         args.json_out.write_text(
-            json.dumps({"load": [load_before, load_after], "runs": times}, indent=1)
+            json.dumps({"load": [load_before, load_after], "runs_wall_cpu": times}, indent=1)
         )
     return 0
 
