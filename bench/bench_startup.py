@@ -5,7 +5,8 @@ Each command runs ``--runs`` times as ``python -m vp_log ...`` in a fresh proces
 a one-study store (``store.build_store(1)``), round-robin with references measured in the same
 run: ``python -c pass`` (the interpreter alone), ``python -c "import typer"`` (the
 command-line library alone), the libraries every command that reads the store imports (typer
-with the pydantic it validates options with, SQLAlchemy's ORM) and SQLAlchemy without its ORM.
+with the pydantic it validates options with, SQLAlchemy's ORM), SQLAlchemy without its ORM,
+and those with pydantic-settings and rich's table (all the libraries of ``procedures show``).
 Prints the median wall time of each, its median CPU time (user + system: steadier than the
 wall time on a machine shared with other work) and the CPU ratio to ``import typer``, with the
 load average before and after.
@@ -53,6 +54,10 @@ REFERENCES = {
     # (typer validates options with pydantic: typer._adapters imports it)
     "python -c (typer, sqlalchemy.orm, pydantic)": "import typer, sqlalchemy.orm, pydantic",
     "python -c (typer, sqlalchemy, pydantic)": "import typer, sqlalchemy, pydantic",
+    # ... and what every such command also needs: the settings' library, rich's table
+    "python -c (... + pydantic_settings, rich.table)": (
+        "import typer, sqlalchemy.orm, pydantic, pydantic_settings, rich.console, rich.table"
+    ),
 }
 
 
