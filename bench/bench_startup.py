@@ -73,7 +73,7 @@ def _followup_adds(n_runs: int) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def _env(data_dir: Path, src: Path | None = None) -> dict[str, str]:
+def startup_env(data_dir: Path, src: Path | None = None) -> dict[str, str]:
     env = vp_log_env(data_dir) | {"COLUMNS": "80"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
     if src is not None:  # another vp_log's sources (``--before``) first on the path
@@ -89,7 +89,7 @@ def _before_store(src: Path, work: Path) -> Path:
     data_dir = work / "before-data"
     done = subprocess.run(
         vp_log_command("import", "--json", str(incoming)),
-        env=_env(data_dir, src),
+        env=startup_env(data_dir, src),
         capture_output=True,
         text=True,
         check=False,
@@ -147,7 +147,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vp_log_startup_") as tmp:
         data_dir = Path(tmp) / "data"
         shutil.copytree(store, data_dir, symlinks=True)
-        env = _env(data_dir)
+        env = startup_env(data_dir)
         # name -> (the argv of each run, its environment)
         commands: dict[str, tuple[list[list[str]], dict[str, str]]] = {
             name: ([[sys.executable, "-c", code]] * args.runs, env)
@@ -156,7 +156,7 @@ def main() -> int:
         versions: list[tuple[str, dict[str, str]]] = [("", env)]
         if args.before is not None:
             src = args.before.resolve()
-            versions.append(("before: ", _env(_before_store(src, Path(tmp)), src)))
+            versions.append(("before: ", startup_env(_before_store(src, Path(tmp)), src)))
         for name, argv in VP_LOG_COMMANDS:
             for prefix, version_env in versions:
                 commands[prefix + name] = ([vp_log_command(*argv)] * args.runs, version_env)

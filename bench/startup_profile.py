@@ -22,7 +22,8 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from store import build_store, vp_log_env
+from bench_startup import startup_env
+from store import build_store
 
 #: Run in the child: samples the CPU stack, then writes ``count<TAB>part`` lines to argv[1].
 _SAMPLER = r"""
@@ -88,8 +89,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vp_log_profile_") as tmp:
         data_dir = Path(tmp) / "data"
         shutil.copytree(build_store(1), data_dir, symlinks=True)
-        env = vp_log_env(data_dir) | {"COLUMNS": "80"}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
+        env = startup_env(data_dir)
         out = Path(tmp) / "samples.tsv"
         for run in range(args.runs + 1):  # the first run writes the bytecode: not counted
             day = (date.today() - timedelta(days=args.runs + 1 - run)).isoformat()
