@@ -74,6 +74,8 @@ def _followup_adds(n_runs: int) -> list[list[str]]:
 
 
 def startup_env(data_dir: Path, src: Path | None = None) -> dict[str, str]:
+    """The environment of a timed ``vp-log`` command on ``data_dir`` (80 columns; ``src``:
+    another vp_log's sources first on the path)."""
     env = vp_log_env(data_dir) | {"COLUMNS": "80"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached
     if src is not None:  # another vp_log's sources (``--before``) first on the path
