@@ -9,7 +9,7 @@ from typing import Any
 
 import pydicom
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -406,7 +406,7 @@ def test_air_kerma_and_time_scale(value: float) -> None:
     assert normalise_time(value, "min") == pytest.approx(normalise_time(value * 60, "s"))
 
 
-TIME_UNITS = {"s", "ms", "us", "min", "h"}
+TIME_UNITS = {"s", "ms", "us", "µs", "μs", "min", "h"}  # micro as u, micro sign or mu
 
 
 @given(value=finite, unit=st.text(alphabet=st.characters(blacklist_characters="yY"), max_size=8))
@@ -418,6 +418,9 @@ def test_unknown_dose_unit_never_gives_a_number(value: float, unit: str) -> None
 
 
 @given(value=finite, unit=st.text(max_size=6))
+@example(value=2.0, unit="^h")  # a caret only folds before an exponent (cm^2)
+@example(value=2.0, unit="h^")
+@example(value=2.0, unit="m^in")
 def test_unknown_time_unit_never_gives_a_number(value: float, unit: str) -> None:
     if unit.strip() in TIME_UNITS:
         assert normalise_time(value, unit) >= 0

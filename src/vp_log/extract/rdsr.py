@@ -119,10 +119,14 @@ class UnknownUnitError(ValueError):
     """A unit that the quantity's table does not know: the value must not be used."""
 
 
+_EXPONENT_CARET = re.compile(r"\^(?=\d)")
+
+
 def _canonical_unit(unit: str) -> str:
     """Fold typographic variants: ``Gy·cm²``/``Gy.cm^2``/``Gy cm2`` → ``Gy.cm2``, µ → u."""
     text = unit.strip().replace("µ", "u").replace("μ", "u")
-    text = text.replace("·", ".").replace("*", ".").replace("²", "2").replace("^", "")
+    text = text.replace("·", ".").replace("*", ".").replace("²", "2")
+    text = _EXPONENT_CARET.sub("", text)  # cm^2 -> cm2; a caret elsewhere stays ("^h" is no unit)
     return re.sub(r"\s+", ".", text)
 
 
