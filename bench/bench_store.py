@@ -15,7 +15,7 @@ For each size, on the store of :func:`store.build_store` (cached under ``bench/o
   ``dbstat``: each table and index, in bytes per instance).
 - if ``bench/bench_listings.py`` or ``bench/bench_worker.py`` exist, their
   ``measure(data_dir, database_url) -> dict`` on the store, printed as they come (by the
-  hook's ``show(figures)`` if it has one).
+  hook's ``show(figures)`` if it has one); ``--no-hooks`` leaves them out.
 
 Prints figures; it is not a timed test. The load average is printed beside them.
 """
@@ -146,7 +146,9 @@ def _print_command(name: str, instances: int, wall: float, cpu: float, rss: floa
     )
 
 
-def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str, object]:
+def measure_size(
+    n_studies: int, root: Path, batch: int, work: Path, *, hooks: bool = True
+) -> dict[str, object]:
     t0 = time.perf_counter()
     store = build_store(n_studies, root)
     built = time.perf_counter() - t0
@@ -190,7 +192,7 @@ def measure_size(n_studies: int, root: Path, batch: int, work: Path) -> dict[str
     for name, part in parts[:12]:
         print(f"    {name:40s} {part / 1e6:8.1f} MB  {part / instances:7.0f} B/inst")
 
-    for hook in HOOKS:
+    for hook in HOOKS if hooks else ():
         module = load_hook(hook)
         if module is None:
             continue
@@ -211,6 +213,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=250, help="studies imported per size")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where stores are cached")
     parser.add_argument("--json-out", type=Path, help="write every figure here as JSON")
+    parser.add_argument(
+        "--no-hooks",
+        action="store_true",
+        help="import, reextract and the database only (not the listing and worker hooks)",
+    )
     args = parser.parse_args()
     sizes = parse_sizes(parser, args.sizes)
     results = []
@@ -218,7 +225,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.root, prefix="bench-store-") as tmp:
         for n in sizes:
             print(f"{n} studies ({n * INSTANCES_PER_STUDY} instances):")
-            results.append(measure_size(n, args.root, args.batch, Path(tmp)))
+            results.append(
+                measure_size(n, args.root, args.batch, Path(tmp), hooks=not args.no_hooks)
+            )
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1))
     return 0
