@@ -219,8 +219,10 @@ def _by_study(
     return held
 
 
-MAX_HELD_INSTANCES = 5000
-"""Instances whose inputs a pipeline keeps for assembly at most; beyond, it reads them back."""
+MAX_HELD_INSTANCES = 1000
+"""Instances whose inputs a pipeline keeps for assembly at most; beyond, it reads them back.
+(About 60 KB each for the benchmark's mix of images and dose reports: 60 MB at most; an
+import holds two batches, a reextract group of 100 four-instance studies 400.)"""
 
 
 def load_contexts(settings: Settings) -> tuple[ExtractionContext, AssemblyContext]:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pydicom
+import pytest
 
+from vp_log import pipeline as pipeline_module
 from vp_log.config import load_settings
 from vp_log.db import Database
 from vp_log.db import repository as repo
@@ -65,10 +67,16 @@ def test_reprocessing_a_spool_file_after_a_crash_changes_nothing(tmp_path: Path)
     database.dispose()
 
 
-def test_records_assembled_from_the_batch_equal_records_read_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("held_bound", [None, 5])
+def test_records_assembled_from_the_batch_equal_records_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held_bound: int | None
+) -> None:
     """A study is assembled from the rows its batches wrote: the same record as one built from
     the rows read back (a reused SOP Instance UID, stored under another key, and a NUL in a
-    text, dropped on the way into the store, included)."""
+    text, dropped on the way into the store, included); also when the pipeline holds more
+    than its bound and lets go of what it held."""
+    if held_bound is not None:
+        monkeypatch.setattr(pipeline_module, "MAX_HELD_INSTANCES", held_bound)
     settings = load_settings(data_dir=tmp_path / "data")
     database = Database(settings.db_url)
     at = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
