@@ -93,7 +93,14 @@ def test_document_text_is_the_text_json_dumps_gave_the_whole_record(store: Datab
             row = session.get(Procedure, pid)
             assert row is not None
             whole = repo.stored_record(row).model_dump(mode="json")
-            assert document_text(text, stored) == json.dumps(whole)
+            for in_order in (False, True):  # parsed, or spliced into the text as stored
+                assert document_text(text, stored, in_order) == json.dumps(whole)
             # A record of an older shape, without events: they stay out.
             older = {k: v for k, v in whole.items() if k not in PACKED_FIELDS}
-            assert document_text(json.dumps(older), [None, None]) == json.dumps(older)
+            assert document_text(json.dumps(older), [None, None], True) == json.dumps(older)
+            # The key a packed field goes before, also nested later on: not taken for the
+            # top-level one (the text is parsed instead).
+            trap = {**older, "conflicts": [{"conflicts": [], "event_subtotals": None}]}
+            packed = [b"[]", b"{}"]
+            expected = json.dumps({**whole, "events": [], "sources": {}, **trap})
+            assert document_text(json.dumps(trap), packed, True) == expected

@@ -145,10 +145,11 @@ def listed_records(
     packed = [type_coerce(getattr(Procedure, c), LargeBinary) for c in PACKED_FIELDS.values()]
     decided = decision.c.procedure_id.is_not(None)
     stmt = select(Procedure.id, Procedure.record_version, Procedure.status, decided, text, *packed)
+    in_order = session.get_bind().dialect.name == "sqlite"  # jsonb reorders the keys
     for pid, version, status, is_decided, record, *stored in session.execute(
         _paged(only.apply(stmt, decision), only, page)
     ):
-        yield pid, version, status, document_text(record, stored), is_decided
+        yield pid, version, status, document_text(record, stored, in_order), is_decided
 
 
 @cache
@@ -176,18 +177,24 @@ def _layout(stored: tuple[str, ...], packed: tuple[str, ...]) -> tuple[str | tup
     return tuple(layout)
 
 
-def document_text(record: str, packed: Sequence[bytes | None]) -> str:
+def document_text(record: str, packed: Sequence[bytes | None], in_order: bool = False) -> str:
     """The JSON text of a stored record (``procedures.record`` and its packed fields, in
     :data:`PACKED_FIELDS` order) in one object, as ``json.dumps`` writes the record: fields
-    in the record's order, then any it no longer declares. Only ``record`` is parsed (~4 KB
-    of a record's ~28 KB); the packed fields go in as their stored text.
+    in the record's order, then any it no longer declares. The packed fields go in as their
+    stored text; ``record`` (~4 KB of a record's ~28 KB) is parsed and written again, unless
+    ``in_order`` says it is stored as ``json.dumps`` wrote it (SQLite) and :func:`_spliced`
+    finds where they go.
     """
-    data = json.loads(record)
     texts = {
         field: unpack_json(bytes(value)).decode()
         for field, value in zip(PACKED_FIELDS, packed, strict=True)
         if value is not None
     }
+    if in_order:
+        spliced = _spliced(record, texts)
+        if spliced is not None:
+            return spliced
+    data = json.loads(record)
     items = list(data.items())
     parts = [
         f"{json.dumps(part)}: {texts[part]}"
@@ -196,6 +203,52 @@ def document_text(record: str, packed: Sequence[bytes | None]) -> str:
         for part in _layout(tuple(data), tuple(texts))
     ]
     return "{" + ", ".join(parts) + "}"
+
+
+@cache
+def _successors() -> dict[str, str | None]:
+    """Each packed field and the record field after it that ``procedures.record`` holds
+    (None: none follows)."""
+    from vp_log.record import ProcedureRecord
+
+    names = [*ProcedureRecord.model_fields]
+    following = {}
+    for field in PACKED_FIELDS:
+        later = [n for n in names[names.index(field) + 1 :] if n not in PACKED_FIELDS]
+        following[field] = later[0] if later else None
+    return following
+
+
+def _spliced(record: str, texts: dict[str, str]) -> str | None:
+    """``record`` as ``json.dumps`` wrote it with each packed field's text put in before the
+    field that follows it in the record; None (parse it) when that field is not found at
+    the top level of the object. A ``, "name": `` in the text is a key (a quote inside a
+    string is escaped); it is a top-level one when what follows it, opened by ``{``, is
+    one JSON object (a nested one leaves brackets to close), checked on the shorter side.
+    """
+    if len(record) < 3:
+        return None
+    cuts: list[tuple[int, str]] = []
+    for field, text in texts.items():
+        after = _successors()[field]
+        at = len(record) - 1 if after is None else record.rfind(f', "{after}": ')
+        if at < 0 or (after is not None and not _object("{" + record[at + 2 :])):
+            return None
+        cuts.append((at, f", {json.dumps(field)}: {text}"))
+    cuts.sort()
+    parts, last = [], 0
+    for at, part in cuts:
+        parts += [record[last:at], part]
+        last = at
+    parts.append(record[last:])
+    return "".join(parts)
+
+
+def _object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def parse_time(value: Any) -> dt.datetime | None:
