@@ -64,6 +64,7 @@ def test_three_weeks_apart_alerts_a_year_apart_does_not(tmp_path: Path) -> None:
     # the listing a person reads
     text = run_cli("dose", "alerts", env={**env, "COLUMNS": "80"}).stdout
     assert "PT-3WEEKS" in text and "cumulative Ka,r" in text and "PT-1YEAR" not in text
+    assert text.splitlines()[0].rstrip() == "1 dose alert on 1 procedure of 1 patient"
     # procedures show: the alert on the record, its events and subtotals
     later = alert["record_id"]
     shown = json.loads(run_cli("procedures", "show", str(later), "--json", env=env).stdout)
@@ -79,6 +80,27 @@ def test_three_weeks_apart_alerts_a_year_apart_does_not(tmp_path: Path) -> None:
     assert any("Subtotals from the events" in line for line in lines)
     bad = run_cli("dose", "alerts", "--since", "last week", env=env, check=False)
     assert bad.returncode == 2 and "--since must be a date" in bad.stderr
+
+
+def test_the_title_counts_alerts_the_footer_procedures_in_words(tmp_path: Path) -> None:
+    """The rows are alerts, the pages procedures (each with all its alerts): the title says
+    both, and the footer pages the same procedures with the same number format."""
+    cases = tmp_path / "cases"
+    ka_r = _patient(cases, "PT-A", 10, seed=1)
+    _patient(cases, "PT-B", 10, seed=3)
+    # Each procedure reaches the level alone; each second one also with its first.
+    env = base_env(tmp_path / "data", VP_LOG_DOSE_ALERT_KA_R_MGY=f"{ka_r * 0.75:g}", COLUMNS="80")
+    run_cli("import", str(cases), env=env)
+    assert len(_alerts(env)) == 8  # the JSON also has each first one's window of one
+    page = run_cli("dose", "alerts", "--limit", "1", env=env).stdout.splitlines()
+    assert page[0].rstrip() == "6 dose alerts on 4 procedures of 2 patients"
+    assert "showing 1 of 4 procedures with alerts (the newest); --limit/--offset for more" in page
+    since = (FIRST + timedelta(days=10)).date().isoformat()
+    page = run_cli("dose", "alerts", "--since", since, env=env).stdout.splitlines()
+    assert (
+        page[0].rstrip() == f"4 dose alerts on 2 procedures of 2 patients, dated {since} or later"
+    )
+    assert not any(line.startswith("showing") for line in page)
 
 
 def _zee_pair(out: Path) -> None:

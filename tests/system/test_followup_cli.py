@@ -306,7 +306,14 @@ def test_correct_history_and_audit(site: dict[str, Any]) -> None:
     assert audit[1]["details"]["changes"]["rmdq"] == {"from": 8, "to": None}
     assert json.loads(invoke("audit", "--since", "2999-01-01", "--json").stdout) == []
     assert len(json.loads(invoke("audit", "--since", "2000-01-01", "--json").stdout)) == 2
-    assert "doctor" in invoke("audit").output
+    table = invoke("audit").output
+    assert "doctor" in table and table.splitlines()[0].rstrip() == "Audit log: 2 changes"
+    page = invoke("audit", "--limit", "1").output.splitlines()
+    assert page[0].rstrip() == "Audit log: 2 changes"  # what the footer counts
+    assert page[-1] == "showing 1 of 2 changes (the newest); --limit/--offset for more"
+    since = invoke("audit", "--since", "2000-01-01").output.splitlines()
+    assert since[0].rstrip() == "Audit log: 2 changes since 2000-01-01"
+    assert invoke("audit", "--since", "2999-01-01").output == "No changes recorded.\n"
 
 
 def test_correct_refusals(site: dict[str, Any]) -> None:

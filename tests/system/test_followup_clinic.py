@@ -298,8 +298,39 @@ def test_none_and_not_assessed_are_different_answers(site: dict[str, Any]) -> No
     first, second = entries()
     assert (first["new_fractures"], first["complications"]) == ([], None)
     assert (second["new_fractures"], second["complications"]) == (None, [])
-    table = invoke("followup", "list").output
-    assert "fractures: none" in flat(table) and "not assessed" in flat(table)
+    table = invoke("followup", "list").output.splitlines()
+    # At 80 columns: "none" is an answer, a dash is not assessed (as in the outcome columns).
+    assert "New fx" in table[1]
+    assert [line.split()[-2:] for line in table[3:]] == [["none", "–"], ["–", "none"]]
+    wide = flat(invoke("followup", "list", "--wide").output)
+    assert "fractures: none" in wide and "complications: not assessed" in wide
+
+
+def test_the_entries_table_is_one_line_an_entry_at_80_columns(site: dict[str, Any]) -> None:
+    """The longest cells there are: strong-opioid, two fractures, two complications, a
+    closed time point; the events' details are followup show's, --wide's and --json's."""
+    first = add("P1", "--date", "2025-01-17", "--timepoint", "1w", "--pain", "7.5", "--odi",
+        "64", "--rmdq", "20", "--analgesic", "strong-opioid", "--new-fracture", "T12@2025-01-15",
+        "--new-fracture", "L2@2025-01-16", "--complication", "cement-leakage-venous:A@2025-01-10",
+        "--complication", "pulmonary-cement-embolism:D@2025-01-11")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    second = add("P1", "--date", "2025-02-12", "--pain", "3", "--new-fracture", "none",
+        "--complication", "none")  # fmt: skip
+    assert second.exit_code == 0, second.output
+    closed = invoke("followup", "close", "P1", "--timepoint", "3m", "--reason", "unreachable")
+    assert closed.exit_code == 0, closed.output
+    result = invoke("followup", "list")
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    assert lines[0] == "Follow-up entries" and "New fx" in lines[1] and "Compl." in lines[1]
+    rows = lines[3:]
+    assert len(rows) == 3 and max(len(line) for line in lines) <= 80
+    assert rows[0].split()[-5:] == ["20", "strong-opioid", "T12,L2", "SIR", "A,D"]
+    assert rows[1].split()[-2:] == ["none", "none"]
+    assert rows[2].split()[2:4] == ["3m", "closed"]
+    wide = flat(invoke("followup", "list", "--wide").output)
+    assert "cement-leakage-venous SIR A @2025-01-10" in wide and "closed: unreachable" in wide
+    assert "T12@2025-01-15" in wide
 
 
 def test_decimal_comma_percent_and_timepoint_aliases(site: dict[str, Any]) -> None:

@@ -220,6 +220,30 @@ def _saved(database: Database, i: int, day: str) -> int:
         return repo.save_procedure(session=session, record=record, updated_at=NOW)
 
 
+def test_an_empty_listing_says_so_in_one_sentence(database: Database, tmp_path: Path) -> None:
+    """Nothing to list: one sentence, no empty table under a title (as `followup list`)."""
+    assert _cli(database, tmp_path, "procedures", "list") == "No procedure records.\n"
+    assert _cli(database, tmp_path, "followup", "list") == "No follow-up entries.\n"
+    assert _cli(database, tmp_path, "audit") == "No changes recorded.\n"
+    nobody = _cli(database, tmp_path, "followup", "due", "--as-of", "2025-06-01")
+    assert nobody == "Nobody is due for follow-up on 2025-06-01.\n"
+    alerts = _cli(database, tmp_path, "dose", "alerts").splitlines()
+    assert alerts[0] == "No dose alerts." and alerts[1].startswith("levels: Ka,r 5000 mGy")
+    alerts = _cli(database, tmp_path, "dose", "alerts", "--since", "2025-01-01").splitlines()
+    assert alerts[0] == "No dose alerts on procedures dated 2025-01-01 or later."
+    _saved(database, 1, "2025-03-01")
+    assert _cli(database, tmp_path, "procedures", "list", "--since", "2026-01-01") == (
+        "No procedure records.\n"
+    )
+    assert _cli(database, tmp_path, "dose", "alerts").startswith("No dose alerts.\n")
+    assert (
+        json.loads(
+            _cli(database, tmp_path, "procedures", "list", "--json", "--since", "2026-01-01")
+        )
+        == []
+    )
+
+
 def test_pages_of_a_listing_count_from_the_newest(database: Database, tmp_path: Path) -> None:
     days = ["2025-03-01", "2025-01-01", "2025-05-01", "2025-02-01", "2025-04-01"]
     ids = [_saved(database, i, d) for i, d in enumerate(days)]
@@ -239,7 +263,7 @@ def test_pages_of_a_listing_count_from_the_newest(database: Database, tmp_path: 
     )
     assert [r["id"] for r in page] == by_date[1:3]
     table = _cli(database, tmp_path, "procedures", "list", "--limit", "2", "--offset", "1")
-    assert "5 procedure record(s)" in table
+    assert table.splitlines()[0].rstrip() == "5 procedure records"
     assert "showing 2 of 5 (after the 1 newest); --limit/--offset for more" in table
     assert "2025-04-01" in table and "2025-03-01" in table and "2025-05-01" not in table
     assert "showing" not in _cli(database, tmp_path, "procedures", "list")

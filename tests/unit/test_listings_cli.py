@@ -66,7 +66,8 @@ def test_audit_pages_count_from_the_newest(tmp_path: Path) -> None:
     assert page == every[2:4]
     table = _run(data, "audit", "--limit", "2")
     assert "nurse4" in table and "nurse3" in table and "nurse2" not in table
-    assert "showing 2 of 5 (the newest); --limit/--offset for more" in table
+    assert table.splitlines()[0].rstrip() == "Audit log: 5 changes"  # as the footer counts
+    assert "showing 2 of 5 changes (the newest); --limit/--offset for more" in table
     assert "showing" not in _run(data, "audit")
 
 

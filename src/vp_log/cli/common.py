@@ -270,6 +270,19 @@ def count_text(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """A count with its noun, as people write it: ``1 dose alert``, ``2 560 dose alerts``
+    (``plural``: when adding an ``s`` is not the plural)."""
+    noun = singular if number == 1 else plural or singular + "s"
+    return f"{count_text(number)} {noun}"
+
+
+def print_nothing(sentence: str) -> None:
+    """What a listing prints when there is nothing to list: one sentence, not an empty table
+    (``No follow-up entries.``)."""
+    console.print(sentence, highlight=False)
+
+
 def print_page_footer(
     shown: int, total: int, offset: int, *, order: str = "newest", noun: str = ""
 ) -> None:

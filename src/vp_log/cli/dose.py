@@ -12,9 +12,11 @@ from rich.table import Table
 from vp_log.cli.common import (
     TABLE_LIMIT,
     console,
+    counted,
     fail,
     literal,
     print_json,
+    print_nothing,
     print_page_footer,
     state,
 )
@@ -171,11 +173,19 @@ def alerts(
             }
         )
         return
+    if not found:
+        print_nothing(
+            f"No dose alerts on procedures dated {since} or later." if since else "No dose alerts."
+        )
+        console.print(f"[dim]{literal(levels_text(levels))}[/]")
+        return
+    # The rows are alerts; the pages are procedures (each with all its alerts).
     count = sum(len(shown_alerts(a)) for a in found.values())
     patients = {entries[rid].patient_id for rid in found}
-    title = f"{count} dose alert(s) on {len(found)} procedure(s) of {len(patients)} patient(s)" + (
-        f" since {since}" if since else ""
-    )
+    title = (
+        f"{counted(count, 'dose alert')} on {counted(len(found), 'procedure')} "
+        f"of {counted(len(patients), 'patient')}"
+    ) + (f", dated {since} or later" if since else "")
     page = newest_first[offset : offset + (TABLE_LIMIT if limit is None else limit)]
     table = Table(title=title, title_justify="left")
     for column in ("record", "date", "patient", "alert"):
@@ -190,7 +200,7 @@ def alerts(
                 literal(alert_text(alert)),
             )
     console.print(table)
-    print_page_footer(len(page), len(found), offset, noun=" procedures")
+    print_page_footer(len(page), len(found), offset, noun=" procedures with alerts")
     console.print(f"[dim]{literal(levels_text(levels))}[/]")
 
 

@@ -24,9 +24,11 @@ from vp_log.cli.common import (
     TABLE_LIMIT,
     console,
     count_text,
+    counted,
     err_console,
     literal,
     print_json,
+    print_nothing,
     print_page_footer,
     state,
     stream_json,
@@ -798,7 +800,7 @@ def list_(
     except fu.FollowupError as exc:
         fail(str(exc))
     if not total:
-        console.print("No follow-up entries.")
+        print_nothing("No follow-up entries.")
         return
     show(
         views.entries_table(
@@ -904,9 +906,9 @@ def due(
         )
     items = [row.item(day) for row in page]
     if not total:
-        console.print(f"Nobody is due for follow-up on {day}.")
+        print_nothing(f"Nobody is due for follow-up on {day}.")
         return
-    title = f"Follow-up due on {day}: {count_text(total)} time point(s)"
+    title = f"Follow-up due on {day}: {counted(total, 'time point')}"
     show(views.due_table(items, title, wide=wide), wide=wide)
     print_page_footer(len(items), total, offset, order="first")
 
@@ -976,12 +978,14 @@ def audit(
             return
         total = fu.count_audit_events(session, since=start)
         shown = TABLE_LIMIT if limit is None else limit
-        table = views.audit_table(fu.audit_items(session, since=start, limit=shown, offset=offset))
+        events = fu.audit_items(session, since=start, limit=shown, offset=offset)
+        title = f"Audit log: {counted(total, 'change')}" + (f" since {since}" if since else "")
+        table = views.audit_table(events, title)
     if not total:
-        console.print("No changes recorded.")
+        print_nothing("No changes recorded.")
         return
     console.print(table)
-    print_page_footer(table.row_count, total, offset)
+    print_page_footer(table.row_count, total, offset, noun=" changes")
 
 
 @app.command("import")

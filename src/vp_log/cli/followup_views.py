@@ -93,8 +93,10 @@ def compact_table(title: str) -> Table:
 
 def _timepoint_text(e: fu.FollowupPublic, *, wide: bool) -> str:
     text = literal(e.timepoint or "unscheduled")
-    if e.closed and wide:
-        return f"{text} [yellow]closed: {e.closed.value}[/]"
+    if e.closed:  # at 80 columns, why is `followup show`'s and --wide's
+        return (
+            f"{text} [yellow]closed: {e.closed.value}[/]" if wide else f"{text} [yellow]closed[/]"
+        )
     if e.out_of_window and not e.closed:
         text += " [yellow]⚑[/]" if not wide else " [yellow]⚑ out of window[/]"
     return text
@@ -115,12 +117,35 @@ def _events_text(e: fu.FollowupPublic) -> str:
     )
 
 
+def _fractures_cell(e: fu.FollowupPublic) -> str:
+    """New fractures in a few characters (80 columns): their levels, ``none`` or a dash
+    (not assessed); the dates and adjacency are ``followup show``'s and ``--wide``'s."""
+    if e.closed:  # the time point says so
+        return ""
+    if e.new_fractures is None:
+        return DASH
+    return literal(",".join(f.level for f in e.new_fractures)) or "none"
+
+
+def _complications_cell(e: fu.FollowupPublic) -> str:
+    """Complications in a few characters (80 columns): their SIR severities (``SIR A,F``),
+    ``none`` or a dash (not assessed); their types and dates are ``followup show``'s."""
+    if e.closed:
+        return ""
+    if e.complications is None:
+        return DASH
+    if not e.complications:
+        return "none"
+    return "SIR " + ",".join(sorted({c.severity.value for c in e.complications}))
+
+
 #: The items an 80-column entry table shows (``--wide``: all of them).
 NARROW_ITEMS = ("pain", "odi_percent", "rmdq", "analgesic")
 
 
 def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = False) -> Table:
-    """Entries at 80 columns (the outcomes that matter, events wrapped); ``wide``: everything."""
+    """Entries at 80 columns, one line each (the outcomes that matter, the events in short);
+    ``wide``: everything, the events in full."""
     items = [i for i in fu.ITEMS if wide or i.name in NARROW_ITEMS]
     table = compact_table(title)
     table.add_column("Entry", no_wrap=True)
@@ -133,7 +158,12 @@ def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = 
     for item in items:
         choice = item.name == "analgesic"
         table.add_column(item.header, justify="left" if choice else "right", no_wrap=True)
-    table.add_column("Events", ratio=1, min_width=14)
+    if wide:
+        table.add_column("Events", ratio=1, min_width=14)
+    else:  # one line an entry: the events' details are `followup show`'s and --wide's
+        table.show_edge = False  # the blank edges' two columns are the severities'
+        table.add_column("New fx", overflow="fold", min_width=6)
+        table.add_column("Compl.", overflow="fold", min_width=6)
     if wide:
         table.add_column("By")
     for e in entries:
@@ -145,9 +175,10 @@ def entries_table(entries: list[fu.FollowupPublic], title: str, *, wide: bool = 
         if wide:
             row.append(str(e.days_after))
         row += [cell(values[i.name]) for i in items]
-        row.append(_events_text(e))
         if wide:
-            row.append(literal(e.entered_by))
+            row += [_events_text(e), literal(e.entered_by)]
+        else:
+            row += [_fractures_cell(e), _complications_cell(e)]
         table.add_row(*row)
     return table
 
@@ -198,8 +229,8 @@ def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Tab
     return table
 
 
-def audit_table(events: Iterable[fu.AuditPublic]) -> Table:
-    table = Table(title="Audit log", title_justify="left")
+def audit_table(events: Iterable[fu.AuditPublic], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
     for column in ("When", "Who", "Action", "Entity", "Details"):
         table.add_column(column)
     for e in events:

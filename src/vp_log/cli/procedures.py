@@ -16,11 +16,12 @@ from vp_log.cli import dose as dose_cli
 from vp_log.cli.common import (
     TABLE_LIMIT,
     console,
-    count_text,
+    counted,
     fail,
     json_text,
     literal,
     print_json,
+    print_nothing,
     print_page_footer,
     state,
     stream_json,
@@ -133,6 +134,9 @@ def list_(
             stream_json(lines, encoded=True)
             return
         total = listings.count_procedures(session=session, only=only)
+        if not total:
+            print_nothing("No procedure records.")
+            return
         page = listings.Page(TABLE_LIMIT if limit is None else limit, offset)
         rows = listings.listed_fields(session=session, names=LIST_FIELDS, only=only, page=page)
         table = _list_table(rows, total=total, wide=wide, now=now, quiet_period_s=quiet)
@@ -237,7 +241,7 @@ def _list_table(
     """At 80 columns: never cut an id, date, accession, patient ID, type or status (levels
     wrap); ``--wide`` adds the patient's name and the instance count."""
     table = Table(
-        title=f"{count_text(total)} procedure record(s)",
+        title=counted(total, "procedure record"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
