@@ -17,6 +17,12 @@ For each size, on the store of :func:`store.build_store` (cached under ``bench/o
   ``measure(data_dir, database_url) -> dict`` on the store, printed as they come (by the
   hook's ``show(figures)`` if it has one); ``--no-hooks`` leaves them out.
 
+``--parts`` chooses among space, import and reextract. ``--store DIR`` (repeatable) measures a
+store that an older code built (a cache folder ``store-N-VERSION``) instead of ``--sizes``: on a
+copy upgraded by this code's ``vp-log db upgrade``, then VACUUMed, the archive shared; the
+upgrade's time is printed. A 50 000-study store takes hours to import, and any change to the
+extraction makes a new cache version: this measures the current code on it all the same.
+
 Prints figures; it is not a timed test. The load average is printed beside them.
 """
 
@@ -49,6 +55,7 @@ from store import (
 )
 
 HOOKS = ("bench_listings", "bench_worker")
+PARTS = frozenset({"space", "import", "reextract"})
 
 
 _PEAK_FILE = "BENCH_STORE_PEAK_FILE"
@@ -146,18 +153,7 @@ def _print_command(name: str, instances: int, wall: float, cpu: float, rss: floa
     )
 
 
-def measure_size(
-    n_studies: int, root: Path, batch: int, work: Path, *, hooks: bool = True
-) -> dict[str, object]:
-    t0 = time.perf_counter()
-    store = build_store(n_studies, root)
-    built = time.perf_counter() - t0
-    instances = n_studies * INSTANCES_PER_STUDY
-    result: dict[str, object] = {"studies": n_studies, "instances": instances}
-    if built > 1:
-        print(f"  (store built in {built:.0f} s)")
-    print(f"  store {store}  (load {load_average()})")
-
+def _import(store: Path, n_studies: int, batch: int, work: Path, result: dict[str, object]) -> None:
     incoming = work / f"incoming-{n_studies}"
     files = fresh_studies(10_000_000, batch, incoming)  # indexes no store uses
     data = copy_store(store, work / f"import-{n_studies}", share_archive=False)
@@ -174,14 +170,18 @@ def measure_size(
     shutil.rmtree(incoming)
     shutil.rmtree(data)
 
-    data = copy_store(store, work / f"reextract-{n_studies}", share_archive=True)
-    wall, rss, out, cpu = run_measured(vp_log_command("reextract"), vp_log_env(data))
+
+def _reextract(store: Path, instances: int, work: Path, result: dict[str, object]) -> None:
+    data = copy_store(store, work / f"reextract-{store.name}", share_archive=True)
+    wall, rss, _out, cpu = run_measured(vp_log_command("reextract"), vp_log_env(data))
     result["reextract_inst_per_s"] = round(instances / wall, 1)
     result["reextract_cpu_ms_per_inst"] = round(cpu * 1000 / instances, 2)
     result["reextract_peak_rss_mb"] = round(rss, 1)
     _print_command("reextract", instances, wall, cpu, rss)
     shutil.rmtree(data)
 
+
+def _space(store: Path, instances: int, result: dict[str, object]) -> None:
     db = store / "vp_log.db"
     size = db.stat().st_size
     result["database_bytes"] = size
@@ -191,6 +191,57 @@ def measure_size(
     result["space"] = dict(parts)
     for name, part in parts[:12]:
         print(f"    {name:40s} {part / 1e6:8.1f} MB  {part / instances:7.0f} B/inst")
+
+
+def upgraded(older: Path, work: Path) -> tuple[Path, dict[str, object]]:
+    """A copy of a store that an older code built, upgraded to this code's schema by
+    ``vp-log db upgrade`` and then VACUUMed (so that its size is what this schema takes), its
+    archive shared read-only; and the upgrade's figures."""
+    dest = copy_store(older, work / f"upgraded-{older.name}", share_archive=True)
+    shutil.copy2(older / "store.json", dest / "store.json")
+    t0 = time.perf_counter()
+    subprocess.run(
+        vp_log_command("db", "upgrade"), env=vp_log_env(dest), check=True, capture_output=True
+    )
+    upgrade = time.perf_counter() - t0
+    before = (older / "vp_log.db").stat().st_size
+    con = sqlite3.connect(dest / "vp_log.db")
+    try:
+        con.execute("VACUUM")
+    finally:
+        con.close()
+    print(f"  upgraded a copy of {older} in {upgrade:.0f} s, then VACUUM (load {load_average()})")
+    return dest, {"upgrade_s": round(upgrade, 1), "older_database_bytes": before}
+
+
+def measure_size(
+    n_studies: int,
+    root: Path,
+    batch: int,
+    work: Path,
+    *,
+    hooks: bool = True,
+    older: Path | None = None,
+    parts: frozenset[str] = PARTS,
+) -> dict[str, object]:
+    """The figures of one store: built (or found) for ``n_studies``, or ``older``'s upgraded."""
+    result: dict[str, object] = {}
+    if older is None:
+        t0 = time.perf_counter()
+        store = build_store(n_studies, root)
+        if (built := time.perf_counter() - t0) > 1:
+            print(f"  (store built in {built:.0f} s)")
+    else:
+        store, result["upgraded"] = upgraded(older, work)
+    instances = n_studies * INSTANCES_PER_STUDY
+    result |= {"studies": n_studies, "instances": instances}
+    print(f"  store {store}  (load {load_average()})")
+    if "space" in parts:
+        _space(store, instances, result)
+    if "import" in parts:
+        _import(store, n_studies, batch, work, result)
+    if "reextract" in parts:
+        _reextract(store, instances, work, result)
 
     for hook in HOOKS if hooks else ():
         module = load_hook(hook)
@@ -218,16 +269,37 @@ def main() -> int:
         action="store_true",
         help="import, reextract and the database only (not the listing and worker hooks)",
     )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        action="append",
+        help="a store built by store.py of an older code (its cache folder), measured on an "
+        "upgraded copy instead of --sizes (repeatable)",
+    )
+    parser.add_argument(
+        "--parts", default="space,import,reextract", help="of space, import, reextract"
+    )
     args = parser.parse_args()
-    sizes = parse_sizes(parser, args.sizes)
+    parts = frozenset(args.parts.split(","))
+    if not parts <= PARTS:
+        parser.error(f"--parts: {', '.join(sorted(parts - PARTS))} unknown (allowed: space, "
+                     "import, reextract)")  # fmt: skip
+    older = args.store or []
+    for folder in older:
+        if not (folder / "store.json").is_file():
+            parser.error(f"--store {folder}: not a store built by bench/store.py (no store.json)")
+    stores = [(json.loads((f / "store.json").read_text())["studies"], f) for f in older]
+    stores = stores or [(n, None) for n in parse_sizes(parser, args.sizes)]
     results = []
     args.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.root, prefix="bench-store-") as tmp:
-        for n in sizes:
+        for n, folder in stores:
             print(f"{n} studies ({n * INSTANCES_PER_STUDY} instances):")
-            results.append(
-                measure_size(n, args.root, args.batch, Path(tmp), hooks=not args.no_hooks)
-            )
+            figures = measure_size(
+                n, args.root, args.batch, Path(tmp), hooks=not args.no_hooks, older=folder,
+                parts=parts,
+            )  # fmt: skip
+            results.append(figures)
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1))
     return 0
