@@ -308,6 +308,13 @@ def test_correct_history_and_audit(site: dict[str, Any]) -> None:
     assert len(json.loads(invoke("audit", "--since", "2000-01-01", "--json").stdout)) == 2
     table = invoke("audit").output
     assert "doctor" in table and table.splitlines()[0].rstrip() == "Audit log: 2 changes"
+    # At 80 columns: the correction's changes, each on its line, as corrected; nothing cut.
+    lines = [line.rstrip() for line in table.splitlines()]
+    assert max(len(line) for line in lines) <= 80 and "…" not in table and "\\n" not in table
+    assert lines[4].split()[2:5] == ["doctor", "followup.correct", "followup_entry"]
+    column = lines[1].index("Details")
+    details = " ".join(line[column:] for line in lines[4:])
+    assert details == "pain: 3.0 -> 4.0 rmdq: 8 -> none version 2: misread the form"
     page = invoke("audit", "--limit", "1").output.splitlines()
     assert page[0].rstrip() == "Audit log: 2 changes"  # what the footer counts
     assert page[-1] == "showing 1 of 2 changes (the newest); --limit/--offset for more"

@@ -230,30 +230,40 @@ def due_table(items: list[fu.DueItem], title: str, *, wide: bool = False) -> Tab
 
 
 def audit_table(events: Iterable[fu.AuditPublic], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("When", "Who", "Action", "Entity", "Details"):
-        table.add_column(column)
+    """The audit log; at 80 columns the time, action and entity on one line, nothing cut
+    (who and the details fold)."""
+    table = compact_table(title)
+    table.show_edge = False
+    table.add_column("When", no_wrap=True)
+    table.add_column("Who", overflow="fold")
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Entity", no_wrap=True)
+    table.add_column("Details", overflow="fold", ratio=1, min_width=10)
     for e in events:
         details = e.details.get("reason") or ""
         if "version" in e.details:
             details = f"version {e.details['version']}" + (f": {details}" if details else "")
+        lines = [str(details)]
         changes = e.details.get("changes")
-        if isinstance(changes, dict) and changes:  # manual record decisions
-            details = "\n".join([*(_change(f, c) for f, c in changes.items()), details])
+        if isinstance(changes, dict) and changes:  # record decisions, follow-up corrections
+            lines = [*(_change(f, c) for f, c in changes.items()), *lines]
         table.add_row(
             e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             literal(e.who),
             literal(e.action),
             literal(f"{e.entity} {e.entity_id}"),
-            literal(str(details)),
+            "\n".join(literal(line) for line in lines if line),  # each change on its line
         )
     return table
 
 
 def _change(field: str, change: Any) -> str:
-    """``type: other -> vertebroplasty`` (a decision's change, as the audit log keeps it)."""
+    """``type: other -> vertebroplasty``: a record decision's change (``old``/``new``) or a
+    follow-up correction's (``from``/``to``), as the audit log keeps them."""
     from vp_log.cli.decide import change_text
 
+    if isinstance(change, dict) and ("from" in change or "to" in change):
+        change = {"old": change.get("from"), "new": change.get("to")}
     return f"{field}: {change_text(change) if isinstance(change, dict) else change}"
 
 
