@@ -159,7 +159,10 @@ def test_status_counts_the_alerts_of_the_last_window(tmp_path: Path) -> None:
     since = (date.today() - timedelta(days=41)).isoformat()
     assert doses["since"] == since
     text = run_cli("status", env={**env, "COLUMNS": "80"}).stdout
-    assert f"1 dose alerts on 1 records dated {since} or later" in " ".join(text.split())
+    assert f"1 dose alert on 1 procedure dated {since} or later" in " ".join(text.split())
+    assert doses["shown_alerts"] == 1
+    listed = run_cli("dose", "alerts", "--since", since, env={**env, "COLUMNS": "80"}).stdout
+    assert listed.startswith("1 dose alert on 1 procedure of 1 patient"), listed  # as status says
     quiet = base_env(tmp_path / "quiet", VP_LOG_DOSE_ALERT_KA_R_MGY=f"{ka_r * 3:g}")
     run_cli("import", str(cases), env=quiet)
     assert json.loads(run_cli("status", "--json", env=quiet).stdout)["dose_alerts"]["records"] == 0

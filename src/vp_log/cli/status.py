@@ -10,8 +10,8 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
-from vp_log.cli.common import console, literal, print_json, state
-from vp_log.cli.dose import alert_levels, alerts_since
+from vp_log.cli.common import console, counted, literal, print_json, state
+from vp_log.cli.dose import alert_levels, alerts_since, shown_alerts
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -59,6 +59,8 @@ def _dose_alert_state(session: Session, settings: Settings) -> dict[str, Any]:
         "since": since,
         "records": len(found),
         "alerts": sum(len(a) for a in found.values()),
+        # what `vp-log dose alerts` shows of them (a cumulative alert of one record is not)
+        "shown_alerts": sum(len(shown_alerts(a)) for a in found.values()),
         "record_ids": sorted(found),
     }
 
@@ -202,8 +204,8 @@ def status(
     if doses is not None:
         hint = f" (vp-log dose alerts --since {doses['since']})" if doses["records"] else ""
         console.print(
-            f"dose:       {doses['alerts']} dose alerts on {doses['records']} records dated "
-            f"{doses['since']} or later{hint}",
+            f"dose:       {counted(doses['shown_alerts'], 'dose alert')} on "
+            f"{counted(doses['records'], 'procedure')} dated {doses['since']} or later{hint}",
             highlight=False,
         )
     disk = data["disk"]
