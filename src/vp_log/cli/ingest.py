@@ -19,6 +19,7 @@ from vp_log.cli.common import (
     DataDirOption,
     PortOption,
     console,
+    counted,
     fail,
     literal,
     print_json,
@@ -158,8 +159,9 @@ def import_files(
         )
         return
     console.print(
-        f"{len(files)} files: [green]{counts['new']} new[/], {counts['duplicate']} duplicate, "
-        f"[red]{counts['rejected']} rejected[/] ({len(studies)} studies)"
+        f"{counted(len(files), 'file')}: [green]{counts['new']} new[/], "
+        f"{counts['duplicate']} duplicate, [red]{counts['rejected']} rejected[/] "
+        f"({counted(len(studies), 'study', 'studies')})"
     )
     if flagged:
         console.print(
