@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "export",
         "Write the data for analysis elsewhere, with a data dictionary and a manifest.",
     ),
-    "db": ("db", "Database schema (Alembic migrations)."),
+    "db": ("db", "Database schema (Alembic migrations), and compacting an SQLite file."),
     "dose": ("dose", "Dose follow-up: alerts per procedure and per patient."),
     "procedures": ("procedures", "Procedure records built from received studies."),
     "config": ("config", "The configuration: what is in force, and checking a file."),
