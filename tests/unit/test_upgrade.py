@@ -61,7 +61,7 @@ def test_the_old_database_is_what_the_old_release_made(old_data_dir: Path) -> No
 
 def test_upgrade_moves_data_out_of_flags_and_rebuilds_every_record(old_data_dir: Path) -> None:
     out = _vp_log(old_data_dir, "db", "upgrade")
-    assert "14 procedure record(s) rebuilt" in out
+    assert "14 procedure records rebuilt" in out
 
     assert _query(old_data_dir, "select count(*) from observations") == [(1355,)]
     flags = [json.loads(f) for (f,) in _query(old_data_dir, "select flags from observations")]
