@@ -207,7 +207,9 @@ def test_upgrade_keeps_every_observation_and_record(tmp_path: Path, database_url
     # Records rebuilt from the upgraded observations are the same again.
     with upgraded.session() as session:
         session.execute(sa.update(Procedure).values(record_version=0))
-    assert f"{len(expected['list'])} procedure record(s) rebuilt" in vp_log(env_b, "db", "upgrade")
+    count = len(expected["list"])
+    said = f"{count} procedure record{'s' if count != 1 else ''} rebuilt"
+    assert said in vp_log(env_b, "db", "upgrade")
     rebuilt = _outputs(env_b, tmp_path / "export-c")
     assert rebuilt["show"] == expected["show"]
     upgraded.dispose()
