@@ -197,7 +197,7 @@ def status(
         rows = db["rows"]
         console.print(
             f"database:   {literal(db['url'])} (schema {db['schema_revision']}): "
-            f"{rows['procedures']} records, {rows['instances']} instances",
+            f"{counted(rows['procedures'], 'record')}, {counted(rows['instances'], 'instance')}",
             highlight=False,
         )
     doses = data["dose_alerts"]
