@@ -17,6 +17,7 @@ Create Date: 2026-12-03
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,47 +58,48 @@ def _each_batch(bind: sa.Connection, table: sa.TableClause) -> Any:
         yield rows
 
 
-def upgrade() -> None:
-    for column in _MOVED.values():
-        op.add_column("procedures", sa.Column(column, sa.LargeBinary(), nullable=True))
+def _rewrite(change: Callable[[Any], dict[str, Any] | None]) -> None:
+    """Each procedure row's new values from ``change(row)`` (``None``: left as it is)."""
     bind = op.get_bind()
     table = _procedures()
     update = table.update().where(table.c.id == sa.bindparam("row_id"))
     for rows in _each_batch(bind, table):
-        changes = []
-        for row in rows:
-            record = dict(row.record or {})
-            values = {field: record.pop(field, None) for field in _MOVED}
-            if any(value is not None for value in values.values()):
-                moved = {
-                    column: None
-                    if values[field] is None
-                    else pack_json(json.dumps(values[field]).encode())
-                    for field, column in _MOVED.items()
-                }
-                changes.append({"row_id": row.id, "record": record, **moved})
+        changes = [{"row_id": row.id, **new} for row in rows if (new := change(row)) is not None]
         if changes:
             bind.execute(update, changes)
+
+
+def _packed(row: Any) -> dict[str, Any] | None:
+    record = dict(row.record or {})
+    values = {field: record.pop(field, None) for field in _MOVED}
+    if all(value is None for value in values.values()):
+        return None
+    moved = {
+        column: None if values[field] is None else pack_json(json.dumps(values[field]).encode())
+        for field, column in _MOVED.items()
+    }
+    return {"record": record, **moved}
+
+
+def upgrade() -> None:
+    for column in _MOVED.values():
+        op.add_column("procedures", sa.Column(column, sa.LargeBinary(), nullable=True))
+    _rewrite(_packed)
 
 
 def downgrade() -> None:
     from vp_log.record import ProcedureRecord  # the field order the record was stored in
 
     order = {name: i for i, name in enumerate(ProcedureRecord.model_fields)}
-    bind = op.get_bind()
-    table = _procedures()
-    update = table.update().where(table.c.id == sa.bindparam("row_id"))
-    for rows in _each_batch(bind, table):
-        changes = []
-        for row in rows:
-            record = dict(row.record or {})
-            for field, column in _MOVED.items():
-                stored = getattr(row, column)
-                if stored is not None:
-                    record[field] = json.loads(unpack_json(bytes(stored)))
-            ordered = dict(sorted(record.items(), key=lambda item: order.get(item[0], len(order))))
-            changes.append({"row_id": row.id, "record": ordered})
-        if changes:
-            bind.execute(update, changes)
+
+    def unpacked(row: Any) -> dict[str, Any]:
+        record = dict(row.record or {})
+        for field, column in _MOVED.items():
+            stored = getattr(row, column)
+            if stored is not None:
+                record[field] = json.loads(unpack_json(bytes(stored)))
+        return {"record": dict(sorted(record.items(), key=lambda i: order.get(i[0], len(order))))}
+
+    _rewrite(unpacked)
     for column in _MOVED.values():
         op.drop_column("procedures", column)
