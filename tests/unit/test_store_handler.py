@@ -19,19 +19,14 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, XRayAngiographicImageStorage
-from pynetdicom import AE, _config, evt
-from pynetdicom import dimse_messages as _dimse_messages
+from pynetdicom import AE, evt
 
 from conftest import free_port
-from vp_log.config import load_settings
-from vp_log.db import Database
+from listener_support import in_process_listener
 from vp_log.listener import (
     STATUS_OUT_OF_RESOURCES,
     STATUS_SUCCESS,
-    Listener,
-    install_receive_hook,
 )
-from vp_log.pipeline import Pipeline
 from vp_log.samples import write_xa_instances
 from vp_log.spool import Spool
 
@@ -44,30 +39,18 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    settings = load_settings(data_dir=tmp_path / "data", network_timeout_s=5)
-    spool = Spool(settings.data_dir)
-    database = Database(settings.db_url, upgrade=False)  # the handler never touches it
-    listener = Listener(settings, Pipeline(settings, database, spool), spool)
-    # The receive hook changes pynetdicom's module state: put it back afterwards.
-    chunked = _config.STORE_RECV_CHUNKED_DATASET
-    saved = {
-        name: getattr(_dimse_messages, name)
-        for name in ("NamedTemporaryFile", "create_file_meta", "write_file_meta_info")
-    }
-    install_receive_hook(spool)
-    port = free_port()
-    running = listener.ae.start_server(
-        ("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, listener.handle_store)]
-    )
-    assert running is not None  # block=False returns the server
-    try:
-        yield Server(port, spool)
-    finally:
-        running.shutdown()
-        _config.STORE_RECV_CHUNKED_DATASET = chunked
-        for name, value in saved.items():
-            setattr(_dimse_messages, name, value)
-        database.dispose()
+    with in_process_listener(tmp_path) as (listener, spool):
+        port = free_port()
+        running = listener.ae.start_server(
+            ("127.0.0.1", port),
+            block=False,
+            evt_handlers=[(evt.EVT_C_STORE, listener.handle_store)],
+        )
+        assert running is not None  # block=False returns the server
+        try:
+            yield Server(port, spool)
+        finally:
+            running.shutdown()
 
 
 def _dataset(tmp_path: Path, *, rows: int, seed: int) -> Dataset:

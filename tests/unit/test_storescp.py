@@ -13,8 +13,7 @@ import pydicom
 import pytest
 from pydicom.filewriter import write_file_meta_info as pydicom_write_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, XRayAngiographicImageStorage
-from pynetdicom import AE, _config, evt
-from pynetdicom import dimse_messages as _dimse_messages
+from pynetdicom import AE, evt
 from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import create_file_meta as pynetdicom_create_file_meta
@@ -23,10 +22,8 @@ from pynetdicom.pdu import P_DATA_TF
 from pynetdicom.pdu_primitives import P_DATA
 
 from conftest import free_port
-from vp_log.config import load_settings
-from vp_log.db import Database
-from vp_log.listener import STATUS_OUT_OF_RESOURCES, Listener, install_receive_hook
-from vp_log.pipeline import Pipeline
+from listener_support import in_process_listener
+from vp_log.listener import STATUS_OUT_OF_RESOURCES, Listener
 from vp_log.samples import write_xa_instances
 from vp_log.spool import Spool
 from vp_log.storescp import FileMeta, encode_p_data, encode_store_response, write_file_meta_info
@@ -105,31 +102,18 @@ class Server:
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[Server]:
     """The listener's own guarded server and handlers, in this process (no worker)."""
-    settings = load_settings(data_dir=tmp_path / "data", network_timeout_s=5)
-    spool = Spool(settings.data_dir)
-    database = Database(settings.db_url, upgrade=False)  # the handler never touches it
-    listener = Listener(settings, Pipeline(settings, database, spool), spool)
-    saved = {
-        name: getattr(_dimse_messages, name)
-        for name in ("NamedTemporaryFile", "create_file_meta", "write_file_meta_info")
-    }
-    chunked, log_level = _config.STORE_RECV_CHUNKED_DATASET, _config.LOG_HANDLER_LEVEL
-    install_receive_hook(spool)
-    port = free_port()
-    server: GuardedServer = listener.ae.start_guarded_server(
-        ("127.0.0.1", port),
-        limits=listener.limits,
-        ssl_context=None,
-        evt_handlers=[(evt.EVT_C_STORE, listener.handle_store)],
-    )
-    try:
-        yield Server(port, spool, listener)
-    finally:
-        server.shutdown()
-        _config.STORE_RECV_CHUNKED_DATASET, _config.LOG_HANDLER_LEVEL = chunked, log_level
-        for name, value in saved.items():
-            setattr(_dimse_messages, name, value)
-        database.dispose()
+    with in_process_listener(tmp_path) as (listener, spool):
+        port = free_port()
+        server: GuardedServer = listener.ae.start_guarded_server(
+            ("127.0.0.1", port),
+            limits=listener.limits,
+            ssl_context=None,
+            evt_handlers=[(evt.EVT_C_STORE, listener.handle_store)],
+        )
+        try:
+            yield Server(port, spool, listener)
+        finally:
+            server.shutdown()
 
 
 def _send(port: int, datasets: list[pydicom.Dataset], bind: list[Any] | None = None) -> list[int]:
